@@ -1,0 +1,7 @@
+"""HTTP routes of the feedback service: parse, authorise, call a use case, shape the answer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["feedback"])

@@ -1,0 +1,23 @@
+"""create_app(settings) -> FastAPI for the feedback service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.feedback.api import router
+from services.feedback.subscriptions import SUBSCRIPTIONS
+from shared.app import ServiceSpec, build_app
+from shared.bus import Bus
+from shared.settings import Settings
+
+SPEC = ServiceSpec(
+    name="feedback",
+    title="tourcrm feedback — surveys and satisfaction",
+    description="Post-trip and follow-up surveys, NPS / CSAT / CSI, reviews and comment sentiment.",
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+)
+
+
+def create_app(settings: Settings | None = None, *, bus: Bus | None = None) -> FastAPI:
+    return build_app(SPEC, settings or Settings(service="feedback"), bus=bus)

@@ -1,0 +1,23 @@
+"""create_app(settings) -> FastAPI for the loyalty service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.loyalty.api import router
+from services.loyalty.subscriptions import SUBSCRIPTIONS
+from shared.app import ServiceSpec, build_app
+from shared.bus import Bus
+from shared.settings import Settings
+
+SPEC = ServiceSpec(
+    name="loyalty",
+    title="tourcrm loyalty — membership and points",
+    description="Tiers, members, a points ledger, rewards, campaigns and referrals.",
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+)
+
+
+def create_app(settings: Settings | None = None, *, bus: Bus | None = None) -> FastAPI:
+    return build_app(SPEC, settings or Settings(service="loyalty"), bus=bus)

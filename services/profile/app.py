@@ -1,0 +1,23 @@
+"""create_app(settings) -> FastAPI for the profile service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.profile.api import router
+from services.profile.subscriptions import SUBSCRIPTIONS
+from shared.app import ServiceSpec, build_app
+from shared.bus import Bus
+from shared.settings import Settings
+
+SPEC = ServiceSpec(
+    name="profile",
+    title="tourcrm profile — customer files",
+    description="Customer files, segments, value classes, churn risk, recommendations, customer care, export and erasure.",
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+)
+
+
+def create_app(settings: Settings | None = None, *, bus: Bus | None = None) -> FastAPI:
+    return build_app(SPEC, settings or Settings(service="profile"), bus=bus)

@@ -1,0 +1,199 @@
+"""One way to build every service: a spec (routers, subscriptions, jobs) + settings → a FastAPI app.
+
+The lifespan migrates the service's database, starts the outbox relay, the consumer of the
+events it subscribes to and its periodic jobs, and stops them all in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared import errors
+from shared.auth import KeyStore
+from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
+from shared.consumer import EventConsumer, Subscriptions
+from shared.db import make_engine, make_sessionmaker, migrate, ping
+from shared.logging import correlation_id, service_name
+from shared.metrics import Metrics
+from shared.outbox import Relay
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Job = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What makes a service this service: its routers, the events it consumes, its periodic jobs."""
+
+    name: str
+    title: str
+    description: str = ""
+    routers: Sequence[APIRouter] = ()
+    subscriptions: Subscriptions = field(default_factory=dict)
+    jobs: Sequence[Job] = ()
+
+
+def make_bus(settings: Settings) -> Bus:
+    if settings.kafka_bootstrap_servers:
+        return KafkaBus(
+            settings.kafka_bootstrap_servers,
+            prefix=settings.topic_prefix,
+            client_id=f"tourcrm-{settings.service}",
+            timeout=settings.bus_timeout_seconds,
+        )
+    return MemoryBus()
+
+
+class Runtime:
+    """The running parts of one service: database, bus, relay, consumer, jobs."""
+
+    def __init__(self, spec: ServiceSpec, settings: Settings, bus: Bus | None = None) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.metrics = Metrics(spec.name)
+        self.engine: AsyncEngine = make_engine(settings.db_url)
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        self._owns_bus = bus is None
+        self.bus: Bus = bus or make_bus(settings)
+        self.relay = Relay(
+            engine=self.engine, bus=self.bus, metrics=self.metrics,
+            batch_size=settings.relay_batch_size, idle_seconds=settings.relay_idle_seconds,
+        )
+        self.consumer = EventConsumer(
+            name=spec.name, sessions=self.sessions, subscriptions=spec.subscriptions,
+            metrics=self.metrics, max_attempts=settings.consumer_max_attempts,
+        )
+        self._bus_consumer: Consumer | None = None
+        self._jobs: list[asyncio.Task] = []
+
+    async def start(self, *, run_migrations: bool = True) -> None:
+        if run_migrations:
+            await migrate(self.engine, self.spec.name)
+        if self._owns_bus:
+            await self.bus.start()
+        await self.relay.start()
+        if self.spec.subscriptions:
+            self._bus_consumer = self.bus.consumer(
+                self.spec.name, self.consumer.topics, self.consumer.process_batch,
+                metrics=self.metrics, batch_size=self.settings.consumer_batch_size,
+            )
+            await self._bus_consumer.start()
+        self._jobs = [asyncio.create_task(job(self), name=f"{self.spec.name}-job") for job in self.spec.jobs]
+
+    async def stop(self) -> None:
+        for task in self._jobs:
+            task.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        if self._bus_consumer:
+            await self._bus_consumer.stop()
+        await self.relay.stop()
+        if self._owns_bus:
+            await self.bus.stop()
+        await self.engine.dispose()
+
+
+# --- dependencies ------------------------------------------------------------------------------
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.runtime.sessions() as session:
+        yield session
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, run_migrations: bool = True) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(spec, settings, bus)
+        app.state.runtime = runtime
+        app.state.keys = KeyStore.from_settings(settings)
+        await runtime.start(run_migrations=run_migrations)
+        log.info("service started", extra={"service": spec.name, "port": settings.http_port})
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    errors.install(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):  # noqa: ANN001, ANN202
+        cid = request.headers.get("x-correlation-id") or _trace_id(request.headers.get("traceparent")) or uuid.uuid4().hex
+        token_cid, token_svc = correlation_id.set(cid[:100]), service_name.set(spec.name)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Correlation-ID"] = cid[:100]
+            return response
+        finally:
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            if route not in ("/metrics",):
+                metrics: Metrics = request.app.state.runtime.metrics
+                metrics.http_requests.labels(request.method, route, str(status)).inc()
+                metrics.http_duration.labels(request.method, route).observe(elapsed)
+            if status >= 500:
+                log.error("request failed", extra={"method": request.method, "route": route, "status": status})
+            correlation_id.reset(token_cid)
+            service_name.reset(token_svc)
+
+    @app.get("/health/live", tags=["ops"])
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["ops"])
+    async def ready(runtime: RuntimeDep) -> Response:
+        checks = {"database": "ok", "bus": "ok"}
+        try:
+            await asyncio.wait_for(ping(runtime.engine), 5)
+        except Exception as exc:  # noqa: BLE001
+            checks["database"] = type(exc).__name__
+        if not await runtime.bus.ready():
+            checks["bus"] = "unreachable"
+        if all(v == "ok" for v in checks.values()):
+            return errors.JSONResponse({"status": "ok", "checks": checks})
+        return errors.problem_response(503, "Service Unavailable", "not ready", checks=checks)
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics(runtime: RuntimeDep) -> Response:
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a W3C traceparent header (version-traceid-parentid-flags)."""
+    if traceparent:
+        parts = traceparent.split("-")
+        if len(parts) == 4 and len(parts[1]) == 32:
+            return parts[1]
+    return None

@@ -1,0 +1,125 @@
+"""API keys per client with scopes, stored as SHA-256 hashes; `Authorization: Bearer <key>`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from shared.errors import Problem
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SCOPES = (
+    "profile:read",
+    "profile:write",
+    "loyalty:read",
+    "loyalty:redeem",
+    "loyalty:admin",
+    "complaints:read",
+    "complaints:write",
+    "complaints:agent",
+    "feedback:read",
+    "feedback:write",
+    "events:publish",
+    "privacy:admin",
+    "ops:admin",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    name: str
+    scopes: frozenset[str]
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return "tcrm_" + secrets.token_urlsafe(32)
+
+
+class KeyStore:
+    """Hash → client. Keys come from a JSON file or TOURCRM_API_KEYS; development adds its own key."""
+
+    def __init__(self, clients: dict[str, Client] | None = None) -> None:
+        self._by_hash: dict[str, Client] = dict(clients or {})
+
+    def add(self, key_hash: str, client: Client) -> None:
+        unknown = client.scopes - set(SCOPES)
+        if unknown:
+            raise ValueError(f"client {client.name}: unknown scopes {sorted(unknown)}")
+        self._by_hash[key_hash] = client
+
+    def find(self, key: str) -> Client | None:
+        digest = hash_key(key)
+        for known, client in self._by_hash.items():
+            if hmac.compare_digest(known, digest):
+                return client
+        return None
+
+    def load(self, text: str) -> None:
+        """Entries: [{"client": "booking-web", "key_sha256": "…", "scopes": ["profile:read", …]}, …]."""
+        for entry in json.loads(text):
+            if "key" in entry:
+                raise ValueError(f"client {entry.get('client')}: store key_sha256, never the key itself")
+            self.add(entry["key_sha256"].lower(), Client(entry["client"], frozenset(entry["scopes"])))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyStore:
+        store = cls()
+        if settings.api_keys_file:
+            store.load(Path(settings.api_keys_file).read_text())
+        if settings.api_keys:
+            store.load(settings.api_keys)
+        if settings.environment == "development":
+            store.add(hash_key(dev_key(settings.var_dir)), Client("development", frozenset(SCOPES)))
+        return store
+
+
+def dev_key(var_dir: Path) -> str:
+    """The all-scopes development key, kept alone on one line in var/dev-api-key and reused."""
+    path = var_dir / "dev-api-key"
+    if path.exists() and (key := path.read_text().strip()):
+        return key
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = new_key()
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def require(scope: str):  # noqa: ANN201 - a FastAPI dependency
+    """Dependency: the calling client, which must hold `scope` (401 without a valid key, 403 without the scope)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope}")
+
+    async def dependency(request: Request) -> Client:
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Problem(401, "an API key is required: Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
+        client = request.app.state.keys.find(key.strip())
+        if client is None:
+            raise Problem(401, "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
+        if scope not in client.scopes:
+            raise Problem(403, f"this key lacks the scope {scope}", required_scope=scope)
+        request.state.client = client
+        return client
+
+    dependency.scope = scope  # type: ignore[attr-defined] - lets tests list every route's scope
+    return dependency
+
+
+def Scope(scope: str):  # noqa: N802, ANN201 - reads as a type: `client: Scope("loyalty:read")`
+    return Annotated[Client, Depends(require(scope))]

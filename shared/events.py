@@ -1,0 +1,488 @@
+"""Domain events: the CloudEvents 1.0 envelope and one typed model per event of the catalog.
+
+The registry `EVENT_TYPES` maps the short type name (``booking-completed``) to its
+data model; ``dataschema`` carries the version (``tourcrm:booking-completed:1``).
+Each event travels on the topic of the domain that produces it, keyed by customer id.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.logging import correlation_id
+
+BOOKINGS = "tourcrm.bookings"
+PROFILE = "tourcrm.profile"
+COMPLAINTS = "tourcrm.complaints"
+LOYALTY = "tourcrm.loyalty"
+FEEDBACK = "tourcrm.feedback"
+TOPICS = (BOOKINGS, PROFILE, COMPLAINTS, LOYALTY, FEEDBACK)
+
+
+D = TypeVar("D", bound="EventData")
+
+
+class EventError(ValueError):
+    """A record that cannot become an event: bad JSON, unknown type, or data that does not fit its schema."""
+
+
+class EventData(BaseModel):
+    """Base of every event's ``data``; subclasses name their type, version and topic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: ClassVar[str]
+    version: ClassVar[int] = 1
+    topic: ClassVar[str]
+
+    @classmethod
+    def dataschema(cls) -> str:
+        return f"tourcrm:{cls.type}:{cls.version}"
+
+
+class Envelope(BaseModel):
+    """A CloudEvents 1.0 event in JSON structured mode."""
+
+    model_config = ConfigDict(extra="allow")
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=200)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    subject: str | None = None
+    time: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    datacontenttype: str = "application/json"
+    dataschema: str | None = None
+    correlationid: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def topic(self) -> str:
+        return EVENT_TYPES[self.type].topic
+
+    def typed(self) -> EventData:
+        """The validated data model of this event."""
+        return parse_data(self.type, self.data, self.dataschema)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+def new_event(data: EventData, *, source: str, subject: str | None = None, event_id: str | None = None) -> Envelope:
+    """Wrap typed data in an envelope, carrying the current correlation id."""
+    return Envelope(
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=data.type,
+        subject=subject,
+        dataschema=data.dataschema(),
+        correlationid=correlation_id.get() or None,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def parse_data(event_type: str, data: dict[str, Any], dataschema: str | None = None) -> EventData:
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise EventError(f"unknown event type {event_type!r}")
+    if dataschema is not None and dataschema != model.dataschema():
+        raise EventError(f"unsupported dataschema {dataschema!r} for {event_type}; expected {model.dataschema()!r}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors())
+        raise EventError(f"{event_type} data does not fit its schema: {fields}") from exc
+
+
+def decode(value: bytes | str) -> tuple[Envelope, EventData]:
+    """Bytes of a record → envelope and typed data, or EventError saying why not."""
+    try:
+        raw = json.loads(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventError(f"record is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise EventError("record is not a JSON object")
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise EventError(f"not a CloudEvents 1.0 envelope: {fields}") from exc
+    return envelope, envelope.typed()
+
+
+# --- shared value types ---------------------------------------------------------------------
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=300)
+    kind: str = Field(min_length=1, max_length=50, description="tour, hotel, flight, cruise, ticket, package …")
+    destination: str | None = Field(default=None, max_length=200)
+    tags: list[str] = Field(default_factory=list)
+
+
+CustomerId = str
+Money = Decimal
+Channel = Literal["web", "app", "call-centre", "store", "agent", "other"]
+
+
+# --- bookings (external producers and the profile ingest) -------------------------------------
+
+
+class BookingCompleted(EventData):
+    type: ClassVar[str] = "booking-completed"
+    topic: ClassVar[str] = BOOKINGS
+    booking_id: str = Field(min_length=1, max_length=100)
+    customer_id: CustomerId = Field(min_length=1, max_length=100)
+    channel: Channel = "web"
+    product: Product
+    amount: Money = Field(ge=0, max_digits=14, decimal_places=2)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    party_size: int = Field(default=1, ge=1, le=1000)
+    travel_start: date | None = None
+    travel_end: date | None = None
+    completed_at: datetime
+
+
+class BookingCancelled(EventData):
+    type: ClassVar[str] = "booking-cancelled"
+    topic: ClassVar[str] = BOOKINGS
+    booking_id: str = Field(min_length=1, max_length=100)
+    customer_id: CustomerId = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+    refunded_amount: Money | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    cancelled_at: datetime | None = None
+
+
+# --- profile ----------------------------------------------------------------------------------
+
+
+class CustomerRegistered(EventData):
+    type: ClassVar[str] = "customer-registered"
+    topic: ClassVar[str] = PROFILE
+    customer_id: CustomerId
+    name: str | None = None
+    kind: Literal["individual", "family", "organisation"] = "individual"
+    preferred_language: str | None = None
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    birth_date: date | None = None
+
+
+class CustomerUpdated(EventData):
+    type: ClassVar[str] = "customer-updated"
+    topic: ClassVar[str] = PROFILE
+    customer_id: CustomerId
+    changed: list[str] = Field(default_factory=list, description="names of the fields that changed")
+    name: str | None = None
+    preferred_language: str | None = None
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    birth_date: date | None = None
+
+
+class ConsentChanged(EventData):
+    type: ClassVar[str] = "consent-changed"
+    topic: ClassVar[str] = PROFILE
+    customer_id: CustomerId
+    channel: Literal["phone", "sms", "email", "app-push", "wechat"]
+    purpose: Literal["service", "marketing", "surveys", "profiling"]
+    status: Literal["granted", "denied", "revoked"]
+    source: str | None = None
+    changed_at: datetime
+
+
+class CustomersMerged(EventData):
+    type: ClassVar[str] = "customers-merged"
+    topic: ClassVar[str] = PROFILE
+    customer_id: CustomerId = Field(description="the surviving customer")
+    merged_ids: list[CustomerId] = Field(min_length=1)
+    reason: str | None = None
+
+
+class CustomerErased(EventData):
+    type: ClassVar[str] = "customer-erased"
+    topic: ClassVar[str] = PROFILE
+    customer_id: CustomerId
+    request_id: str
+
+
+class CustomerAtRisk(EventData):
+    type: ClassVar[str] = "customer-at-risk"
+    topic: ClassVar[str] = PROFILE
+    customer_id: CustomerId
+    score: float = Field(ge=0, le=1)
+    reasons: list[str] = Field(default_factory=list)
+
+
+class CareTaskDue(EventData):
+    type: ClassVar[str] = "care-task-due"
+    topic: ClassVar[str] = PROFILE
+    customer_id: CustomerId
+    task_id: str
+    kind: Literal["birthday", "post-trip-thanks", "anniversary", "win-back"]
+    channel: str
+    language: str = "zh-CN"
+    due_at: datetime
+
+
+# --- complaints -------------------------------------------------------------------------------
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class ComplaintFiled(EventData):
+    type: ClassVar[str] = "complaint-filed"
+    topic: ClassVar[str] = COMPLAINTS
+    complaint_id: str
+    customer_id: CustomerId
+    category: str
+    severity: Severity
+    booking_id: str | None = None
+    channel: str | None = None
+    filed_at: datetime
+
+
+class ComplaintEscalated(EventData):
+    type: ClassVar[str] = "complaint-escalated"
+    topic: ClassVar[str] = COMPLAINTS
+    complaint_id: str
+    customer_id: CustomerId
+    severity: Severity
+    level: int = Field(ge=1)
+    reason: str
+
+
+class ComplaintResolved(EventData):
+    type: ClassVar[str] = "complaint-resolved"
+    topic: ClassVar[str] = COMPLAINTS
+    complaint_id: str
+    customer_id: CustomerId
+    category: str
+    severity: Severity
+    sla_met: bool
+    compensation_points: int = Field(default=0, ge=0)
+    resolved_at: datetime
+
+
+class ComplaintClosed(EventData):
+    type: ClassVar[str] = "complaint-closed"
+    topic: ClassVar[str] = COMPLAINTS
+    complaint_id: str
+    customer_id: CustomerId
+    satisfied: bool | None = None
+    closed_at: datetime
+
+
+class ComplaintReopened(EventData):
+    type: ClassVar[str] = "complaint-reopened"
+    topic: ClassVar[str] = COMPLAINTS
+    complaint_id: str
+    customer_id: CustomerId
+    reason: str
+    compensation_withdrawn: bool = False
+    reopened_at: datetime
+
+
+class CrisisDeclared(EventData):
+    type: ClassVar[str] = "crisis-declared"
+    topic: ClassVar[str] = COMPLAINTS
+    crisis_id: str
+    customer_id: CustomerId | None = Field(default=None, description="not about one customer; key is the crisis id")
+    scope: str = Field(description="product, destination or category the spike is about")
+    complaints: int = Field(ge=1)
+    window_minutes: int = Field(ge=1)
+    declared_at: datetime
+
+
+# --- loyalty ----------------------------------------------------------------------------------
+
+Tier = Literal["regular", "silver", "gold", "platinum"]
+
+
+class MemberEnrolled(EventData):
+    type: ClassVar[str] = "member-enrolled"
+    topic: ClassVar[str] = LOYALTY
+    customer_id: CustomerId
+    member_type: Literal["individual", "family", "enterprise"] = "individual"
+    tier: Tier = "regular"
+    enrolled_at: datetime
+
+
+class _PointsMovement(EventData):
+    customer_id: CustomerId
+    points: int
+    balance: int
+    entry_id: str
+    cause: str | None = Field(default=None, description="booking id, complaint id, campaign or reason")
+
+
+class PointsEarned(_PointsMovement):
+    type: ClassVar[str] = "points-earned"
+    topic: ClassVar[str] = LOYALTY
+    kind: Literal["earn", "bonus", "goodwill", "adjust", "referral", "survey"] = "earn"
+
+
+class PointsRedeemed(_PointsMovement):
+    type: ClassVar[str] = "points-redeemed"
+    topic: ClassVar[str] = LOYALTY
+    redemption_id: str
+
+
+class PointsReversed(_PointsMovement):
+    type: ClassVar[str] = "points-reversed"
+    topic: ClassVar[str] = LOYALTY
+
+
+class PointsExpired(_PointsMovement):
+    type: ClassVar[str] = "points-expired"
+    topic: ClassVar[str] = LOYALTY
+
+
+class TierChanged(EventData):
+    type: ClassVar[str] = "tier-changed"
+    topic: ClassVar[str] = LOYALTY
+    customer_id: CustomerId
+    old_tier: Tier
+    new_tier: Tier
+    reason: str
+    changed_at: datetime
+
+
+class RewardRedeemed(EventData):
+    type: ClassVar[str] = "reward-redeemed"
+    topic: ClassVar[str] = LOYALTY
+    customer_id: CustomerId
+    reward_id: str
+    redemption_id: str
+    points: int = Field(ge=0)
+
+
+class PointsExpiring(EventData):
+    type: ClassVar[str] = "points-expiring"
+    topic: ClassVar[str] = LOYALTY
+    customer_id: CustomerId
+    points: int = Field(gt=0)
+    expires_on: date
+
+
+class TierDowngradeWarning(EventData):
+    type: ClassVar[str] = "tier-downgrade-warning"
+    topic: ClassVar[str] = LOYALTY
+    customer_id: CustomerId
+    current_tier: Tier
+    next_tier: Tier
+    review_on: date
+    missing: str = Field(description="what the member still needs to keep the tier")
+
+
+# --- feedback ---------------------------------------------------------------------------------
+
+
+class FeedbackSubmitted(EventData):
+    type: ClassVar[str] = "feedback-submitted"
+    topic: ClassVar[str] = FEEDBACK
+    response_id: str
+    survey_id: str
+    customer_id: CustomerId
+    booking_id: str | None = None
+    nps: int | None = Field(default=None, ge=0, le=10)
+    csat: float | None = Field(default=None, ge=1, le=5)
+    sentiment: float | None = Field(default=None, ge=-1, le=1)
+    submitted_at: datetime
+
+
+class DetractorDetected(EventData):
+    type: ClassVar[str] = "detractor-detected"
+    topic: ClassVar[str] = FEEDBACK
+    response_id: str
+    customer_id: CustomerId
+    booking_id: str | None = None
+    nps: int = Field(ge=0, le=6)
+    comment_excerpt: str | None = Field(default=None, max_length=500)
+
+
+class SurveyInvited(EventData):
+    type: ClassVar[str] = "survey-invited"
+    topic: ClassVar[str] = FEEDBACK
+    survey_id: str
+    customer_id: CustomerId
+    kind: Literal["post-trip", "follow-up"]
+    channel: str
+    language: str = "zh-CN"
+    link: str
+    send_at: datetime
+
+
+# --- data rights ------------------------------------------------------------------------------
+
+
+class CustomerDataErased(EventData):
+    type: ClassVar[str] = "customer-data-erased"
+    topic: ClassVar[str] = PROFILE
+    service: str
+    customer_id: CustomerId
+    request_id: str
+    erased_at: datetime
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    model.type: model
+    for model in (
+        BookingCompleted,
+        BookingCancelled,
+        CustomerRegistered,
+        CustomerUpdated,
+        ConsentChanged,
+        CustomersMerged,
+        CustomerErased,
+        CustomerAtRisk,
+        CareTaskDue,
+        ComplaintFiled,
+        ComplaintEscalated,
+        ComplaintResolved,
+        ComplaintClosed,
+        ComplaintReopened,
+        CrisisDeclared,
+        MemberEnrolled,
+        PointsEarned,
+        PointsRedeemed,
+        PointsReversed,
+        PointsExpired,
+        TierChanged,
+        RewardRedeemed,
+        PointsExpiring,
+        TierDowngradeWarning,
+        FeedbackSubmitted,
+        DetractorDetected,
+        SurveyInvited,
+        CustomerDataErased,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Generic[D]):
+    """What a handler receives: the envelope and its validated data."""
+
+    envelope: Envelope
+    data: D
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+    @property
+    def time(self) -> datetime:
+        return self.envelope.time

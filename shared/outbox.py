@@ -1,0 +1,189 @@
+"""Transactional outbox: events are added to the caller's transaction, and a relay publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, delete, event, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import Session
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.bus import Bus, Record
+from shared.db import is_sqlite, utcnow
+from shared.events import Envelope
+from shared.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class OutboxRecord(SQLModel, table=True):
+    """An event written with the state change that caused it, waiting to be published."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+    id: int | None = Field(default=None, sa_column=Column(_ID, primary_key=True, autoincrement=True))
+    event_id: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
+    topic: str = Field(sa_column=Column(String(200), nullable=False))
+    key: str | None = Field(default=None, sa_column=Column(String(200)))
+    type: str = Field(sa_column=Column(String(100), nullable=False))
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    published_at: datetime | None = Field(default=None, index=True)
+    attempts: int = Field(default=0, nullable=False)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+def add(session: AsyncSession, *events: Envelope, topic: str | None = None) -> None:
+    """Add events to the session's transaction; never commits (the caller's commit publishes them)."""
+    for envelope in events:
+        session.add(
+            OutboxRecord(
+                event_id=envelope.id,
+                topic=topic or envelope.topic,
+                key=envelope.subject,
+                type=envelope.type,
+                payload=envelope.to_bytes().decode(),
+            )
+        )
+    session.info["outbox_added"] = True
+
+
+# After any commit that added outbox rows, wake the relays bound to that database.
+_wakers: dict[str, list[asyncio.Event]] = {}
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    if session.info.pop("outbox_added", False):
+        for waker in _wakers.get(str(session.bind.url) if session.bind else "", []):
+            waker.set()
+
+
+class Relay:
+    """Sweeps unpublished outbox rows in id order and publishes them until none is left.
+
+    Rows are marked published in the same transaction that read them, after the bus
+    acknowledged them; a crash in between publishes them again (at least once).
+    On PostgreSQL an advisory lock keeps one relay per database active, which keeps
+    the per-key order that the id order gives.
+    """
+
+    LOCK_ID = 0x70C2C  # pg advisory lock id of the outbox relay
+    RETENTION = timedelta(days=7)
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        bus: Bus,
+        metrics: Metrics,
+        batch_size: int = 500,
+        idle_seconds: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self.bus = bus
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self.max_backoff = max_backoff
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._sqlite = is_sqlite(str(engine.url))
+
+    async def start(self) -> None:
+        _wakers.setdefault(str(self.engine.url), []).append(self._wake)
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        wakers = _wakers.get(str(self.engine.url), [])
+        if self._wake in wakers:
+            wakers.remove(self._wake)
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        failures = 0
+        sweeps = 0
+        while True:
+            try:
+                published = await self.publish_once()
+                failures = 0
+                sweeps += 1
+                if sweeps % 100 == 1:
+                    await self._observe_and_trim()
+                if published >= self.batch_size:
+                    continue  # more may be waiting
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+                except TimeoutError:
+                    await self._observe_and_trim()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive any failure
+                failures += 1
+                delay = min(self.max_backoff, 0.2 * 2 ** min(failures, 10)) * (0.5 + random.random() / 2)
+                log.warning("outbox relay could not publish; retrying", extra={"error": repr(exc), "retry_in": delay})
+                self.metrics.outbox_publish_failures.inc()
+                await asyncio.sleep(delay)
+
+    async def publish_once(self) -> int:
+        """Publish one batch of unpublished rows; returns how many were published."""
+        async with self.sessions() as session, session.begin():
+            if not self._sqlite:
+                locked = (await session.execute(text(f"SELECT pg_try_advisory_xact_lock({self.LOCK_ID})"))).scalar()
+                if not locked:
+                    return 0
+            rows = (
+                await session.execute(
+                    select(OutboxRecord)
+                    .where(OutboxRecord.published_at.is_(None))
+                    .order_by(OutboxRecord.id)
+                    .limit(self.batch_size)
+                )
+            ).scalars().all()
+            if not rows:
+                return 0
+            records = [Record(topic=r.topic, key=r.key, value=r.payload.encode(), event_type=r.type) for r in rows]
+            await self.bus.publish(records)
+            now = utcnow()
+            await session.execute(
+                update(OutboxRecord).where(OutboxRecord.id.in_([r.id for r in rows])).values(published_at=now)
+            )
+            for r in rows:
+                self.metrics.events_published.labels(type=r.type).inc()
+            return len(rows)
+
+    async def _observe_and_trim(self) -> None:
+        async with self.sessions() as session, session.begin():
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(OutboxRecord.created_at)).where(OutboxRecord.published_at.is_(None))
+                )
+            ).one()
+            self.metrics.outbox_backlog.set(count)
+            self.metrics.outbox_oldest_age.set((utcnow() - oldest).total_seconds() if oldest else 0)
+            await session.execute(
+                delete(OutboxRecord).where(OutboxRecord.published_at < utcnow() - self.RETENTION)
+            )

@@ -1,0 +1,91 @@
+"""Settings: one pydantic-settings class per process, read from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS = {"profile": 8001, "complaints": 8002, "loyalty": 8003, "feedback": 8004}
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "password", "postgres", "tourcrm", "dev", "test", "example"}
+
+
+class Settings(BaseSettings):
+    """Everything a service process needs to know; production differs from embedded by settings only."""
+
+    model_config = SettingsConfigDict(env_prefix="TOURCRM_", env_file=".env", extra="ignore")
+
+    service: str = "profile"
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int | None = None
+    var_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "TOURCRM_DATABASE_URL")
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TOURCRM_KAFKA_BOOTSTRAP_SERVERS")
+    )
+    topic_prefix: str = ""
+    timezone: str = "Asia/Shanghai"
+    currency: str = "CNY"
+    api_keys_file: Path | None = None
+    api_keys: str | None = None
+    # Consumer and relay tuning.
+    consumer_batch_size: int = 500
+    consumer_max_attempts: int = 3
+    relay_batch_size: int = 500
+    relay_idle_seconds: float = 0.5
+    bus_timeout_seconds: float = 10.0
+    log_level: str = "INFO"
+
+    @field_validator("service")
+    @classmethod
+    def _known_service(cls, value: str) -> str:
+        if value not in SERVICE_PORTS and not value.startswith("test"):
+            raise ValueError(f"unknown service {value!r}; one of {sorted(SERVICE_PORTS)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "development":
+            return self
+        if self.database_url:
+            password = urlsplit(self.database_url.replace("+asyncpg", "")).password
+            if password is not None and password.lower() in PLACEHOLDER_SECRETS and self.environment == "production":
+                raise ValueError("DATABASE_URL carries a placeholder password; set a real secret outside development")
+        if self.environment == "production" and not (self.api_keys_file or self.api_keys):
+            raise ValueError("production needs TOURCRM_API_KEYS_FILE or TOURCRM_API_KEYS; no development key is made")
+        return self
+
+    @property
+    def http_port(self) -> int:
+        return self.port or SERVICE_PORTS.get(self.service, 8000)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under var/ for this service."""
+        if self.database_url:
+            url = self.database_url.replace("{service}", self.service)
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite+aiosqlite:///{self.var_dir / (self.service + '.db')}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def for_service(self, service: str, **changes: object) -> Settings:
+        """A copy of these settings for another service of the same process (embedded mode)."""
+        return self.model_copy(update={"service": service, "port": None, **changes})
