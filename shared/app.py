@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -24,7 +25,7 @@ from shared import errors
 from shared.auth import KeyStore
 from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
 from shared.consumer import EventConsumer, Subscriptions
-from shared.db import make_engine, make_sessionmaker, migrate, ping
+from shared.db import make_engine, make_sessionmaker, migrate, migrations_of, ping
 from shared.logging import correlation_id, service_name
 from shared.metrics import Metrics
 from shared.outbox import Relay
@@ -45,6 +46,11 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     subscriptions: Subscriptions = field(default_factory=dict)
     jobs: Sequence[Job] = ()
+    migrations: Path | None = None  # default: services/<name>/migrations
+
+    @property
+    def migrations_path(self) -> Path:
+        return self.migrations or migrations_of(self.name)
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -67,6 +73,7 @@ class Runtime:
         self.metrics = Metrics(spec.name)
         self.engine: AsyncEngine = make_engine(settings.db_url)
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        self.read_sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine, readonly=True)
         self._owns_bus = bus is None
         self.bus: Bus = bus or make_bus(settings)
         self.relay = Relay(
@@ -82,7 +89,7 @@ class Runtime:
 
     async def start(self, *, run_migrations: bool = True) -> None:
         if run_migrations:
-            await migrate(self.engine, self.spec.name)
+            await migrate(self.engine, self.spec.migrations_path)
         if self._owns_bus:
             await self.bus.start()
         await self.relay.start()
@@ -118,8 +125,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.runtime.read_sessions() as session:
+        yield session
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]  # for use cases that change state
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]  # for queries
 
 
 # --- the app -----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -48,14 +50,17 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Readers take no lock in WAL mode; writers take it at once (see make_sessionmaker).
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def make_sessionmaker(engine: AsyncEngine, *, readonly: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions for units of work; `readonly` ones never wait for SQLite's write lock (use them for queries)."""
+    bind = engine.execution_options(readonly=True) if readonly else engine
+    return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False)
 
 
 @asynccontextmanager
@@ -73,20 +78,27 @@ async def ping(engine: AsyncEngine) -> None:
 # --- migrations -------------------------------------------------------------------------------
 
 
-def alembic_config(service: str, url: str) -> Config:
+def alembic_config(location: Path, url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(REPO_SERVICES / service / "migrations"))
+    cfg.set_main_option("script_location", str(location))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
-async def migrate(engine: AsyncEngine, service: str, revision: str = "head") -> None:
-    """Bring this service's schema to `revision` on the engine's database."""
-    cfg = alembic_config(service, engine.url.render_as_string(hide_password=False))
+_migrating = asyncio.Lock()  # alembic keeps its context in module globals: one migration at a time
+
+
+def migrations_of(service: str) -> Path:
+    return REPO_SERVICES / service / "migrations"
+
+
+async def migrate(engine: AsyncEngine, location: Path, revision: str = "head") -> None:
+    """Bring the schema whose migrations live at `location` to `revision` on the engine's database."""
+    cfg = alembic_config(location, engine.url.render_as_string(hide_password=False))
 
     def _upgrade(sync_conn) -> None:  # noqa: ANN001
         cfg.attributes["connection"] = sync_conn
         command.upgrade(cfg, revision)
 
-    async with engine.begin() as conn:
+    async with _migrating, engine.begin() as conn:
         await conn.run_sync(_upgrade)

@@ -43,13 +43,6 @@ class Settings(BaseSettings):
     bus_timeout_seconds: float = 10.0
     log_level: str = "INFO"
 
-    @field_validator("service")
-    @classmethod
-    def _known_service(cls, value: str) -> str:
-        if value not in SERVICE_PORTS and not value.startswith("test"):
-            raise ValueError(f"unknown service {value!r}; one of {sorted(SERVICE_PORTS)}")
-        return value
-
     @field_validator("timezone")
     @classmethod
     def _valid_timezone(cls, value: str) -> str:

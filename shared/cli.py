@@ -1,0 +1,161 @@
+"""`tourcrm`: one CLI for every process role."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from services import SERVICES, spec
+from shared import logging as tlogging
+from shared.auth import SCOPES, hash_key, new_key
+from shared.settings import Settings
+
+app = typer.Typer(help="tourcrm: CRM backend for travel agencies, tour operators and hotels.", no_args_is_help=True)
+dlq = typer.Typer(help="Dead letters: records a consumer parked after bounded retries.", no_args_is_help=True)
+keys = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+app.add_typer(keys, name="keys")
+console = Console(stderr=True)
+
+ServiceArg = Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICES)}")]
+
+
+def _check(service: str) -> str:
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    return service
+
+
+@app.command()
+def run(demo: Annotated[bool, typer.Option(help="load demo data on first start")] = True) -> None:
+    """Embedded mode: all four services in one process, each on its own port."""
+    from shared.embedded import run_embedded
+
+    settings = Settings()
+    tlogging.configure(settings.log_level)
+    asyncio.run(run_embedded(settings, demo=demo))
+
+
+@app.command()
+def serve(service: ServiceArg) -> None:
+    """Production mode: one service in this process (settings from the environment)."""
+    settings = Settings(service=_check(service))
+    tlogging.configure(settings.log_level)
+    module = __import__(f"services.{service}.app", fromlist=["create_app"])
+    uvicorn.run(module.create_app(settings), host=settings.host, port=settings.http_port, log_config=None,
+                proxy_headers=True)
+
+
+@app.command()
+def migrate(services: Annotated[list[str] | None, typer.Argument(help="services to migrate (default: all)")] = None) -> None:
+    """Bring each service's database schema to the latest revision."""
+    from shared.db import make_engine, migrate as run_migrations, migrations_of
+
+    async def main() -> None:
+        for name in services or SERVICES:
+            settings = Settings(service=_check(name))
+            engine = make_engine(settings.db_url)
+            try:
+                await run_migrations(engine, migrations_of(name))
+            finally:
+                await engine.dispose()
+            console.print(f"[green]migrated[/] {name}")
+
+    asyncio.run(main())
+
+
+def _consumer(service: str):  # noqa: ANN202
+    from shared.consumer import EventConsumer
+    from shared.db import make_engine, make_sessionmaker
+    from shared.metrics import Metrics
+
+    settings = Settings(service=_check(service))
+    engine = make_engine(settings.db_url)
+    service_spec = spec(service)
+    return engine, EventConsumer(
+        name=service, sessions=make_sessionmaker(engine), subscriptions=service_spec.subscriptions,
+        metrics=Metrics(service), max_attempts=settings.consumer_max_attempts,
+    )
+
+
+@dlq.command("list")
+def dlq_list(
+    service: ServiceArg,
+    status: Annotated[str, typer.Option(help="parked, replayed or all")] = "parked",
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
+) -> None:
+    """List dead letters of a service's consumer."""
+
+    async def main() -> None:
+        engine, consumer = _consumer(service)
+        try:
+            letters = await consumer.dead_letters(status=None if status == "all" else status, limit=1000)
+        finally:
+            await engine.dispose()
+        if as_json:
+            for d in letters:
+                typer.echo(json.dumps(d.model_dump(mode="json", exclude={"payload", "headers"})))
+            return
+        table = Table("id", "status", "type", "topic:partition:offset", "attempts", "last failed", "error")
+        for d in letters:
+            table.add_row(str(d.id), d.status, d.event_type or "-", f"{d.topic}:{d.partition}:{d.offset}",
+                          str(d.attempts), d.last_failed_at.isoformat(timespec="seconds"), d.error[:120])
+        Console().print(table)
+
+    asyncio.run(main())
+
+
+@dlq.command("replay")
+def dlq_replay(
+    service: ServiceArg,
+    ids: Annotated[list[int] | None, typer.Option("--id", help="dead letter id (repeatable; default: all parked)")] = None,
+) -> None:
+    """Apply parked dead letters again; those that still fail stay parked with the new error."""
+
+    async def main() -> None:
+        engine, consumer = _consumer(service)
+        try:
+            outcomes = await consumer.replay(ids)
+        finally:
+            await engine.dispose()
+        for letter_id, outcome in outcomes.items():
+            typer.echo(f"{letter_id}\t{outcome}")
+        if any(o != "replayed" for o in outcomes.values()):
+            raise typer.Exit(1)
+
+    asyncio.run(main())
+
+
+@app.command()
+def asyncapi(out: Annotated[Path, typer.Option(help="where to write it")] = Path("docs/asyncapi.json")) -> None:
+    """Write the AsyncAPI document of the events, generated from the event models."""
+    from shared.asyncapi import render
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render())
+    console.print(f"wrote {out}")
+
+
+@keys.command("new")
+def keys_new(
+    client: Annotated[str, typer.Option(help="who will use the key, e.g. booking-web")],
+    scope: Annotated[list[str], typer.Option(help=f"repeatable; of: {', '.join(SCOPES)}")],
+) -> None:
+    """Make a key: prints the key once (give it to the client) and the entry for the keys file."""
+    unknown = set(scope) - set(SCOPES)
+    if unknown:
+        raise typer.BadParameter(f"unknown scopes: {', '.join(sorted(unknown))}")
+    key = new_key()
+    typer.echo(f"key: {key}")
+    typer.echo(json.dumps({"client": client, "key_sha256": hash_key(key), "scopes": sorted(scope)}))
+
+
+if __name__ == "__main__":
+    app()
