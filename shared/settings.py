@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     currency: str = "CNY"
     api_keys_file: Path | None = None
     api_keys: str | None = None
+    # Where the other services answer (for the few synchronous calls, e.g. the privacy export).
+    service_urls: dict[str, str] = Field(default_factory=dict)
+    # Services that take part in the export / erasure protocol (each answers for its own data).
+    privacy_services: list[str] = Field(default_factory=lambda: ["profile", "loyalty"])
     # Consumer and relay tuning.
     consumer_batch_size: int = 500
     consumer_max_attempts: int = 3
@@ -74,6 +78,10 @@ class Settings(BaseSettings):
                 url = "postgresql+asyncpg://" + url.split("://", 1)[1]
             return url
         return f"sqlite+aiosqlite:///{self.var_dir / (self.service + '.db')}"
+
+    def url_of(self, service: str) -> str:
+        """Base URL of another service: from TOURCRM_SERVICE_URLS, else its default port on this host."""
+        return self.service_urls.get(service) or f"http://127.0.0.1:{SERVICE_PORTS.get(service, 8000)}"
 
     @property
     def tz(self) -> ZoneInfo:

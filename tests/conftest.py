@@ -7,15 +7,22 @@ that needs them fails — never skips — when they are not there.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+import uvicorn
 
+from services import SERVICES
 from shared.app import Runtime, ServiceSpec
+from shared.auth import SCOPES, hash_key
 from shared.bus import Bus, KafkaBus, MemoryBus
 from shared.settings import Settings
 
@@ -62,6 +69,47 @@ async def require_kafka() -> str:
     return _reachable["kafka"]
 
 
+# Test API keys: 'all' holds every scope, 'none' no scope, and one key per single scope.
+TEST_KEYS = {"all": "tcrm_test_all", "none": "tcrm_test_none"} | {
+    scope: f"tcrm_test_{scope.replace(':', '_')}" for scope in SCOPES
+}
+TEST_KEY_ENTRIES = json.dumps(
+    [
+        {"client": f"test-{label}", "key_sha256": hash_key(key),
+         "scopes": list(SCOPES) if label == "all" else [] if label == "none" else [label]}
+        for label, key in TEST_KEYS.items()
+    ]
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningService:
+    """A service served by uvicorn on a free port; `client` holds every scope."""
+
+    name: str
+    url: str
+    runtime: Runtime
+    client: httpx.AsyncClient
+    server: uvicorn.Server
+    task: asyncio.Task
+
+    def client_as(self, label: str | None) -> httpx.AsyncClient:
+        """A client using the test key `label` ('none', 'all' or one scope), or no key at all."""
+        headers = {"Authorization": f"Bearer {TEST_KEYS[label]}"} if label else {}
+        return httpx.AsyncClient(base_url=self.url, timeout=30, headers=headers)
+
+    async def stop(self) -> None:
+        await self.client.aclose()
+        self.server.should_exit = True
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
 class Backend:
     """One storage + bus pair; makes fresh databases and buses, and stops what it started."""
 
@@ -75,6 +123,8 @@ class Backend:
         self.databases: list[str] = []
         self.runtimes: list[Runtime] = []
         self.buses: list[Bus] = []
+        self.services: list[RunningService] = []
+        self.ports = {name: free_port() for name in SERVICES}
 
     @property
     def is_kafka(self) -> bool:
@@ -114,7 +164,32 @@ class Backend:
         self.runtimes.append(runtime)
         return runtime
 
+    async def service(self, name: str, **changes: object) -> RunningService:
+        """Start service `name` over HTTP on this backend, as its own process would run it."""
+        module = __import__(f"services.{name}.app", fromlist=["create_app"])
+        settings = self.settings(await self.database(name), **changes).model_copy(
+            update={"service": name, "port": self.ports[name], "api_keys": TEST_KEY_ENTRIES,
+                    "service_urls": {s: f"http://127.0.0.1:{p}" for s, p in self.ports.items()}}
+        )
+        app = module.create_app(settings, bus=self.bus())
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_config=None))
+        server.config.load()
+        server.lifespan = server.config.lifespan_class(server.config)
+        task = asyncio.create_task(server._serve())  # noqa: SLF001 - no signal capture inside tests
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError(f"{name} did not start")
+            await asyncio.sleep(0.02)
+        url = f"http://127.0.0.1:{settings.http_port}"
+        client = httpx.AsyncClient(base_url=url, timeout=30, headers={"Authorization": f"Bearer {TEST_KEYS['all']}"})
+        running = RunningService(name, url, app.state.runtime, client, server, task)
+        self.services.append(running)
+        return running
+
     async def close(self) -> None:
+        for running in reversed(self.services):
+            await running.stop()
         for runtime in reversed(self.runtimes):
             await runtime.stop()
         for bus in self.buses:
@@ -138,3 +213,4 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield b
     finally:
         await b.close()
+

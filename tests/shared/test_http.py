@@ -1,0 +1,59 @@
+"""HTTP conventions every service shares: keys and scopes, problem+json, health and metrics."""
+
+from __future__ import annotations
+
+import pytest
+
+from services import SERVICES
+from tests.conftest import Backend
+
+OPEN = {"/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+@pytest.fixture
+async def running(backend: Backend):  # noqa: ANN201
+    return [await backend.service(name) for name in SERVICES]
+
+
+async def test_health_and_metrics_are_open_on_every_service(running) -> None:  # noqa: ANN001
+    for service in running:
+        async with service.client_as(None) as anonymous:
+            assert (await anonymous.get("/health/live")).json() == {"status": "ok"}
+            ready = await anonymous.get("/health/ready")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"] == {"database": "ok", "bus": "ok"}
+            metrics = await anonymous.get("/metrics")
+            assert metrics.status_code == 200
+            assert 'tourcrm_http_requests_total{method="GET",route="/health/live",status="200"}' in metrics.text
+            assert "tourcrm_outbox_backlog" in metrics.text
+
+
+async def test_every_other_endpoint_needs_a_key_with_its_scope(running) -> None:  # noqa: ANN001
+    for service in running:
+        for route in service.server.config.app.routes:
+            path = getattr(route, "path", "")
+            if path in OPEN or not path.startswith("/v1"):
+                continue
+            scopes = {getattr(d.call, "scope", None) for d in route.dependant.dependencies} - {None}
+            assert scopes, f"{service.name} {path} declares no scope"
+            concrete = path.replace("{", "").replace("}", "")
+            for method in route.methods - {"HEAD", "OPTIONS"}:
+                async with service.client_as(None) as anonymous, service.client_as("none") as scopeless:
+                    denied = await anonymous.request(method, concrete)
+                    assert denied.status_code == 401, (service.name, method, path, denied.text)
+                    assert denied.headers["content-type"] == "application/problem+json"
+                    assert denied.headers["www-authenticate"] == "Bearer"
+                    forbidden = await scopeless.request(method, concrete)
+                    assert forbidden.status_code == 403, (service.name, method, path, forbidden.text)
+                    assert forbidden.json()["required_scope"] in scopes
+                async with service.client_as(None) as anonymous:
+                    anonymous.headers["Authorization"] = "Bearer not-a-key"
+                    assert (await anonymous.request(method, concrete)).status_code == 401
+
+
+
+async def test_unknown_route_is_a_problem_not_a_page(running) -> None:  # noqa: ANN001
+    response = await running[0].client.get("/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404
