@@ -19,6 +19,9 @@
 #   KAFKA_CONTROLLER_PORT  KRaft controller port   (default 9093)
 #   KAFKA_HEAP_OPTS        JVM heap options        (default -Xmx512m -Xms256m)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker to be ready (120)
+#   KAFKA_STATE_DIR        where this broker's state lives (default var/kafka);
+#                          a second broker (e.g. one a test stops and restarts)
+#                          needs its own, with its own ports
 #   JAVA_HOME              optional; otherwise `java` from PATH
 #
 # `stop` keeps the data directory: a restart keeps topics and committed
@@ -26,8 +29,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KDIR="$ROOT/var/kafka"
-LIBS="$KDIR/libs"
+KDIR="${KAFKA_STATE_DIR:-$ROOT/var/kafka}"
+LIBS="$ROOT/var/kafka/libs"
 DATA="$KDIR/data"
 PROPS="$KDIR/server.properties"
 LOG4J="$KDIR/log4j.properties"
@@ -129,6 +132,7 @@ ensure_libs() {
     compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || { rm -rf "$tmp"; die "mvn did not produce kafka_2.13 jar"; }
     # Swap in atomically so an interrupted download never looks complete.
     rm -rf "$LIBS"
+    mkdir -p "$(dirname "$LIBS")"
     mv "$tmp" "$LIBS"
 }
 

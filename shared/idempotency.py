@@ -66,12 +66,6 @@ async def lookup(session: AsyncSession, client: str, key: str, digest: str) -> R
     return Replay(row.status_code, json.loads(row.response))
 
 
-def remember(session: AsyncSession, client: str, key: str, digest: str, status_code: int, body: Any) -> None:
-    """Store the answer in the caller's transaction; a concurrent twin fails on the primary key at commit."""
-    session.add(IdempotencyRecord(client=client, key=key, request_hash=digest, status_code=status_code,
-                                  response=json.dumps(body, default=str)))
-
-
 def is_duplicate_key(exc: IntegrityError) -> bool:
     return "idempotency_key" in str(exc.orig).lower() or "idempotency_key" in str(exc).lower()
 
@@ -86,18 +80,23 @@ async def run_once(
 ) -> Replay:
     """Run `action` in a transaction once per (client, key); every other call gets its stored answer.
 
-    An action that raises stores nothing: the retry runs it again.
+    The key's row is claimed (flushed) before the action runs, so a concurrent twin waits on
+    the primary key, then fails on it and replays the answer. An action that raises stores
+    nothing: a retry runs it again.
     """
     for _ in range(5):
         try:
             async with transaction(sessions) as session:
                 if (replay := await lookup(session, client, key, digest)) is not None:
                     return replay
+                record = IdempotencyRecord(client=client, key=key, request_hash=digest, status_code=0, response="null")
+                session.add(record)
+                await session.flush()
                 status_code, body = await action(session)
-                remember(session, client, key, digest, status_code, body)
+                record.status_code, record.response = status_code, json.dumps(body, default=str)
             return Replay(status_code, body)
         except IntegrityError as exc:
             if not is_duplicate_key(exc):
                 raise
-            # A concurrent twin committed first; the next round replays its answer.
+            # A concurrent twin claimed the key first; the next round replays its answer.
     raise Problem(409, "concurrent requests with this Idempotency-Key; retry")

@@ -41,6 +41,14 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 6
         await asyncio.sleep(interval)
 
 
+async def equals(value: Awaitable[object], expected: object) -> bool:
+    return (await value) == expected
+
+
+async def at_least(value: Awaitable[int], expected: int) -> bool:
+    return (await value) >= expected
+
+
 _reachable: dict[str, str] = {}
 
 

@@ -18,7 +18,7 @@ from shared.db import transaction
 from shared.events import BOOKINGS
 from shared.inbox import DeadLetter, InboxRecord
 from shared.outbox import OutboxRecord
-from tests.conftest import REPO, Backend, eventually
+from tests.conftest import REPO, Backend, at_least, equals, eventually
 from tests.sample import app as sample
 from tests.sample.app import SampleEffect, SampleGate, SampleOrder
 
@@ -79,7 +79,7 @@ async def test_event_committed_before_a_sigkill_is_published_after_restart(backe
     assert len(unpublished) == 5
 
     await runtime.relay.start()  # the restarted process's relay
-    await eventually(lambda: _equals(effect_count(runtime), 5))
+    await eventually(lambda: equals(effect_count(runtime), 5))
     await assert_each_applied_once(runtime, {sample.booking_id("c-kill", s) for s in range(5)})
 
 
@@ -89,11 +89,11 @@ async def test_record_delivered_twice_is_applied_once(backend: Backend) -> None:
     record = Record(BOOKINGS, "c-dup", event.to_bytes())
     publisher = backend.bus()
     await publisher.publish([record, record])  # twice in one batch
-    await eventually(lambda: _equals(effect_count(runtime), 1))
+    await eventually(lambda: equals(effect_count(runtime), 1))
     await publisher.publish([record])  # and again later
     second = sample.order_event("c-dup", 2)
     await publisher.publish([Record(BOOKINGS, "c-dup", second.to_bytes())])
-    await eventually(lambda: _equals(effect_count(runtime), 2))
+    await eventually(lambda: equals(effect_count(runtime), 2))
     await asyncio.sleep(0.5)
     await assert_each_applied_once(runtime, {"c-dup-000001", "c-dup-000002"})
     assert runtime.metrics.events_duplicate.labels(consumer="sample", type="booking-completed")._value.get() >= 2
@@ -114,7 +114,7 @@ async def test_consumer_killed_mid_batch_resumes_without_loss_or_double_effect(b
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         try:
-            await eventually(lambda: _at_least(effect_count(producer), 15), timeout=90)
+            await eventually(lambda: at_least(effect_count(producer), 15), timeout=90)
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
@@ -131,7 +131,7 @@ async def test_consumer_killed_mid_batch_resumes_without_loss_or_double_effect(b
                 "sample", producer.consumer.topics, producer.consumer.process_batch, metrics=producer.metrics, batch_size=10
             )
             await consumer.start()
-            await eventually(lambda: _at_least(effect_count(producer), 15), timeout=90)
+            await eventually(lambda: at_least(effect_count(producer), 15), timeout=90)
             await asyncio.sleep(0.23)  # well inside a batch of 10 × 50 ms
             await consumer.stop()  # cancelled mid-batch: that batch's transaction never commits
             killed_at = await effect_count(producer)
@@ -139,7 +139,7 @@ async def test_consumer_killed_mid_batch_resumes_without_loss_or_double_effect(b
         finally:
             sample.SLOW["seconds"] = 0.0
         restarted = await backend.runtime(sample.SPEC, url)
-    await eventually(lambda: _equals(effect_count(restarted), total), timeout=90)
+    await eventually(lambda: equals(effect_count(restarted), total), timeout=90)
     await asyncio.sleep(0.5)
     await assert_each_applied_once(restarted, {sample.booking_id("c-mid", s) for s in range(total)})
 
@@ -150,7 +150,7 @@ async def test_order_per_customer_key_is_kept(backend: Backend) -> None:
     for seq in range(40):
         for customer in customers:
             await place(runtime, customer, [seq])
-    await eventually(lambda: _equals(effect_count(runtime), 120))
+    await eventually(lambda: equals(effect_count(runtime), 120))
     async with runtime.read_sessions() as session:
         effects = await sample.effects(session)
     seen: dict[str, list[str]] = defaultdict(list)
@@ -179,8 +179,8 @@ async def test_malformed_records_are_dead_lettered_with_a_reason_while_good_ones
         Record(BOOKINGS, "c-good", good[2].to_bytes()),
     ]
     await backend.bus().publish(records)
-    await eventually(lambda: _equals(effect_count(runtime), 3))
-    await eventually(lambda: _equals(_parked(runtime), 4))
+    await eventually(lambda: equals(effect_count(runtime), 3))
+    await eventually(lambda: equals(_parked(runtime), 4))
     letters = await runtime.consumer.dead_letters()
     reasons = " | ".join(letter.error for letter in letters)
     assert "not JSON" in reasons
@@ -198,8 +198,8 @@ async def test_a_failing_handler_is_retried_then_parked_and_replay_applies_it_on
     runtime = await backend.runtime(sample.SPEC, await backend.database())
     await place(runtime, "c-gate", [1], kind="gated")
     await place(runtime, "c-gate", [2])  # the consumer keeps going past the parked record
-    await eventually(lambda: _equals(effect_count(runtime), 1))
-    await eventually(lambda: _equals(_parked(runtime), 1))
+    await eventually(lambda: equals(effect_count(runtime), 1))
+    await eventually(lambda: equals(_parked(runtime), 1))
     [letter] = await runtime.consumer.dead_letters()
     assert letter.attempts == runtime.settings.consumer_max_attempts
     assert "LookupError: product P-gated is not open yet" in letter.error
@@ -216,12 +216,6 @@ async def test_a_failing_handler_is_retried_then_parked_and_replay_applies_it_on
     assert len(inbox) == 1
 
 
-async def _equals(value, expected) -> bool:  # noqa: ANN001
-    return (await value) == expected
-
-
-async def _at_least(value, expected) -> bool:  # noqa: ANN001
-    return (await value) >= expected
 
 
 async def _parked(runtime) -> int:  # noqa: ANN001

@@ -1,0 +1,122 @@
+"""The API conventions as the shared core enforces them, through a small route of the sample service.
+
+Scopes (401/403), problem+json naming the field, no 500 for bad input, and the Idempotency-Key
+protocol under concurrency — on both backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from shared import idempotency
+from shared.app import RuntimeDep, build_app
+from shared.auth import Scope
+from shared.errors import Conflict
+from tests.conftest import TEST_KEY_ENTRIES, TEST_KEYS, Backend
+from tests.sample import app as sample
+from tests.sample.app import SampleOrder
+
+router = APIRouter(prefix="/v1")
+
+
+class OrderIn(BaseModel):
+    customer_id: str = Field(min_length=1)
+    seq: int = Field(ge=0)
+
+
+@router.post("/orders", status_code=201)
+async def create_order(
+    body: OrderIn, request: Request, runtime: RuntimeDep, client: Scope("loyalty:redeem"),
+    idempotency_key: str | None = Header(default=None),
+) -> dict:
+    key = idempotency.validate_key(idempotency_key)
+
+    async def action(session) -> tuple[int, dict]:  # noqa: ANN001
+        if await session.get(SampleOrder, sample.booking_id(body.customer_id, body.seq)):
+            raise Conflict("that order exists")
+        await sample.place_order(session, customer_id=body.customer_id, seq=body.seq)
+        await asyncio.sleep(0.01)  # widen the race window
+        return 201, {"order": sample.booking_id(body.customer_id, body.seq)}
+
+    digest = idempotency.request_hash("POST", request.url.path, body.model_dump())
+    replay = await idempotency.run_once(runtime.sessions, client=client.name, key=key, digest=digest, action=action)
+    return replay.body
+
+
+@router.get("/boom")
+async def boom(client: Scope("loyalty:read")) -> dict:
+    raise RuntimeError("secret internals")
+
+
+@pytest.fixture
+async def api(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
+    spec = dataclasses.replace(sample.SPEC, routers=[router])
+    settings = backend.settings(await backend.database(), api_keys=TEST_KEY_ENTRIES)
+    app = build_app(spec, settings, bus=backend.bus())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sample") as client:
+            client.app = app
+            yield client
+
+
+def auth(label: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TEST_KEYS[label]}"}
+
+
+async def test_a_route_needs_a_valid_key_with_its_scope(api: httpx.AsyncClient) -> None:
+    body = {"customer_id": "c", "seq": 1}
+    missing = await api.post("/v1/orders", json=body, headers={"Idempotency-Key": "k"})
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert (await api.post("/v1/orders", json=body, headers={"Authorization": "Bearer nope"})).status_code == 401
+    wrong = await api.post("/v1/orders", json=body, headers=auth("loyalty:read") | {"Idempotency-Key": "k"})
+    assert wrong.status_code == 403
+    assert wrong.json()["required_scope"] == "loyalty:redeem"
+    ok = await api.post("/v1/orders", json=body, headers=auth("loyalty:redeem") | {"Idempotency-Key": "k"})
+    assert ok.status_code == 201, ok.text
+
+
+async def test_bad_input_is_a_problem_naming_the_field_never_a_500(api: httpx.AsyncClient) -> None:
+    headers = auth("all") | {"Idempotency-Key": "k1"}
+    negative = await api.post("/v1/orders", json={"customer_id": "c", "seq": -1}, headers=headers)
+    assert negative.status_code == 422
+    assert negative.headers["content-type"] == "application/problem+json"
+    assert negative.json()["errors"][0]["field"] == "seq"
+    assert "seq" in negative.json()["detail"]
+    not_json = await api.post("/v1/orders", content=b"{nope", headers=headers | {"content-type": "application/json"})
+    assert not_json.status_code == 422
+    assert not_json.headers["content-type"] == "application/problem+json"
+    no_key = await api.post("/v1/orders", json={"customer_id": "c", "seq": 1}, headers=auth("all"))
+    assert no_key.status_code == 400
+    assert no_key.json()["errors"][0]["field"] == "Idempotency-Key"
+    crash = await api.get("/v1/boom", headers=auth("all"))
+    assert crash.status_code == 500
+    assert crash.headers["content-type"] == "application/problem+json"
+    assert "secret internals" not in crash.text
+
+
+async def test_same_idempotency_key_fifty_times_at_once_gives_one_effect_and_one_answer(api: httpx.AsyncClient) -> None:
+    headers = auth("all") | {"Idempotency-Key": "checkout-42"}
+    body = {"customer_id": "c-idem", "seq": 7}
+    answers = await asyncio.gather(*(api.post("/v1/orders", json=body, headers=headers) for _ in range(50)))
+    assert {a.status_code for a in answers} == {201}, {a.status_code: a.text for a in answers}
+    assert {a.text for a in answers} == {'{"order":"c-idem-000007"}'}
+    runtime = api.app.state.runtime
+    async with runtime.read_sessions() as session:
+        orders = (await session.execute(select(func.count()).select_from(SampleOrder))).scalar_one()
+    assert orders == 1
+    other = await api.post("/v1/orders", json={"customer_id": "c-idem", "seq": 8}, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["field"] == "Idempotency-Key"
+    # A failed attempt stores nothing: the same key may be retried after the cause is fixed.
+    conflict = await api.post("/v1/orders", json=body, headers=auth("all") | {"Idempotency-Key": "checkout-43"})
+    assert conflict.status_code == 409
