@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
     port: int | None = None
+    port_offset: int = 0  # added to every default port (run a second embedded stack beside the first)
     var_dir: Path = Path("var")
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "TOURCRM_DATABASE_URL")
@@ -50,7 +51,10 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _valid_timezone(cls, value: str) -> str:
-        ZoneInfo(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @model_validator(mode="after")
@@ -67,7 +71,7 @@ class Settings(BaseSettings):
 
     @property
     def http_port(self) -> int:
-        return self.port or SERVICE_PORTS.get(self.service, 8000)
+        return self.port or SERVICE_PORTS.get(self.service, 8000) + self.port_offset
 
     @property
     def db_url(self) -> str:
@@ -81,7 +85,7 @@ class Settings(BaseSettings):
 
     def url_of(self, service: str) -> str:
         """Base URL of another service: from TOURCRM_SERVICE_URLS, else its default port on this host."""
-        return self.service_urls.get(service) or f"http://127.0.0.1:{SERVICE_PORTS.get(service, 8000)}"
+        return self.service_urls.get(service) or f"http://127.0.0.1:{SERVICE_PORTS.get(service, 8000) + self.port_offset}"
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,0 +1,88 @@
+"""The event catalog, its AsyncAPI document, and settings."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from shared.asyncapi import render
+from shared.events import EVENT_TYPES, TOPICS, BookingCompleted, EventError, decode, new_event
+from shared.logging import correlation_id
+from shared.settings import Settings
+from tests.conftest import REPO
+
+DESIGN = REPO.parent / "shared" / "DESIGN.md"
+
+
+def test_every_event_of_the_design_catalog_has_a_typed_model() -> None:
+    table = DESIGN.read_text().split("## Events", 1)[1].split("## Running it", 1)[0]
+    named = set()
+    for row in table.splitlines():
+        if row.startswith("| ") and not row.startswith("| event") and not row.startswith("|---"):
+            first_cell = row.split("|")[1]
+            named.update(re.findall(r"\b([a-z]+(?:-[a-z]+)+)\b", re.sub(r"\(.*?\)", "", first_cell)))
+    assert named, "could not read the event table of DESIGN.md"
+    assert named - set(EVENT_TYPES) == set()
+    assert all(model.topic in TOPICS for model in EVENT_TYPES.values())
+
+
+def test_envelope_round_trip_carries_version_subject_and_correlation_id() -> None:
+    data = BookingCompleted.model_validate(
+        {"booking_id": "B1", "customer_id": "C1", "product": {"id": "P", "name": "桂林", "kind": "tour"},
+         "amount": "100.50", "completed_at": "2026-05-01T10:00:00+08:00"}
+    )
+    token = correlation_id.set("corr-1")
+    try:
+        envelope = new_event(data, source="booking-web", subject="C1")
+    finally:
+        correlation_id.reset(token)
+    raw = json.loads(envelope.to_bytes())
+    assert raw["specversion"] == "1.0" and raw["type"] == "booking-completed"
+    assert raw["dataschema"] == "tourcrm:booking-completed:1"
+    assert raw["correlationid"] == "corr-1" and raw["subject"] == "C1"
+    decoded, typed = decode(envelope.to_bytes())
+    assert decoded.id == envelope.id and typed == data
+    assert str(typed.amount) == "100.50"
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"type": "booking-completed"}', "not a CloudEvents 1.0 envelope"),
+        (b'{"source": "x", "type": "nope", "data": {}}', "unknown event type 'nope'"),
+        (b'{"source": "x", "type": "booking-cancelled", "data": {"booking_id": "B"}}', "customer_id: Field required"),
+    ],
+)
+def test_records_that_are_not_events_say_why(payload: bytes, reason: str) -> None:
+    with pytest.raises(EventError, match=re.escape(reason)):
+        decode(payload)
+
+
+def test_published_asyncapi_document_is_generated_from_the_models() -> None:
+    published = (REPO / "docs" / "asyncapi.json").read_text()
+    assert published == render(), "docs/asyncapi.json is stale: run `tourcrm asyncapi`"
+    document = json.loads(published)
+    assert set(document["components"]["messages"]) == {m.__name__ for m in EVENT_TYPES.values()}
+    assert set(document["channels"]) == set(TOPICS)
+
+
+def test_settings_default_to_embedded_sqlite_and_refuse_placeholder_secrets(tmp_path: Path) -> None:
+    embedded = Settings(service="loyalty", var_dir=tmp_path)
+    assert embedded.db_url == f"sqlite+aiosqlite:///{tmp_path}/loyalty.db"
+    assert embedded.kafka_bootstrap_servers is None and embedded.http_port == 8003
+    assert embedded.timezone == "Asia/Shanghai" and embedded.currency == "CNY"
+    production = dict(environment="production", api_keys="[]")
+    pg = Settings(service="profile", database_url="postgresql://crm:s3cr3t-Xy@db/{service}", **production)
+    assert pg.db_url == "postgresql+asyncpg://crm:s3cr3t-Xy@db/profile"
+    with pytest.raises(ValidationError, match="placeholder password"):
+        Settings(service="profile", database_url="postgresql://crm:changeme@db/profile", **production)
+    with pytest.raises(ValidationError, match="TOURCRM_API_KEYS"):
+        Settings(service="profile", environment="production")
+    with pytest.raises(ValidationError):
+        Settings(timezone="Mars/Olympus")
