@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.loyalty import models  # noqa: F401 - the tables
+
 from services.loyalty.api import router
 from services.loyalty.subscriptions import SUBSCRIPTIONS
 from shared.app import ServiceSpec, build_app
