@@ -108,6 +108,18 @@ pom_kafka_version() {
     sed -n 's:.*<kafka.version>[[:space:]]*\([^<[:space:]]*\)[[:space:]]*</kafka.version>.*:\1:p' "$POM" | head -n1
 }
 
+# Java 17 and Maven from Debian's packages when the machine lacks them.
+ensure_tools() {
+    if command -v "$JAVA" >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "java and mvn are needed; install Java 17 and Maven"
+    log "installing Java 17 and Maven from Debian's packages ..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq openjdk-17-jre-headless maven >&2 \
+        || die "apt-get could not install openjdk-17-jre-headless and maven"
+}
+
 ensure_libs() {
     local version tmp
     version="$(pom_kafka_version)"
@@ -116,7 +128,6 @@ ensure_libs() {
     if compgen -G "$LIBS/kafka_2.13-$version.jar" >/dev/null; then
         return 0
     fi
-    command -v mvn >/dev/null 2>&1 || die "mvn not found; install Maven (apt-get install -y maven)"
     [[ -f "$POM" ]] || die "missing $POM"
     log "fetching Kafka $version jars from Maven Central into var/kafka/libs ..."
     tmp="$KDIR/libs.tmp.$$"
@@ -281,7 +292,7 @@ do_start() {
         die "controller port $HOST:$CONTROLLER_PORT is in use by another process (set KAFKA_CONTROLLER_PORT)"
     fi
 
-    command -v "$JAVA" >/dev/null 2>&1 || die "java not found (install openjdk-17-jre-headless or set JAVA_HOME)"
+    ensure_tools
     rm -f "$PIDFILE"
     ensure_libs
     write_configs

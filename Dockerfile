@@ -1,0 +1,12 @@
+# One image for every tourcrm process role: `tourcrm serve <service>`, `tourcrm migrate`, `tourcrm dlq …`.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN pip install . && useradd --system --uid 10001 tourcrm
+USER tourcrm
+ENV TOURCRM_ENVIRONMENT=production TOURCRM_HOST=0.0.0.0
+ENTRYPOINT ["tourcrm"]
+CMD ["--help"]

@@ -1,0 +1,43 @@
+# tourcrm — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install run test test-fast services stop-services bench asyncapi clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tourcrm needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)  ## virtualenv with tourcrm and its test tools
+
+run: install  ## embedded mode: all four services in one process, SQLite under var/, demo data
+	$(BIN)/tourcrm run
+
+services:  ## start the real PostgreSQL and Kafka the tests use (reuses running ones)
+	scripts/postgres.sh start
+	scripts/kafka.sh start
+
+stop-services:
+	-scripts/kafka.sh stop
+	-scripts/postgres.sh stop
+
+test: install services  ## the whole suite, on (memory bus + SQLite) and (Kafka + PostgreSQL)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-fast: install  ## only the memory + SQLite half (no servers needed)
+	$(BIN)/pytest -q -p no:cacheprovider -k "not kafka"
+
+bench: install services  ## benchmarks; figures go to BENCHMARKS.md by hand
+	for b in bench/*_bench.py; do $(BIN)/python $$b; done
+
+asyncapi: install  ## regenerate docs/asyncapi.json from the event models
+	$(BIN)/tourcrm asyncapi
+
+clean:
+	rm -rf var/*.db var/*.db-* var/dev-api-key var/demo-loaded
