@@ -1,0 +1,190 @@
+"""Request and response shapes of the profile API (the tables are in models.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from services.profile import normalise
+
+ChannelName = Literal["phone", "sms", "email", "app-push", "wechat"]
+Purpose = Literal["service", "marketing", "surveys", "profiling"]
+ConsentStatus = Literal["granted", "denied", "revoked"]
+CHANNELS: tuple[str, ...] = ("phone", "sms", "email", "app-push", "wechat")
+PURPOSES: tuple[str, ...] = ("service", "marketing", "surveys", "profiling")
+
+
+def _phone(value: str) -> str:
+    try:
+        return normalise.phone(value)
+    except normalise.InvalidContact as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _email(value: str) -> str:
+    try:
+        return normalise.email(value)
+    except normalise.InvalidContact as exc:
+        raise ValueError(str(exc)) from None
+
+
+Phone = Annotated[str, Field(max_length=40), AfterValidator(_phone)]
+Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Address(Strict):
+    country: str | None = Field(default="CN", max_length=60)
+    province: str | None = Field(default=None, max_length=60)
+    city: str | None = Field(default=None, max_length=60)
+    district: str | None = Field(default=None, max_length=60)
+    line: str | None = Field(default=None, max_length=300)
+    postcode: str | None = Field(default=None, max_length=20)
+
+
+class Preferences(Strict):
+    destinations: list[ShortText] = Field(default_factory=list, max_length=50)
+    interests: list[ShortText] = Field(default_factory=list, max_length=50,
+                                       description="nature, history, culture, beach, food, family …")
+    transport: list[ShortText] = Field(default_factory=list, max_length=20)
+    accommodation: list[ShortText] = Field(default_factory=list, max_length=20)
+    budget_band: Literal["economy", "standard", "premium", "luxury"] | None = None
+    dietary: list[ShortText] = Field(default_factory=list, max_length=20)
+    accessibility: list[ShortText] = Field(default_factory=list, max_length=20)
+
+
+class ExternalRef(Strict):
+    source: str = Field(min_length=1, max_length=50, description="booking-site, app, call-centre, store, …")
+    id: str = Field(min_length=1, max_length=200)
+
+
+class ConsentIn(Strict):
+    channel: ChannelName
+    purpose: Purpose
+    status: ConsentStatus
+    source: str | None = Field(default=None, max_length=100)
+
+
+def _past(value: date | None) -> date | None:
+    if value is not None and (value > date.today() or value.year < 1900):
+        raise ValueError("birth date must be in the past and after 1900")
+    return value
+
+
+class CustomerFields(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="kept whole: 张伟, 欧阳明月")
+    gender: Literal["female", "male", "other", "unknown"] | None = None
+    birth_date: Annotated[date | None, AfterValidator(_past)] = None
+    occupation: str | None = Field(default=None, max_length=200)
+    kind: Literal["individual", "family", "organisation"] = "individual"
+    phones: list[Phone] = Field(default_factory=list, max_length=10)
+    emails: list[Email] = Field(default_factory=list, max_length=10)
+    address: Address | None = None
+    preferred_channel: ChannelName | None = None
+    preferred_language: str | None = Field(default=None, max_length=20, examples=["zh-CN"])
+    preferences: Preferences = Field(default_factory=Preferences)
+    tags: list[ShortText] = Field(default_factory=list, max_length=50)
+    notes: str | None = Field(default=None, max_length=4000)
+    external_ids: list[ExternalRef] = Field(default_factory=list, max_length=20)
+
+
+class CustomerCreate(CustomerFields):
+    consents: list[ConsentIn] = Field(default_factory=list)
+
+
+class CustomerResolve(CustomerCreate):
+    """Find by external id, normalised phone or email (in that order), or create when `create` is true."""
+
+    create: bool = True
+
+
+class CustomerPatch(Strict):
+    """Fields present replace the stored ones (lists too); external ids are added."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    gender: Literal["female", "male", "other", "unknown"] | None = None
+    birth_date: Annotated[date | None, AfterValidator(_past)] = None
+    occupation: str | None = Field(default=None, max_length=200)
+    kind: Literal["individual", "family", "organisation"] | None = None
+    phones: list[Phone] | None = Field(default=None, max_length=10)
+    emails: list[Email] | None = Field(default=None, max_length=10)
+    address: Address | None = None
+    preferred_channel: ChannelName | None = None
+    preferred_language: str | None = Field(default=None, max_length=20)
+    preferences: Preferences | None = None
+    tags: list[ShortText] | None = Field(default=None, max_length=50)
+    notes: str | None = Field(default=None, max_length=4000)
+    external_ids: list[ExternalRef] | None = Field(default=None, max_length=20)
+
+
+class ConsentChanges(Strict):
+    changes: list[ConsentIn] = Field(min_length=1, max_length=20)
+
+
+class MergeIn(Strict):
+    merged_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=20)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists"]
+SEGMENT_FIELDS = (
+    "kind", "gender", "age", "occupation", "country", "province", "city", "preferred_language", "tags",
+    "interests", "destinations", "budget_band", "tier", "points_balance", "value_class", "quadrant",
+    "repeat_status", "loyalty_status", "r_score", "f_score", "m_score", "frequency", "monetary",
+    "recency_days", "lifetime_value", "churn_score", "at_risk", "last_nps", "last_csat", "open_complaints",
+    "booked_destinations", "booked_tags",
+)
+
+
+class Rule(Strict):
+    field: Literal[SEGMENT_FIELDS]  # type: ignore[valid-type]
+    op: Op
+    value: Any = None
+
+
+class SegmentIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    match: Literal["all", "any"] = "all"
+    rules: list[Rule] = Field(min_length=1, max_length=30)
+
+
+class ValueConfig(Strict):
+    value_class_thresholds: tuple[float, float, float] = Field(
+        default=(0.5, 0.8, 0.95), description="cumulative value share ending most-valuable, key, ordinary")
+    churn_threshold: float = Field(default=0.6, gt=0, le=1)
+    quiet_hours: tuple[int, int] = Field(default=(21, 9), description="local hours [start, end) with no care messages")
+    post_trip_days: int = Field(default=3, ge=0, le=60)
+
+    @field_validator("value_class_thresholds")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not (0 < v[0] < v[1] < v[2] <= 1):
+            raise ValueError("thresholds must rise within (0, 1]")
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _hours(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not all(0 <= h <= 23 for h in v):
+            raise ValueError("hours are 0..23")
+        return v
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_cursor: str | None = None
+
+
+class Accepted(BaseModel):
+    event_id: str
+    type: str
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

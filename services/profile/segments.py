@@ -1,0 +1,120 @@
+"""Rule-based segments evaluated live over the customer file, its value, and what other services told us."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.profile.models import (
+    Booking, ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, Product, Segment,
+)
+from services.profile.schemas import Rule
+
+
+def _age(born: date | None, today: date) -> int | None:
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, Any]]:
+    """customer id → the fields rules can test, for every active file."""
+    rows: dict[str, dict[str, Any]] = {}
+    for c in (await session.execute(select(Customer).where(Customer.status == "active"))).scalars():
+        prefs = c.preferences or {}
+        address = c.address or {}
+        rows[c.id] = {
+            "kind": c.kind, "gender": c.gender, "age": _age(c.birth_date, today), "occupation": c.occupation,
+            "country": address.get("country"), "province": address.get("province"), "city": address.get("city"),
+            "preferred_language": c.preferred_language, "tags": c.tags or [],
+            "interests": prefs.get("interests", []), "destinations": prefs.get("destinations", []),
+            "budget_band": prefs.get("budget_band"), "tier": None, "points_balance": 0, "value_class": None,
+            "quadrant": None, "repeat_status": None, "loyalty_status": None, "r_score": None, "f_score": None,
+            "m_score": None, "frequency": 0, "monetary": 0.0, "recency_days": None, "lifetime_value": 0.0,
+            "churn_score": 0.0, "at_risk": False, "last_nps": None, "last_csat": None, "open_complaints": 0,
+            "booked_destinations": [], "booked_tags": [],
+        }
+    for v in (await session.execute(select(CustomerValue))).scalars():
+        if (row := rows.get(v.customer_id)) is not None:
+            row.update(value_class=v.value_class, quadrant=v.quadrant, repeat_status=v.repeat_status,
+                       loyalty_status=v.loyalty_status, r_score=v.r_score, f_score=v.f_score, m_score=v.m_score,
+                       frequency=v.frequency, monetary=float(v.monetary), recency_days=v.recency_days,
+                       lifetime_value=float(v.lifetime_value), churn_score=v.churn_score, at_risk=v.at_risk)
+    for m in (await session.execute(select(MembershipView))).scalars():
+        if (row := rows.get(m.customer_id)) is not None:
+            row.update(tier=m.tier, points_balance=m.points_balance)
+    for f in (await session.execute(select(FeedbackView).order_by(FeedbackView.submitted_at))).scalars():
+        if (row := rows.get(f.customer_id)) is not None:
+            if f.nps is not None:
+                row["last_nps"] = f.nps
+            if f.csat is not None:
+                row["last_csat"] = f.csat
+    for c in (await session.execute(select(ComplaintView.customer_id).where(ComplaintView.status == "open"))).scalars():
+        if (row := rows.get(c)) is not None:
+            row["open_complaints"] += 1
+    booked: dict[str, tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for cid, dest, tags in (await session.execute(
+            select(Booking.customer_id, Product.destination, Product.tags)
+            .join(Product, Product.id == Booking.product_id).where(Booking.status == "completed"))).all():
+        if dest:
+            booked[cid][0].add(dest)
+        booked[cid][1].update(tags or [])
+    for cid, (dests, tags) in booked.items():
+        if (row := rows.get(cid)) is not None:
+            row["booked_destinations"], row["booked_tags"] = sorted(dests), sorted(tags)
+    return rows
+
+
+def _number(value: Any) -> Any:
+    return float(value) if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) else value
+
+
+def matches(rule: Rule, row: dict[str, Any]) -> bool:
+    actual, expected = row.get(rule.field), rule.value
+    if rule.op == "exists":
+        return actual not in (None, [], "") if expected in (None, True) else actual in (None, [], "")
+    if isinstance(actual, list):
+        items = {str(a).casefold() for a in actual}
+        wanted = [str(e).casefold() for e in (expected if isinstance(expected, list) else [expected])]
+        if rule.op in ("contains", "in", "eq"):
+            return any(w in items for w in wanted)
+        if rule.op in ("not_in", "ne"):
+            return not any(w in items for w in wanted)
+        return False
+    if rule.op == "eq":
+        return _number(actual) == _number(expected)
+    if rule.op == "ne":
+        return _number(actual) != _number(expected)
+    if rule.op == "in":
+        return actual in (expected or [])
+    if rule.op == "not_in":
+        return actual not in (expected or [])
+    if rule.op == "contains":
+        return isinstance(actual, str) and str(expected).casefold() in actual.casefold()
+    if actual is None or expected is None:
+        return False
+    a, e = _number(actual), _number(expected)
+    try:
+        return {"gt": a > e, "gte": a >= e, "lt": a < e, "lte": a <= e}[rule.op]
+    except TypeError:
+        return False
+
+
+async def members(session: AsyncSession, segment: Segment, today: date) -> list[str]:
+    rules = [Rule.model_validate(r) for r in segment.rules]
+    combine = all if segment.match == "all" else any
+    rows = await attributes(session, today)
+    return sorted(cid for cid, row in rows.items() if combine(matches(rule, row) for rule in rules))
+
+
+def segment_public(s: Segment, size: int | None = None) -> dict[str, Any]:
+    out = {"id": s.id, "name": s.name, "match": s.match, "rules": s.rules, "created_by": s.created_by,
+           "created_at": s.created_at.isoformat() if s.created_at else None}
+    if size is not None:
+        out["size"] = size
+    return out
