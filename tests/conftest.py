@@ -222,3 +222,13 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     finally:
         await b.close()
 
+
+
+@pytest.fixture
+async def kafka_only(tmp_path: Path) -> AsyncIterator[Backend]:
+    """Kafka + PostgreSQL alone, for what only Kafka has (several members in one consumer group)."""
+    b = Backend("kafka", tmp_path, await require_postgres(), await require_kafka())
+    try:
+        yield b
+    finally:
+        await b.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -20,6 +21,7 @@ from shared import idempotency
 from shared.app import RuntimeDep, build_app
 from shared.auth import Scope
 from shared.errors import Conflict
+from shared.outbox import OutboxRecord
 from tests.conftest import TEST_KEY_ENTRIES, TEST_KEYS, Backend
 from tests.sample import app as sample
 from tests.sample.app import SampleOrder
@@ -120,3 +122,14 @@ async def test_same_idempotency_key_fifty_times_at_once_gives_one_effect_and_one
     # A failed attempt stores nothing: the same key may be retried after the cause is fixed.
     conflict = await api.post("/v1/orders", json=body, headers=auth("all") | {"Idempotency-Key": "checkout-43"})
     assert conflict.status_code == 409
+
+
+async def test_the_correlation_id_of_a_request_travels_into_the_events_it_causes(api: httpx.AsyncClient) -> None:
+    headers = auth("all") | {"Idempotency-Key": "corr-1", "X-Correlation-ID": "trace-7f3a"}
+    response = await api.post("/v1/orders", json={"customer_id": "c-corr", "seq": 1}, headers=headers)
+    assert response.status_code == 201
+    assert response.headers["x-correlation-id"] == "trace-7f3a"
+    runtime = api.app.state.runtime
+    async with runtime.read_sessions() as session:
+        [payload] = (await session.execute(select(OutboxRecord.payload))).scalars().all()
+    assert json.loads(payload)["correlationid"] == "trace-7f3a"

@@ -158,6 +158,9 @@ async def test_order_per_customer_key_is_kept(backend: Backend) -> None:
         seen[effect.customer_id].append(effect.booking_id)
     for customer in customers:
         assert seen[customer] == [sample.booking_id(customer, s) for s in range(40)]
+    metrics = runtime.metrics
+    assert metrics.events_published.labels(type="booking-completed")._value.get() == 120
+    assert metrics.events_consumed.labels(consumer="sample", type="booking-completed")._value.get() == 120
 
 
 async def test_malformed_records_are_dead_lettered_with_a_reason_while_good_ones_flow(backend: Backend) -> None:
@@ -228,3 +231,31 @@ async def _outbox_drained(runtime) -> bool:  # noqa: ANN001
     async with runtime.read_sessions() as session:
         rows = await session.execute(select(OutboxRecord).where(OutboxRecord.published_at.is_(None)))
         return not rows.all()
+
+
+def consumed(runtime) -> float:  # noqa: ANN001
+    return runtime.metrics.events_consumed.labels(consumer="sample", type="booking-completed")._value.get()
+
+
+async def test_replicas_share_a_consumer_group_and_a_rebalance_loses_nothing(kafka_only: Backend) -> None:
+    url = await kafka_only.database()
+    first = await kafka_only.runtime(sample.SPEC, url, consumer_batch_size=20)
+    second = await kafka_only.runtime(sample.SPEC, url, consumer_batch_size=20)
+    customers = [f"c-{n}" for n in range(12)]  # keys spread over every partition
+    seq = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while not (consumed(first) > 0 and consumed(second) > 0):  # until the group has both members working
+        assert loop.time() < deadline, "the second replica never got partitions"
+        for customer in customers:
+            await place(first, customer, [seq])
+        seq += 1
+        await asyncio.sleep(0.2)
+    await second.stop()  # one replica leaves: its partitions move to the other
+    for _ in range(5):
+        for customer in customers:
+            await place(first, customer, [seq])
+        seq += 1
+    await eventually(lambda: equals(effect_count(first), seq * len(customers)), timeout=120)
+    await asyncio.sleep(1)
+    await assert_each_applied_once(first, {sample.booking_id(c, s) for c in customers for s in range(seq)})
