@@ -1,0 +1,108 @@
+"""Booking ingest over HTTP and from the bus → booking history, product catalog, stub files; the 360 view from events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from shared.bus import Record
+from shared.events import (
+    BOOKINGS, COMPLAINTS, FEEDBACK, LOYALTY, BookingCompleted, ComplaintFiled, FeedbackSubmitted, MemberEnrolled,
+    PointsEarned, Product, TierChanged, new_event,
+)
+from tests.conftest import Backend, eventually
+from tests.profile.helpers import PRODUCTS, booking, booking_rows, create, post_booking, wait_bookings
+
+
+async def test_ingest_feeds_history_catalog_and_stub_files_once_per_booking(backend: Backend) -> None:
+    profile = await backend.service("profile")
+    known = (await create(profile, name="赵磊", phones=["13600001111"]))["id"]
+    event_id = await post_booking(profile, booking("B-1", known, amount="3999.00", product="P-GUILIN"))
+    await post_booking(profile, booking("B-2", "from-app-42", amount="1200.50", product="P-XIAN"))  # unknown id: stub
+    await wait_bookings(profile, 2)
+    # an external producer publishes straight to the topic, and retries B-1 under a new event id
+    retry = new_event(BookingCompleted.model_validate(booking("B-1", known, amount="3999.00")), source="booking-web",
+                      subject=known)
+    renamed = dict(PRODUCTS["P-GUILIN"], name="桂林山水漓江五日游")
+    direct = new_event(BookingCompleted.model_validate(booking("B-3", known, amount="800.00") | {"product": renamed}),
+                       source="booking-web", subject=known)
+    await backend.bus().publish([Record(BOOKINGS, known, retry.to_bytes()), Record(BOOKINGS, known, direct.to_bytes())])
+    await wait_bookings(profile, 3)
+
+    assert event_id and retry.id != event_id
+    rows = {b.booking_id: b for b in await booking_rows(profile)}
+    assert set(rows) == {"B-1", "B-2", "B-3"}
+    assert str(rows["B-1"].amount) == "3999.00"
+    stub = (await profile.client.get("/v1/customers/from-app-42")).json()
+    assert stub["origin"] == "booking" and stub["name"] is None
+    product = (await profile.client.get("/v1/products/P-GUILIN")).json()
+    assert product == {"id": "P-GUILIN", "name": "桂林山水漓江五日游", "kind": "tour", "destination": "桂林",
+                       "tags": ["nature", "scenic"]}
+    products = (await profile.client.get("/v1/products", params={"limit": 1})).json()
+    assert len(products["items"]) == 1 and products["next_cursor"]
+
+    history = (await profile.client.get(f"/v1/customers/{known}/bookings", params={"limit": 1})).json()
+    second = (await profile.client.get(f"/v1/customers/{known}/bookings",
+                                       params={"limit": 1, "cursor": history["next_cursor"]})).json()
+    assert {history["items"][0]["booking_id"], second["items"][0]["booking_id"]} == {"B-1", "B-3"}
+    assert second["next_cursor"] is None
+    value = (await profile.client.get(f"/v1/customers/{known}/value")).json()
+    assert (value["frequency"], value["monetary"], value["repeat_status"]) == (2, "4799.00", "repeat")
+
+    r = await profile.client.post("/v1/bookings/cancelled", json={"booking_id": "B-3", "customer_id": known,
+                                                                   "reason": "行程变更", "refunded_amount": "800.00"})
+    assert r.status_code == 202, r.text
+
+    async def cancelled() -> bool:
+        return {b.booking_id: b.status for b in await booking_rows(profile)}["B-3"] == "cancelled"
+    await eventually(cancelled)
+    value = (await profile.client.get(f"/v1/customers/{known}/value")).json()
+    assert (value["frequency"], value["monetary"], value["repeat_status"]) == (1, "3999.00", "first-time")
+
+
+async def test_ingest_rejects_bad_bookings_with_the_field(backend: Backend) -> None:
+    profile = await backend.service("profile")
+    good = booking("B-x", "c-x")
+    for change, field in [({"amount": "-1"}, "amount"), ({"currency": "rmb"}, "currency"),
+                          ({"channel": "carrier-pigeon"}, "channel"), ({"party_size": 0}, "party_size"),
+                          ({"product": {"id": "P"}}, "product.name"), ({"surprise": 1}, "surprise"),
+                          ({"travel_start": "2025-05-10", "travel_end": "2025-05-01"}, "travel_end"),
+                          ({"completed_at": "2025-05-01T10:00:00"}, "completed_at")]:
+        r = await profile.client.post("/v1/bookings/completed", json=good | change)
+        assert r.status_code == 422, (change, r.text)
+        assert field in [e["field"] for e in r.json()["errors"]], (change, r.json())
+    async with profile.client_as("profile:write") as writer:
+        assert (await writer.post("/v1/bookings/completed", json=good)).status_code == 403
+    async with profile.client_as("events:publish") as publisher:
+        assert (await publisher.post("/v1/bookings/completed", json=good)).status_code == 202
+
+
+async def test_overview_is_built_from_consumed_events(backend: Backend) -> None:
+    profile = await backend.service("profile")
+    cid = (await create(profile, name="孙丽", phones=["13500002222"]))["id"]
+    await post_booking(profile, booking("O-1", cid, amount="5000.00", product="P-SANYA"))
+    now = datetime.now(timezone.utc)
+    events = [
+        (LOYALTY, MemberEnrolled(customer_id=cid, enrolled_at=now)),
+        (LOYALTY, PointsEarned(customer_id=cid, points=5000, balance=5000, entry_id="e1", cause="O-1")),
+        (LOYALTY, TierChanged(customer_id=cid, old_tier="regular", new_tier="silver", reason="spend", changed_at=now)),
+        (COMPLAINTS, ComplaintFiled(complaint_id="CP-1", customer_id=cid, category="hotel", severity="high",
+                                    booking_id="O-1", filed_at=now)),
+        (FEEDBACK, FeedbackSubmitted(response_id="R-1", survey_id="S-1", customer_id=cid, nps=4, csat=2.5,
+                                     submitted_at=now)),
+    ]
+    await backend.bus().publish([Record(topic, cid, new_event(data, source="test", subject=cid).to_bytes())
+                                 for topic, data in events])
+
+    async def complete() -> bool:
+        view = (await profile.client.get(f"/v1/customers/{cid}/overview")).json()
+        return bool(view["loyalty"] and view["loyalty"]["tier"] == "silver" and view["complaints"]["open"]
+                    and view["satisfaction"]["last_nps"] == 4 and view["bookings"]["count"] == 1)
+    await eventually(complete)
+    view = (await profile.client.get(f"/v1/customers/{cid}/overview")).json()
+    assert view["customer"]["name"] == "孙丽"
+    assert view["loyalty"]["points_balance"] == 5000
+    assert view["complaints"]["open"][0]["complaint_id"] == "CP-1"
+    assert view["satisfaction"] == {"last_nps": 4, "last_csat": 2.5, "detractor": True, "responses": 1}
+    assert view["bookings"]["recent"][0]["product"]["name"] == "三亚海景度假酒店"
+    reasons = " | ".join(view["value"]["churn"]["reasons"])
+    assert "1 open complaint(s)" in reasons and "detractor score 4" in reasons
