@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from services.loyalty import handlers as h
 from shared.consumer import Subscriptions
+from shared.events import (
+    BookingCancelled, BookingCompleted, ComplaintReopened, ComplaintResolved, CustomerAtRisk, CustomerErased,
+    CustomersMerged, FeedbackSubmitted,
+)
 
-SUBSCRIPTIONS: Subscriptions = {}
+SUBSCRIPTIONS: Subscriptions = {
+    BookingCompleted: [h.on_booking_completed],
+    BookingCancelled: [h.on_booking_cancelled],
+    ComplaintResolved: [h.on_complaint_resolved],
+    ComplaintReopened: [h.on_complaint_reopened],
+    FeedbackSubmitted: [h.on_feedback_submitted],
+    CustomerAtRisk: [h.on_customer_at_risk],
+    CustomersMerged: [h.on_customers_merged],
+    CustomerErased: [h.on_customer_erased],
+}

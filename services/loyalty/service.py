@@ -1,0 +1,850 @@
+"""Use cases of the loyalty service. Each changes rows and adds its events to the caller's session;
+the caller (an API route, a handler, a job) owns the one commit. Every use case takes an explicit
+`now`, so tests drive time without sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.loyalty import ledger as L
+from services.loyalty.ledger import LedgerError, aware, emit, local_date
+from services.loyalty.models import (
+    Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Notice, Offer, ProgrammeVersion, Redemption,
+    Referral, ReferralCode, Reward,
+)
+from services.loyalty.programme import TIERS, Programme, add_months, floor_int, tier_rank
+from shared.errors import Conflict, NotFound, Unprocessable
+from shared.events import (
+    BookingCancelled, BookingCompleted, ComplaintReopened, ComplaintResolved, CustomerAtRisk, CustomerDataErased,
+    CustomerErased, CustomersMerged, FeedbackSubmitted, MemberEnrolled, PointsEarned, PointsExpired, PointsExpiring,
+    PointsRedeemed, PointsReversed, RewardRedeemed, TierChanged, TierDowngradeWarning,
+)
+
+log = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+
+
+class EarnError(ValueError):
+    """A booking that cannot earn as it stands (e.g. a currency without a rate): dead-lettered, replayable."""
+
+
+# --- members ---------------------------------------------------------------------------------------
+
+
+async def enrol(
+    session: AsyncSession, customer_id: str, now: datetime, *, member_type: str = "individual",
+    points_to: str = "account", roster: list[str] | None = None,
+) -> tuple[Member, bool]:
+    """Enrol a customer (and a family's or enterprise's roster); returns (member, created)."""
+    existing = await L.get_member(session, customer_id, lock=True)
+    if existing is not None:
+        if existing.status == "merged":
+            surviving = await L.resolve(session, customer_id)
+            if surviving is not None:
+                return surviving, False
+        if existing.status == "active":
+            if roster:
+                await add_to_roster(session, existing, roster, now)
+            return existing, False
+    today = local_date(now)
+    member = Member(
+        customer_id=customer_id, member_type=member_type, points_to=points_to, tier="regular", tier_since=now,
+        next_review_on=L.next_anniversary(today, today), enrolled_at=now, updated_at=now,
+    )
+    session.add(member)
+    await session.flush()
+    emit(session, MemberEnrolled(customer_id=customer_id, member_type=member_type, tier="regular", enrolled_at=now),
+         customer_id)
+    if roster:
+        await add_to_roster(session, member, roster, now)
+    return member, True
+
+
+async def add_to_roster(session: AsyncSession, head: Member, roster: list[str], now: datetime) -> None:
+    if head.member_type == "individual":
+        raise Unprocessable("only family and enterprise members have a roster", field="members")
+    for customer_id in roster:
+        if customer_id == head.customer_id:
+            continue
+        member = await L.resolve(session, customer_id, lock=True)
+        if member is None:
+            member, _ = await enrol(session, customer_id, now)
+        if member.account_id not in (None, head.customer_id):
+            raise Conflict(f"customer {customer_id} already belongs to account {member.account_id}")
+        if member.member_type != "individual":
+            raise Unprocessable(f"{customer_id} is itself a {member.member_type} account", field="members")
+        member.account_id = head.customer_id
+        member.updated_at = now
+
+
+async def require_member(session: AsyncSession, customer_id: str, *, lock: bool = False) -> Member:
+    member = await L.resolve(session, customer_id, lock=lock)
+    if member is None:
+        raise NotFound("member", customer_id)
+    return member
+
+
+# --- tiers -----------------------------------------------------------------------------------------
+
+
+async def qualification(session: AsyncSession, account_id: str, prog: Programme, now: datetime) -> dict[str, Any]:
+    since = aware(now) - timedelta(days=round(prog.window_months * 30.44))
+    points, spend, trips = (await session.execute(
+        select(func.coalesce(func.sum(Booking.qualifying), 0), func.coalesce(func.sum(Booking.spend), 0), func.count())
+        .where(Booking.customer_id == account_id, Booking.status == "completed", Booking.completed_at >= since)
+    )).one()
+    return {"points": int(points), "spend": Decimal(spend), "trips": int(trips)}
+
+
+def qualified_tier(prog: Programme, stats: dict[str, Any]) -> str:
+    best = "regular"
+    for rule in prog.tiers[1:]:
+        if ((rule.qualifying_points is not None and stats["points"] >= rule.qualifying_points)
+                or (rule.spend is not None and stats["spend"] >= rule.spend)
+                or (rule.trips is not None and stats["trips"] >= rule.trips)):
+            best = rule.name
+    return best
+
+
+def _tier_changed(session: AsyncSession, member: Member, old: str, new: str, reason: str, now: datetime) -> None:
+    if old != new:
+        emit(session, TierChanged(customer_id=member.customer_id, old_tier=old, new_tier=new, reason=reason,
+                                  changed_at=now), member.customer_id)
+
+
+async def evaluate_tier(session: AsyncSession, member: Member, prog: Programme, now: datetime) -> None:
+    """On every ledger change: upgrade at once when the member qualifies for a higher tier."""
+    today = local_date(now)
+    qualified = qualified_tier(prog, await qualification(session, member.customer_id, prog, now))
+    if tier_rank(qualified) > tier_rank(member.tier):
+        before = L.effective_tier(member, today)
+        member.tier, member.tier_since = qualified, now
+        _tier_changed(session, member, before, L.effective_tier(member, today), "upgrade", now)
+
+
+def _in_grace(member: Member, prog: Programme, review_on: date) -> bool:
+    return add_months(local_date(member.tier_since), prog.grace_months) > review_on
+
+
+async def review_tiers(session: AsyncSession, now: datetime, *, limit: int = 1000) -> int:
+    """Daily: anniversary reviews (one tier down at most, grace period) and ended overrides."""
+    prog = (await L.programme(session))[1]
+    today = local_date(now)
+    changed = 0
+    ids = list((await session.execute(
+        select(Member.customer_id).where(Member.status == "active", Member.next_review_on <= today).limit(limit)
+    )).scalars())
+    ids += list((await session.execute(
+        select(Member.customer_id).where(Member.status == "active", Member.tier_override_until < today).limit(limit)
+    )).scalars())
+    for customer_id in sorted(set(ids)):
+        member = await L.get_member(session, customer_id, lock=True)
+        if member is None:
+            continue
+        before = L.effective_tier(member, today)
+        if member.tier_override_until is not None and member.tier_override_until < today:
+            member.tier_override, member.tier_override_until = None, None
+        if member.next_review_on <= today:
+            qualified = qualified_tier(prog, await qualification(session, customer_id, prog, now))
+            rank = tier_rank(member.tier)
+            if tier_rank(qualified) > rank:
+                member.tier, member.tier_since = qualified, now
+            elif tier_rank(qualified) < rank and not _in_grace(member, prog, member.next_review_on):
+                member.tier, member.tier_since = TIERS[max(tier_rank(qualified), rank - 1)], now
+            while member.next_review_on <= today:
+                member.next_review_on = add_months(member.next_review_on, 12)
+        after = L.effective_tier(member, today)
+        if after != before:
+            changed += 1
+            _tier_changed(session, member, before, after, "review", now)
+        member.updated_at = now
+    return changed
+
+
+async def override_tier(session: AsyncSession, customer_id: str, tier: str, until: date, reason: str, actor: str,
+                        now: datetime) -> Member:
+    member = await require_member(session, customer_id, lock=True)
+    today = local_date(now)
+    if until < today:
+        raise Unprocessable("the override must end today or later", field="until")
+    before = L.effective_tier(member, today)
+    member.tier_override, member.tier_override_until, member.updated_at = tier, until, now
+    _tier_changed(session, member, before, tier, f"override by {actor}: {reason}"[:300], now)
+    return member
+
+
+# --- earning ---------------------------------------------------------------------------------------
+
+
+def _earned_event(session: AsyncSession, member: Member, entry: LedgerEntry, kind: str) -> None:
+    if entry.points > 0:
+        emit(session, PointsEarned(customer_id=member.customer_id, points=entry.points, balance=member.balance,
+                                   entry_id=str(entry.id), cause=entry.cause_id, kind=kind), member.customer_id)
+    else:
+        emit(session, PointsReversed(customer_id=member.customer_id, points=entry.points, balance=member.balance,
+                                     entry_id=str(entry.id), cause=entry.cause_id), member.customer_id)
+
+
+async def _credit_and_announce(session: AsyncSession, member: Member, prog: Programme, *, event_kind: str,
+                               **kwargs: Any) -> list[LedgerEntry]:
+    entries = await L.credit(session, member, prog, **kwargs)
+    for entry in entries:
+        _earned_event(session, member, entry, event_kind)
+    return entries
+
+
+def _campaign_matches(campaign: Campaign, tier: str, segments: list[str], product: Any, day: date) -> bool:
+    if campaign.starts_on and day < campaign.starts_on or campaign.ends_on and day > campaign.ends_on:
+        return False
+    tiers, segs = json.loads(campaign.tiers), json.loads(campaign.segments)
+    tags, dests = json.loads(campaign.tags), json.loads(campaign.destinations)
+    return ((not tiers or tier in tiers) and (not segs or bool(set(segs) & set(segments)))
+            and (not tags or bool(set(tags) & set(product.tags)))
+            and (not dests or product.destination in dests))
+
+
+async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datetime) -> int:
+    """booking-completed → points, once per booking id whatever the event id. Returns points credited."""
+    if await session.get(Booking, data.booking_id) is not None:
+        return 0  # earned (or cancelled) already: a retried booking-completed changes nothing
+    version, prog = await L.programme(session)
+    traveller = await L.resolve(session, data.customer_id, lock=True)
+    if traveller is None:
+        traveller, _ = await enrol(session, data.customer_id, now)
+    account = await L.account_of(session, traveller, lock=True)
+    rate = prog.rates.get(data.currency)
+    if rate is None:
+        raise EarnError(f"no earn rate for currency {data.currency}; add it to the programme and replay")
+    completed_at = aware(data.completed_at)
+    day = local_date(completed_at)
+    tier = L.effective_tier(account, local_date(now))
+    spend = (data.amount * rate).quantize(CENT)
+    base = floor_int(spend * prog.points_per_unit)
+    earned = floor_int(base * prog.tier(tier).multiplier)
+    for rule in prog.bonuses:
+        product = data.product
+        hit = (rule.match == "kind" and product.kind == rule.value or rule.match == "tag" and rule.value in product.tags
+               or rule.match == "destination" and product.destination == rule.value)
+        if hit:
+            earned += rule.points + floor_int(base * (rule.multiplier - 1))
+    if prog.max_points_per_booking is not None:
+        earned = min(earned, prog.max_points_per_booking)
+    first_trip = (await session.execute(
+        select(Booking.booking_id).where(Booking.traveller_id == traveller.customer_id).limit(1)
+    )).first() is None
+    booking = Booking(
+        booking_id=data.booking_id, customer_id=account.customer_id, traveller_id=traveller.customer_id,
+        status="completed", amount=data.amount, currency=data.currency, spend=spend, earned=0, qualifying=base,
+        completed_at=completed_at, created_at=now,
+    )
+    session.add(booking)
+    await session.flush()
+    common = dict(earned_at=completed_at, booking_id=data.booking_id, earned_by=traveller.customer_id, now=now)
+    total = 0
+    if earned > 0:
+        await _credit_and_announce(
+            session, account, prog, event_kind="earn", kind="earn", points=earned, cause_type="booking",
+            cause_id=data.booking_id, business_key=f"earn:{data.booking_id}",
+            reason=f"{tier} ×{prog.tier(tier).multiplier}, programme v{version}", **common,
+        )
+        total += earned
+    # campaigns: multipliers on the tier-adjusted base, or fixed bonuses, within each one's budget
+    campaigns = list((await session.execute(
+        select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
+    )).scalars())
+    segments = L.segments_of(account)
+    for campaign in campaigns:
+        if not _campaign_matches(campaign, tier, segments, data.product, day):
+            continue
+        if campaign.kind == "multiplier":
+            extra = floor_int(floor_int(base * prog.tier(tier).multiplier) * ((campaign.multiplier or 1) - 1))
+        else:
+            extra = campaign.bonus_points or 0
+        if campaign.budget is not None:
+            extra = min(extra, campaign.budget - campaign.issued)
+        session.add(CampaignAward(campaign_id=campaign.id, booking_id=data.booking_id, customer_id=account.customer_id,
+                                  points=max(extra, 0), revenue=spend, created_at=now))
+        if extra > 0:
+            campaign.issued += extra
+            await _credit_and_announce(
+                session, account, prog, event_kind="bonus", kind="bonus", points=extra, cause_type="campaign",
+                cause_id=campaign.id, business_key=f"campaign:{campaign.id}:{data.booking_id}",
+                reason=f"campaign {campaign.name}"[:500], **common,
+            )
+            total += extra
+        if campaign.budget is not None and campaign.issued >= campaign.budget:
+            campaign.status = "exhausted"
+    # win-back offer
+    offer = (await session.execute(
+        select(Offer).where(Offer.customer_id == traveller.customer_id, Offer.status == "open", Offer.expires_at > now)
+        .limit(1)
+    )).scalar_one_or_none()
+    if offer is not None:
+        offer.status, offer.booking_id = "used", data.booking_id
+        if offer.points > 0:
+            await _credit_and_announce(
+                session, account, prog, event_kind="bonus", kind="bonus", points=offer.points, cause_type="winback",
+                cause_id=data.booking_id, business_key=f"winback:{offer.id}", reason="win-back offer", **common,
+            )
+            total += offer.points
+    booking.earned = total
+    # referral: the referrer's bonus on the referee's first trip
+    if first_trip:
+        referral = (await session.execute(
+            select(Referral).where(Referral.referee_id == traveller.customer_id, Referral.status == "pending")
+            .with_for_update()
+        )).scalar_one_or_none()
+        if referral is not None:
+            referrer = await L.resolve(session, referral.referrer_id)
+            referral.status, referral.booking_id, referral.awarded_at = "awarded", data.booking_id, now
+            if referrer is not None and prog.referral_bonus > 0:
+                referrer_account = await L.account_of(session, referrer, lock=True)
+                await _credit_and_announce(
+                    session, referrer_account, prog, event_kind="referral", kind="bonus", points=prog.referral_bonus,
+                    cause_type="referral", cause_id=referral.id, business_key=f"referral:{referral.id}",
+                    earned_by=referrer.customer_id, now=now, reason="referral: the referee completed a first trip",
+                )
+                await evaluate_tier(session, referrer_account, prog, now)
+    await evaluate_tier(session, account, prog, now)
+    return total
+
+
+async def cancel_booking(session: AsyncSession, data: BookingCancelled, now: datetime) -> int:
+    """booking-cancelled → reverse exactly what that booking earned (less what already expired).
+
+    What the balance cannot cover (points already spent or held) becomes a debt that later earnings settle.
+    Returns the points reversed now.
+    """
+    booking = await session.get(Booking, data.booking_id, with_for_update=True)
+    if booking is None:
+        # cancelled before it completed: remember, so that a late booking-completed does not earn
+        session.add(Booking(booking_id=data.booking_id, customer_id=data.customer_id, traveller_id=data.customer_id,
+                            status="cancelled", cancelled_at=now, created_at=now))
+        return 0
+    if booking.status == "cancelled":
+        return 0
+    booking.status, booking.cancelled_at = "cancelled", now
+    account = await L.get_member(session, booking.customer_id, lock=True)
+    await session.execute(update(CampaignAward).where(CampaignAward.booking_id == data.booking_id)
+                          .values(reversed=True))
+    if account is None or account.status != "active":
+        return 0
+    lots = (await session.execute(
+        select(func.coalesce(func.sum(Lot.points - Lot.expired), 0))
+        .where(Lot.customer_id == account.customer_id, Lot.booking_id == data.booking_id)
+    )).scalar_one()
+    target = int(lots)
+    if target <= 0:
+        return 0
+    available = account.balance - await L.held(session, account.customer_id, now)
+    take = max(0, min(target, available))
+    owed = target - take
+    note = None
+    if owed:
+        account.debt += owed
+        note = f"{owed} of {target} points were already spent or held: recorded as debt, settled by future earnings"
+    if take:
+        entry = await L.debit(session, account, kind="reverse", points=take, cause_type="booking",
+                              cause_id=data.booking_id, business_key=f"reverse:{data.booking_id}",
+                              booking_id=data.booking_id, now=now, reason=(data.reason or "booking cancelled")[:500],
+                              note=note)
+        _earned_event(session, account, entry, "earn")
+    else:  # nothing can be taken now: a zero-point entry tells the statement about the debt
+        await L.write_entry(session, account, kind="reverse", points=0, cause_type="booking", cause_id=data.booking_id,
+                            business_key=f"reverse:{data.booking_id}", now=now,
+                            reason=(data.reason or "booking cancelled")[:500], note=note)
+    return take
+
+
+# --- goodwill, surveys, referrals, win-back --------------------------------------------------------
+
+
+async def goodwill(session: AsyncSession, data: ComplaintResolved, now: datetime) -> int:
+    if data.compensation_points <= 0 or await L.entry_exists(session, f"goodwill:{data.complaint_id}"):
+        return 0
+    member = await L.resolve(session, data.customer_id, lock=True)
+    if member is None:
+        member, _ = await enrol(session, data.customer_id, now)
+    account = await L.account_of(session, member, lock=True)
+    prog = (await L.programme(session))[1]
+    await _credit_and_announce(
+        session, account, prog, event_kind="goodwill", kind="goodwill", points=data.compensation_points,
+        cause_type="complaint", cause_id=data.complaint_id, business_key=f"goodwill:{data.complaint_id}",
+        earned_by=member.customer_id, now=now, reason=f"compensation for complaint ({data.category})"[:500],
+    )
+    return data.compensation_points
+
+
+async def withdraw_goodwill(session: AsyncSession, data: ComplaintReopened, now: datetime) -> int:
+    if not data.compensation_withdrawn:
+        return 0
+    credited = (await session.execute(
+        select(LedgerEntry).where(LedgerEntry.business_key == f"goodwill:{data.complaint_id}")
+    )).scalar_one_or_none()
+    if credited is None or await L.entry_exists(session, f"goodwill-withdrawn:{data.complaint_id}"):
+        return 0
+    account = await L.get_member(session, credited.customer_id, lock=True)
+    if account is None or account.status != "active":
+        return 0
+    available = account.balance - await L.held(session, account.customer_id, now)
+    take = max(0, min(credited.points, available))
+    owed = credited.points - take
+    if owed:
+        account.debt += owed
+    if take:
+        entry = await L.debit(
+            session, account, kind="reverse", points=take, cause_type="complaint", cause_id=data.complaint_id,
+            business_key=f"goodwill-withdrawn:{data.complaint_id}", now=now,
+            reason="complaint reopened, compensation withdrawn",
+            note=f"{owed} points recorded as debt" if owed else None,
+        )
+        _earned_event(session, account, entry, "goodwill")
+    elif owed:
+        await L.write_entry(session, account, kind="reverse", points=0, cause_type="complaint",
+                            cause_id=data.complaint_id, business_key=f"goodwill-withdrawn:{data.complaint_id}", now=now,
+                            reason="complaint reopened, compensation withdrawn", note=f"{owed} points recorded as debt")
+    return take
+
+
+async def survey_bonus(session: AsyncSession, data: FeedbackSubmitted, now: datetime) -> int:
+    key = f"survey:{data.survey_id}"
+    member = await L.resolve(session, data.customer_id, lock=True)
+    if member is None or await L.entry_exists(session, key):
+        return 0
+    version, prog = await L.programme(session)
+    if prog.survey_bonus <= 0:
+        return 0
+    account = await L.account_of(session, member, lock=True)
+    await _credit_and_announce(
+        session, account, prog, event_kind="survey", kind="bonus", points=prog.survey_bonus, cause_type="survey",
+        cause_id=data.survey_id, business_key=key, earned_by=member.customer_id, now=now, reason="survey bonus",
+    )
+    return prog.survey_bonus
+
+
+async def winback_offer(session: AsyncSession, data: CustomerAtRisk, now: datetime) -> Offer | None:
+    member = await L.resolve(session, data.customer_id, lock=True)
+    if member is None:
+        return None
+    segments = set(L.segments_of(member)) | {"at-risk"}
+    member.segments = json.dumps(sorted(segments))
+    existing = (await session.execute(
+        select(Offer).where(Offer.customer_id == member.customer_id, Offer.status == "open", Offer.expires_at > now)
+    )).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    prog = (await L.programme(session))[1]
+    offer = Offer(id=str(uuid.uuid4()), customer_id=member.customer_id, kind="win-back", points=prog.winback_bonus,
+                  expires_at=now + timedelta(days=prog.winback_days), created_at=now)
+    session.add(offer)
+    return offer
+
+
+async def referral_code(session: AsyncSession, customer_id: str, now: datetime) -> ReferralCode:
+    member = await require_member(session, customer_id, lock=True)
+    code = (await session.execute(
+        select(ReferralCode).where(ReferralCode.customer_id == member.customer_id)
+    )).scalar_one_or_none()
+    if code is None:
+        code = ReferralCode(code="R" + secrets.token_hex(5).upper(), customer_id=member.customer_id, created_at=now)
+        session.add(code)
+    return code
+
+
+async def refer(session: AsyncSession, code: str, referee_id: str, now: datetime) -> Referral:
+    row = await session.get(ReferralCode, code)
+    if row is None:
+        raise NotFound("referral code", code)
+    if row.customer_id == referee_id:
+        raise Unprocessable("a customer cannot refer themselves", field="customer_id")
+    existing = (await session.execute(select(Referral).where(Referral.referee_id == referee_id))).scalar_one_or_none()
+    if existing is not None:
+        if existing.code == code:
+            return existing
+        raise Conflict("this customer was already referred", field="customer_id")
+    if (await session.execute(select(Booking.booking_id).where(Booking.traveller_id == referee_id).limit(1))).first():
+        raise Conflict("this customer has travelled already: referrals are for new customers")
+    referral = Referral(id=str(uuid.uuid4()), referee_id=referee_id, code=code, referrer_id=row.customer_id,
+                        created_at=now)
+    session.add(referral)
+    return referral
+
+
+# --- redemption ------------------------------------------------------------------------------------
+
+
+async def create_hold(
+    session: AsyncSession, customer_id: str, now: datetime, *, points: int | None, reward_id: str | None,
+    booking_id: str | None,
+) -> Redemption:
+    """Reserve points at checkout. The member row is locked, so concurrent holds can never overdraw."""
+    member = await require_member(session, customer_id)
+    account = await L.account_of(session, member, lock=True)
+    prog = (await L.programme(session))[1]
+    cash_value = None
+    if reward_id is not None:
+        reward = await session.get(Reward, reward_id, with_for_update=True, populate_existing=True)
+        if reward is None or not reward.active:
+            raise Unprocessable(f"unknown or inactive reward {reward_id}", field="reward_id")
+        cost = reward.points
+        if reward.stock is not None and reward.stock <= 0:
+            raise Conflict(f"reward {reward_id} is out of stock", code="out_of_stock")
+        if reward.per_member_limit is not None:
+            taken = (await session.execute(
+                select(func.count()).where(
+                    Redemption.customer_id == account.customer_id, Redemption.reward_id == reward_id,
+                    (Redemption.status == "captured") | ((Redemption.status == "held") & (Redemption.expires_at > now)),
+                )
+            )).scalar_one()
+            if taken >= reward.per_member_limit:
+                raise Conflict(f"the limit of {reward.per_member_limit} per member is reached", code="limit_reached")
+        kind = reward.kind
+    else:
+        assert points is not None
+        cost = points
+        cash_value = (Decimal(points) / prog.cash_points_per_unit).quantize(CENT)
+        kind = "cash"
+        reward = None
+    available = account.balance - await L.held(session, account.customer_id, now)
+    if cost > available:
+        raise Conflict(f"insufficient points: {cost} asked, {available} available", code="insufficient_points",
+                       available=available)
+    if reward is not None and reward.stock is not None:
+        reward.stock -= 1
+    redemption = Redemption(
+        id=str(uuid.uuid4()), customer_id=account.customer_id, kind=kind, points=cost, reward_id=reward_id,
+        booking_id=booking_id, cash_value=cash_value, currency=prog.currency if cash_value is not None else None,
+        status="held", expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now,
+    )
+    session.add(redemption)
+    await session.flush()
+    return redemption
+
+
+async def _locked_redemption(session: AsyncSession, redemption_id: str) -> tuple[Redemption, Member | None]:
+    """Lock the member first, then the redemption (the same order as create_hold: no deadlock)."""
+    peek = await session.get(Redemption, redemption_id)
+    if peek is None:
+        raise NotFound("redemption", redemption_id)
+    member = await L.get_member(session, peek.customer_id, lock=True)
+    redemption = await session.get(Redemption, redemption_id, with_for_update=True, populate_existing=True)
+    assert redemption is not None
+    return redemption, member
+
+
+async def capture(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
+    redemption, member = await _locked_redemption(session, redemption_id)
+    if redemption.status == "captured":
+        return redemption
+    if redemption.status != "held":
+        raise Conflict(f"redemption {redemption_id} is {redemption.status}; it cannot be captured", hold_status=redemption.status)
+    if aware(redemption.expires_at) <= now:
+        raise Conflict(f"the hold expired at {aware(redemption.expires_at).isoformat()}; redeem again", hold_status="expired")
+    if member is None or member.status != "active":
+        raise Conflict("the member's account is closed")
+    entry = await L.debit(session, member, kind="redeem", points=redemption.points, cause_type="redemption",
+                          cause_id=redemption.id, business_key=f"redeem:{redemption.id}", now=now,
+                          reason=f"{redemption.kind} for booking {redemption.booking_id}"[:500])
+    redemption.status, redemption.settled_at, redemption.entry_id = "captured", now, entry.id
+    emit(session, PointsRedeemed(customer_id=member.customer_id, points=-redemption.points, balance=member.balance,
+                                 entry_id=str(entry.id), cause=redemption.booking_id, redemption_id=redemption.id),
+         member.customer_id)
+    if redemption.reward_id:
+        emit(session, RewardRedeemed(customer_id=member.customer_id, reward_id=redemption.reward_id,
+                                     redemption_id=redemption.id, points=redemption.points), member.customer_id)
+    await evaluate_tier(session, member, (await L.programme(session))[1], now)
+    return redemption
+
+
+async def _restock(session: AsyncSession, redemption: Redemption) -> None:
+    if redemption.reward_id:
+        await session.execute(update(Reward).where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
+                              .values(stock=Reward.stock + 1))
+
+
+async def release(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
+    redemption, _ = await _locked_redemption(session, redemption_id)
+    if redemption.status in ("released", "expired"):
+        return redemption
+    if redemption.status != "held":
+        raise Conflict(f"redemption {redemption_id} is {redemption.status}; it cannot be released", hold_status=redemption.status)
+    redemption.status, redemption.settled_at = "released", now
+    await _restock(session, redemption)
+    return redemption
+
+
+async def expire_holds(session: AsyncSession, now: datetime, *, limit: int = 1000) -> int:
+    rows = list((await session.execute(
+        select(Redemption).where(Redemption.status == "held", Redemption.expires_at <= now).limit(limit)
+        .with_for_update()
+    )).scalars())
+    for redemption in rows:
+        redemption.status, redemption.settled_at = "expired", now
+        await _restock(session, redemption)
+    return len(rows)
+
+
+# --- adjustments and expiry ------------------------------------------------------------------------
+
+
+async def adjust(session: AsyncSession, customer_id: str, points: int, reason: str, actor: str,
+                 now: datetime) -> tuple[Member, LedgerEntry]:
+    member = await require_member(session, customer_id)
+    account = await L.account_of(session, member, lock=True)
+    prog = (await L.programme(session))[1]
+    if points > 0:
+        entry = (await _credit_and_announce(
+            session, account, prog, event_kind="adjust", kind="adjust", points=points, cause_type="admin",
+            cause_id=actor, earned_by=member.customer_id, now=now, reason=reason, actor=actor,
+        ))[0]
+    else:
+        available = account.balance - await L.held(session, account.customer_id, now)
+        if -points > available:
+            raise Unprocessable(f"cannot take {-points} points: {available} available", field="points",
+                                available=available)
+        entry = await L.debit(session, account, kind="adjust", points=-points, cause_type="admin", cause_id=actor,
+                              now=now, reason=reason, actor=actor, earned_by=member.customer_id)
+        emit(session, PointsEarned(customer_id=account.customer_id, points=entry.points, balance=account.balance,
+                                   entry_id=str(entry.id), cause=reason[:200], kind="adjust"), account.customer_id)
+    await evaluate_tier(session, account, prog, now)
+    return account, entry
+
+
+async def expire_points(session: AsyncSession, now: datetime, *, limit: int = 1000) -> int:
+    """Expire lots whose date has come, FIFO; points reserved by a live hold wait until it settles."""
+    today = local_date(now)
+    customers = list((await session.execute(
+        select(Lot.customer_id).where(Lot.remaining > 0, Lot.expires_on <= today).group_by(Lot.customer_id)
+        .order_by(Lot.customer_id).limit(limit)
+    )).scalars())
+    total = 0
+    for customer_id in customers:
+        member = await L.get_member(session, customer_id, lock=True)
+        if member is None or member.status != "active":
+            continue
+        due = list((await session.execute(
+            select(Lot).where(Lot.customer_id == customer_id, Lot.remaining > 0, Lot.expires_on <= today)
+            .order_by(Lot.earned_at, Lot.id).with_for_update().execution_options(populate_existing=True)
+        )).scalars())
+        room = member.balance - await L.held(session, customer_id, now)
+        points = 0
+        for lot in due:
+            take = min(lot.remaining, room - points)
+            if take <= 0:
+                break
+            lot.remaining -= take
+            lot.expired += take
+            points += take
+        if points:
+            entry = await L.write_entry(session, member, kind="expire", points=-points, cause_type="expiry",
+                                        cause_id=today.isoformat(), now=now, reason="points expired (FIFO by earn date)")
+            emit(session, PointsExpired(customer_id=customer_id, points=-points, balance=member.balance,
+                                        entry_id=str(entry.id), cause=today.isoformat()), customer_id)
+            total += points
+    return total
+
+
+# --- notices ---------------------------------------------------------------------------------------
+
+
+async def _notice_once(session: AsyncSession, key: str, customer_id: str, kind: str, now: datetime) -> bool:
+    if await session.get(Notice, key) is not None:
+        return False
+    session.add(Notice(key=key, customer_id=customer_id, kind=kind, created_at=now))
+    return True
+
+
+async def emit_notices(session: AsyncSession, now: datetime) -> int:
+    prog = (await L.programme(session))[1]
+    today = local_date(now)
+    horizon = today + timedelta(days=prog.notice_days)
+    sent = 0
+    rows = (await session.execute(
+        select(Lot.customer_id, Lot.expires_on, func.sum(Lot.remaining))
+        .join(Member, Member.customer_id == Lot.customer_id)
+        .where(Lot.remaining > 0, Lot.expires_on > today, Lot.expires_on <= horizon, Member.status == "active")
+        .group_by(Lot.customer_id, Lot.expires_on)
+    )).all()
+    for customer_id, expires_on, points in rows:
+        if await _notice_once(session, f"expiring:{customer_id}:{expires_on.isoformat()}", customer_id,
+                              "points-expiring", now):
+            emit(session, PointsExpiring(customer_id=customer_id, points=int(points), expires_on=expires_on), customer_id)
+            sent += 1
+    members = list((await session.execute(
+        select(Member).where(Member.status == "active", Member.tier != "regular", Member.next_review_on > today,
+                             Member.next_review_on <= horizon)
+    )).scalars())
+    for member in members:
+        qualified = qualified_tier(prog, await qualification(session, member.customer_id, prog, now))
+        if tier_rank(qualified) >= tier_rank(member.tier) or _in_grace(member, prog, member.next_review_on):
+            continue
+        nxt = TIERS[max(tier_rank(qualified), tier_rank(member.tier) - 1)]
+        if await _notice_once(session, f"downgrade:{member.customer_id}:{member.next_review_on.isoformat()}",
+                              member.customer_id, "tier-downgrade-warning", now):
+            emit(session, TierDowngradeWarning(
+                customer_id=member.customer_id, current_tier=member.tier, next_tier=nxt,
+                review_on=member.next_review_on, missing=_missing(prog, member.tier,
+                                                                   await qualification(session, member.customer_id, prog, now)),
+            ), member.customer_id)
+            sent += 1
+    return sent
+
+
+def _missing(prog: Programme, tier: str, stats: dict[str, Any]) -> str:
+    rule = prog.tier(tier)
+    parts = []
+    if rule.qualifying_points is not None:
+        parts.append(f"{max(0, rule.qualifying_points - stats['points'])} qualifying points")
+    if rule.spend is not None:
+        parts.append(f"{max(Decimal(0), rule.spend - stats['spend'])} {prog.currency} spend")
+    if rule.trips is not None:
+        parts.append(f"{max(0, rule.trips - stats['trips'])} trips")
+    return " or ".join(parts) or "nothing"
+
+
+# --- privacy: merge and erase ----------------------------------------------------------------------
+
+_REPOINT = (
+    (LedgerEntry, ("customer_id", "earned_by")),
+    (Lot, ("customer_id",)),
+    (Booking, ("customer_id", "traveller_id")),
+    (Redemption, ("customer_id",)),
+    (CampaignAward, ("customer_id",)),
+    (Referral, ("referrer_id",)),
+    (Offer, ("customer_id",)),
+)
+
+
+async def _repoint(session: AsyncSession, old: str, new: str) -> None:
+    for model, columns in _REPOINT:
+        for column in columns:
+            attr = getattr(model, column)
+            await session.execute(update(model).where(attr == old).values({column: new}))
+
+
+async def merge(session: AsyncSession, data: CustomersMerged, now: datetime) -> None:
+    """Move merged members' points, lots, holds and history to the surviving id: nothing lost, nothing doubled."""
+    surviving_id = data.customer_id
+    merged_ids = sorted({m for m in data.merged_ids if m != surviving_id})
+    locked = {cid: await L.get_member(session, cid, lock=True) for cid in sorted({surviving_id, *merged_ids})}
+    survivor = locked[surviving_id]
+    prog = (await L.programme(session))[1]
+    today = local_date(now)
+    for merged_id in merged_ids:
+        old = locked[merged_id]
+        if old is not None and old.status != "active":
+            continue  # merged already (a redelivered or re-sent customers-merged changes nothing)
+        if survivor is None and old is not None:
+            survivor = Member(
+                customer_id=surviving_id, member_type=old.member_type, points_to=old.points_to, tier=old.tier,
+                tier_since=old.tier_since, next_review_on=old.next_review_on, enrolled_at=old.enrolled_at,
+                account_id=old.account_id, segments=old.segments, updated_at=now,
+            )
+            session.add(survivor)
+            await session.flush()
+        await _repoint(session, merged_id, surviving_id)
+        if survivor is not None and await session.get(ReferralCode, merged_id) is None:
+            has_code = (await session.execute(select(ReferralCode).where(ReferralCode.customer_id == surviving_id))).first()
+            if has_code:
+                await session.execute(ReferralCode.__table__.delete().where(ReferralCode.customer_id == merged_id))
+            else:
+                await session.execute(update(ReferralCode).where(ReferralCode.customer_id == merged_id)
+                                      .values(customer_id=surviving_id))
+        survivor_referred = (await session.execute(select(Referral).where(Referral.referee_id == surviving_id))).first()
+        if survivor_referred:
+            await session.execute(Referral.__table__.delete().where(Referral.referee_id == merged_id))
+        else:
+            await session.execute(update(Referral).where(Referral.referee_id == merged_id).values(referee_id=surviving_id))
+        await session.execute(Notice.__table__.delete().where(Notice.customer_id == merged_id))
+        await session.execute(update(Member).where(Member.account_id == merged_id).values(account_id=surviving_id))
+        if old is not None and survivor is not None:
+            before = L.effective_tier(survivor, today)
+            if survivor is not old and old is not None:
+                survivor.balance += old.balance
+                survivor.debt += old.debt
+                if tier_rank(old.tier) > tier_rank(survivor.tier):
+                    survivor.tier, survivor.tier_since = old.tier, old.tier_since
+                survivor.segments = json.dumps(sorted(set(L.segments_of(survivor)) | set(L.segments_of(old))))
+                survivor.updated_at = now
+            old.balance, old.debt, old.status, old.merged_into, old.account_id = 0, 0, "merged", surviving_id, None
+            old.updated_at = now
+            if survivor.account_id == surviving_id:
+                survivor.account_id = None
+            _tier_changed(session, survivor, before, L.effective_tier(survivor, today), "merge", now)
+    if survivor is not None:
+        await session.flush()
+        await evaluate_tier(session, survivor, prog, now)
+
+
+async def erase(session: AsyncSession, data: CustomerErased, now: datetime) -> None:
+    """Forfeit the balance, void holds, re-point every row to a random pseudonym; then say so."""
+    customer_id = data.customer_id
+    member = await L.get_member(session, customer_id, lock=True)
+    pseudonym = f"erased-{uuid.uuid4().hex[:16]}"
+    if member is not None:
+        await session.execute(update(Redemption).where(Redemption.customer_id == customer_id,
+                                                       Redemption.status == "held").values(status="released",
+                                                                                           settled_at=now))
+        if member.status == "active" and member.balance > 0:
+            await L.debit(session, member, kind="adjust", points=member.balance, cause_type="erasure", cause_id=None,
+                          now=now, reason="customer erased: balance forfeited")
+        member.debt = 0
+        await session.flush()
+    await _repoint(session, customer_id, pseudonym)
+    await session.execute(update(Referral).where(Referral.referee_id == customer_id).values(referee_id=pseudonym))
+    await session.execute(ReferralCode.__table__.delete().where(ReferralCode.customer_id == customer_id))
+    await session.execute(Notice.__table__.delete().where(Notice.customer_id == customer_id))
+    await session.execute(update(Member).where(Member.account_id == customer_id).values(account_id=None))
+    await session.execute(Member.__table__.delete().where(Member.merged_into == customer_id,
+                                                          Member.status == "merged", Member.balance == 0))
+    if member is not None:
+        await session.execute(update(Member).where(Member.customer_id == customer_id).values(
+            customer_id=pseudonym, status="erased", segments="[]", account_id=None, merged_into=None, updated_at=now))
+    session.expunge_all()
+    emit(session, CustomerDataErased(service="loyalty", customer_id=customer_id, request_id=data.request_id,
+                                     erased_at=now), customer_id)
+
+
+# --- programme, rewards, campaigns -----------------------------------------------------------------
+
+
+async def set_programme(session: AsyncSession, prog: Programme, actor: str, reason: str, now: datetime) -> int:
+    version, _ = await L.programme(session)
+    session.add(ProgrammeVersion(version=version + 1, config=prog.model_dump_json(), actor=actor, reason=reason,
+                                 created_at=now))
+    await session.flush()
+    return version + 1
+
+
+async def campaign_report(session: AsyncSession, campaign_id: str) -> dict[str, Any]:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign", campaign_id)
+    prog = (await L.programme(session))[1]
+    participants, gross, revenue = (await session.execute(
+        select(func.count(func.distinct(CampaignAward.customer_id)), func.coalesce(func.sum(CampaignAward.points), 0),
+               func.coalesce(func.sum(CampaignAward.revenue), 0))
+        .where(CampaignAward.campaign_id == campaign_id, CampaignAward.reversed.is_(False))
+    )).one()
+    reversed_points = (await session.execute(
+        select(func.coalesce(func.sum(CampaignAward.points), 0))
+        .where(CampaignAward.campaign_id == campaign_id, CampaignAward.reversed.is_(True))
+    )).scalar_one()
+    cost = (Decimal(int(gross)) / prog.cash_points_per_unit).quantize(CENT)
+    revenue = Decimal(revenue).quantize(CENT)
+    roi = str(((revenue - cost) / cost).quantize(CENT)) if cost > 0 else None
+    return {
+        "campaign_id": campaign_id, "status": campaign.status, "participants": int(participants),
+        "points_issued": int(gross), "points_reversed": int(reversed_points), "budget": campaign.budget,
+        "budget_used": campaign.issued, "revenue": str(revenue), "currency": prog.currency, "cost": str(cost), "roi": roi,
+    }
