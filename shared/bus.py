@@ -280,9 +280,14 @@ class KafkaBus(Bus):
         return _KafkaConsumer(self, group, list(topics), handler, metrics, batch_size)
 
     async def ready(self) -> bool:
-        try:
+        """Whether the broker answers a metadata request now (answers within a few seconds)."""
+
+        async def probe() -> None:
             producer = await self._ensure_producer()
-            await asyncio.wait_for(producer.client.fetch_all_metadata(), min(self.timeout, 3.0))
+            await producer.client.fetch_all_metadata()
+
+        try:
+            await asyncio.wait_for(probe(), min(self.timeout, 5.0))
             return True
         except Exception:  # noqa: BLE001
             await self._drop_producer()

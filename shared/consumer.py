@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import Record
 from shared.db import utcnow
-from shared.events import Event, EventData, EventError, decode
+from shared.events import Event, EventData, EventError, decode, decode_envelope
 from shared.inbox import DeadLetter, InboxRecord
 from shared.logging import correlation_id
 from shared.metrics import Metrics
@@ -63,12 +63,12 @@ class EventConsumer:
         bad: list[tuple[Record, str]] = []
         for record in records:
             try:
-                envelope, data = decode(record.value)
+                envelope = decode_envelope(record.value)
+                if envelope.type not in self.handlers:
+                    continue  # a known event this consumer does not handle: not its business
+                events.append((record, Event(envelope, envelope.typed())))
             except EventError as exc:
                 bad.append((record, str(exc)))
-                continue
-            if envelope.type in self.handlers:
-                events.append((record, Event(envelope, data)))
 
         async with self.sessions() as session, session.begin():
             seen: set[str] = set()

@@ -101,6 +101,12 @@ def parse_data(event_type: str, data: dict[str, Any], dataschema: str | None = N
 
 def decode(value: bytes | str) -> tuple[Envelope, EventData]:
     """Bytes of a record → envelope and typed data, or EventError saying why not."""
+    envelope = decode_envelope(value)
+    return envelope, envelope.typed()
+
+
+def decode_envelope(value: bytes | str) -> Envelope:
+    """Bytes of a record → a CloudEvents envelope of a known type (data not yet validated), or EventError."""
     try:
         raw = json.loads(value)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -112,7 +118,9 @@ def decode(value: bytes | str) -> tuple[Envelope, EventData]:
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise EventError(f"not a CloudEvents 1.0 envelope: {fields}") from exc
-    return envelope, envelope.typed()
+    if envelope.type not in EVENT_TYPES:
+        raise EventError(f"unknown event type {envelope.type!r}")
+    return envelope
 
 
 # --- shared value types ---------------------------------------------------------------------

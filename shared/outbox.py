@@ -8,13 +8,13 @@ import random
 from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, delete, event, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import Bus, Record
-from shared.db import is_sqlite, utcnow
+from shared.db import is_sqlite, make_sessionmaker, utcnow
 from shared.events import Envelope
 from shared.metrics import Metrics
 
@@ -96,7 +96,8 @@ class Relay:
         max_backoff: float = 30.0,
     ) -> None:
         self.engine = engine
-        self.sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self.sessions = make_sessionmaker(engine)
+        self.read_sessions = make_sessionmaker(engine, readonly=True)
         self.bus = bus
         self.metrics = metrics
         self.batch_size = batch_size
@@ -150,30 +151,45 @@ class Relay:
 
     async def publish_once(self) -> int:
         """Publish one batch of unpublished rows; returns how many were published."""
+        if self._sqlite:
+            return await self._publish_once_sqlite()
         async with self.sessions() as session, session.begin():
-            if not self._sqlite:
-                locked = (await session.execute(text(f"SELECT pg_try_advisory_xact_lock({self.LOCK_ID})"))).scalar()
-                if not locked:
-                    return 0
-            rows = (
-                await session.execute(
-                    select(OutboxRecord)
-                    .where(OutboxRecord.published_at.is_(None))
-                    .order_by(OutboxRecord.id)
-                    .limit(self.batch_size)
-                )
-            ).scalars().all()
-            if not rows:
+            # PostgreSQL: readers don't block writers, so the batch can stay in one transaction
+            # that also holds the advisory lock keeping other replicas' relays out.
+            locked = (await session.execute(text(f"SELECT pg_try_advisory_xact_lock({self.LOCK_ID})"))).scalar()
+            if not locked:
                 return 0
-            records = [Record(topic=r.topic, key=r.key, value=r.payload.encode(), event_type=r.type) for r in rows]
-            await self.bus.publish(records)
-            now = utcnow()
-            await session.execute(
-                update(OutboxRecord).where(OutboxRecord.id.in_([r.id for r in rows])).values(published_at=now)
-            )
-            for r in rows:
-                self.metrics.events_published.labels(type=r.type).inc()
+            rows = await self._unpublished(session)
+            if rows:
+                await self._publish(rows)
+                await self._mark(session, rows)
             return len(rows)
+
+    async def _publish_once_sqlite(self) -> int:
+        # SQLite: never hold the write lock while waiting on the bus (one process owns the file).
+        async with self.read_sessions() as session, session.begin():
+            rows = await self._unpublished(session)
+        if rows:
+            await self._publish(rows)
+            async with self.sessions() as session, session.begin():
+                await self._mark(session, rows)
+        return len(rows)
+
+    async def _unpublished(self, session: AsyncSession) -> list[OutboxRecord]:
+        query = (
+            select(OutboxRecord).where(OutboxRecord.published_at.is_(None)).order_by(OutboxRecord.id).limit(self.batch_size)
+        )
+        return list((await session.execute(query)).scalars())
+
+    async def _publish(self, rows: list[OutboxRecord]) -> None:
+        await self.bus.publish([Record(topic=r.topic, key=r.key, value=r.payload.encode(), event_type=r.type) for r in rows])
+        for r in rows:
+            self.metrics.events_published.labels(type=r.type).inc()
+
+    async def _mark(self, session: AsyncSession, rows: list[OutboxRecord]) -> None:
+        await session.execute(
+            update(OutboxRecord).where(OutboxRecord.id.in_([r.id for r in rows])).values(published_at=utcnow())
+        )
 
     async def _observe_and_trim(self) -> None:
         async with self.sessions() as session, session.begin():

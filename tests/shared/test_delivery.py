@@ -172,6 +172,9 @@ async def test_malformed_records_are_dead_lettered_with_a_reason_while_good_ones
     wrong_version["dataschema"] = "tourcrm:booking-completed:99"
     unknown = json.loads(sample.order_event("c-bad", 11).to_bytes())
     unknown["type"] = "booking-teleported"
+    not_ours = json.loads(sample.order_event("c-bad", 12).to_bytes())
+    not_ours["type"], not_ours["dataschema"] = "customer-updated", "tourcrm:customer-updated:1"  # bad data, but
+    # a type this consumer does not handle: that is for its own consumers to park, not this one
     records = [
         Record(BOOKINGS, "c-good", good[0].to_bytes()),
         Record(BOOKINGS, "c-bad", b"{not json"),
@@ -179,6 +182,7 @@ async def test_malformed_records_are_dead_lettered_with_a_reason_while_good_ones
         Record(BOOKINGS, "c-good", good[1].to_bytes()),
         Record(BOOKINGS, "c-bad", json.dumps(unknown).encode()),
         Record(BOOKINGS, "c-bad", json.dumps(wrong_version).encode()),
+        Record(BOOKINGS, "c-bad", json.dumps(not_ours).encode()),
         Record(BOOKINGS, "c-good", good[2].to_bytes()),
     ]
     await backend.bus().publish(records)
