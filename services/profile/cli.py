@@ -1,0 +1,69 @@
+"""`tourcrm import customers FILE.csv`: load an existing customer list into the profile database.
+
+Wire it into the main CLI with `app.add_typer(services.profile.cli.app, name="import")`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from services.profile.importer import COLUMNS, import_customers
+from shared.db import make_engine, make_sessionmaker, migrate, migrations_of
+from shared.settings import Settings
+
+app = typer.Typer(help="Import data into tourcrm.", no_args_is_help=True)
+
+
+@app.callback()
+def _group() -> None:
+    """Import data into tourcrm (a command group, so that more importers can join)."""
+
+
+def _count_rows(path: Path) -> int:
+    with path.open(encoding="utf-8-sig") as handle:
+        return max(0, sum(1 for _ in handle) - 1)
+
+
+@app.command("customers")
+def customers(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help=f"CSV with a header of: {', '.join(COLUMNS)} (lists separated by ';')")],
+    batch_size: Annotated[int, typer.Option(min=1, max=5000, help="rows per transaction")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Load customers from a CSV: dedupe by external id / phone / email, report rejected rows, never stop on them."""
+    settings = Settings(service="profile")
+    console = Console(stderr=True)
+
+    async def main() -> dict:
+        engine = make_engine(settings.db_url)
+        try:
+            await migrate(engine, migrations_of("profile"))
+            with Progress(TextColumn("importing customers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console, disable=as_json) as bar:
+                task = bar.add_task("import", total=_count_rows(file))
+                report = await import_customers(make_sessionmaker(engine), file, batch_size=batch_size,
+                                                progress=lambda n: bar.advance(task, n))
+            return report.as_dict()
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(main())
+    except ValueError as exc:
+        console.print(f"[red]cannot import:[/] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        typer.echo(f"rows {report['rows']}: created {report['created']}, matched existing {report['matched']}, "
+                   f"rejected {len(report['rejected'])}")
+        for r in report["rejected"]:
+            typer.echo(f"  line {r['line']}: {r['field']}: {r['reason']}")
