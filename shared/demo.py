@@ -1,4 +1,4 @@
-"""Demo data for embedded mode: customers and completed trips, entered through the public HTTP API."""
+"""Demo data for embedded mode: customers (Chinese names) and their completed trips, entered through the public HTTP API."""
 
 from __future__ import annotations
 
@@ -22,18 +22,55 @@ PRODUCTS = [
 ]
 
 
+INTERESTS = ["nature", "history", "culture", "beach", "food", "family"]
+CITIES = [("广东", "广州"), ("上海", "上海"), ("北京", "北京"), ("浙江", "杭州"), ("四川", "成都"), ("江苏", "南京")]
+
+
+def _customer(n: int, rng: random.Random, fake) -> dict:  # noqa: ANN001
+    province, city = rng.choice(CITIES)
+    consents = [{"channel": "sms", "purpose": "service", "status": "granted", "source": "demo"}]
+    if rng.random() < 0.7:
+        consents.append({"channel": rng.choice(["sms", "wechat", "email"]), "purpose": "marketing",
+                         "status": "granted", "source": "demo"})
+    if rng.random() < 0.6:
+        consents.append({"channel": "app-push", "purpose": "profiling", "status": "granted", "source": "demo"})
+    return {
+        "name": fake.name(),
+        "gender": rng.choice(["female", "male"]),
+        "birth_date": f"{rng.randint(1955, 2002)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        "phones": [f"13{rng.randint(0, 9)}{rng.randint(0, 99_999_999):08d}"],
+        "emails": [f"demo{n:04d}@example.com"],
+        "address": {"province": province, "city": city},
+        "preferred_channel": rng.choice(["sms", "wechat"]),
+        "preferred_language": "zh-CN",
+        "preferences": {"interests": rng.sample(INTERESTS, 2), "budget_band": rng.choice(["standard", "premium"])},
+        "external_ids": [{"source": "booking-site", "id": f"demo-{n:04d}"}],
+        "consents": consents,
+    }
+
+
 async def load_demo(settings: Settings, key: str, *, customers: int = 40, seed: int = 7) -> int:
-    """Post demo bookings to the profile ingest once (marker: var/demo-loaded); returns how many were accepted."""
+    """Register demo customers (Chinese names) through the profile API, then post their bookings to the
+    profile ingest; once (marker: var/demo-loaded). Returns how many bookings were accepted."""
+    from faker import Faker
+
     marker = settings.var_dir / "demo-loaded"
     if marker.exists():
         return 0
     rng = random.Random(seed)
-    base = f"http://{settings.host}:{settings.for_service('profile').http_port}"
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    base = settings.url_of("profile")
     accepted = 0
     now = datetime.now(timezone.utc)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
         for n in range(customers):
-            customer_id = f"demo-{n:04d}"
+            registered = await client.post("/v1/customers/resolve", json=_customer(n, rng, fake))
+            if registered.status_code == 404:
+                log.info("demo data skipped: the profile API is not available")
+                return accepted
+            registered.raise_for_status()
+            customer_id = registered.json()["id"]
             for trip in range(rng.randint(1, 4)):
                 product = rng.choice(PRODUCTS)
                 start = now - timedelta(days=rng.randint(10, 700))
@@ -50,11 +87,8 @@ async def load_demo(settings: Settings, key: str, *, customers: int = 40, seed: 
                     "completed_at": (start - timedelta(days=20)).isoformat(),
                 }
                 response = await client.post("/v1/bookings/completed", json=body)
-                if response.status_code == 404:
-                    log.info("demo data skipped: the profile booking ingest is not available")
-                    return accepted
                 response.raise_for_status()
                 accepted += 1
-    marker.write_text(f"{accepted} bookings\n")
-    log.info("demo data loaded", extra={"bookings": accepted})
+    marker.write_text(f"{customers} customers, {accepted} bookings\n")
+    log.info("demo data loaded", extra={"customers": customers, "bookings": accepted})
     return accepted
