@@ -1,0 +1,86 @@
+"""Property: for any sequence of earn, hold, capture, release, cancel, expire and adjust,
+balance = sum of entries ≥ 0, held ≤ balance, debt ≥ 0, and the lots hold exactly the balance.
+
+The use cases run on the real database of a running service (both backends), with an explicit clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from services.loyalty import ledger as L
+from services.loyalty import service
+from services.loyalty.models import LedgerEntry, Lot, Member
+from shared.db import transaction
+from shared.errors import Problem
+from tests.conftest import Backend
+from tests.loyalty.support import cancelled, completed
+
+OPS = st.one_of(
+    st.tuples(st.just("earn"), st.integers(0, 3000)),
+    st.tuples(st.just("hold"), st.integers(1, 2500)),
+    st.tuples(st.just("capture"), st.integers(0, 9)),
+    st.tuples(st.just("release"), st.integers(0, 9)),
+    st.tuples(st.just("cancel"), st.integers(0, 9)),
+    st.tuples(st.just("expire"), st.integers(1, 30)),  # months to move the clock forward
+    st.tuples(st.just("adjust"), st.integers(-2000, 2000).filter(bool)),
+)
+counter = itertools.count()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(OPS, min_size=1, max_size=18))
+async def test_any_sequence_keeps_the_ledger_whole(backend: Backend, ops: list[tuple[str, int]]) -> None:
+    if not hasattr(backend, "_loyalty"):
+        backend._loyalty = await backend.service("loyalty")  # noqa: SLF001 - one service for all examples
+    runtime = backend._loyalty.runtime  # noqa: SLF001
+    customer = f"c-prop-{next(counter)}"
+    clock = datetime(2024, 1, 1, 4, tzinfo=timezone.utc)
+    bookings: list[str] = []
+    holds: list[str] = []
+    for op, arg in ops:
+        clock += timedelta(minutes=5)
+        try:
+            async with transaction(runtime.sessions) as s:
+                if op == "earn":
+                    booking = f"{customer}-b{len(bookings)}"
+                    bookings.append(booking)
+                    await service.earn_booking(s, completed(customer, booking, f"{arg}.00", at=clock), clock)
+                elif op == "hold":
+                    holds.append((await service.create_hold(s, customer, clock, points=arg, reward_id=None,
+                                                            booking_id=None)).id)
+                elif op in ("capture", "release") and holds:
+                    fn = service.capture if op == "capture" else service.release
+                    await fn(s, holds[arg % len(holds)], clock)
+                elif op == "cancel" and bookings:
+                    await service.cancel_booking(s, cancelled(customer, bookings[arg % len(bookings)]), clock)
+                elif op == "expire":
+                    clock += timedelta(days=30 * arg)
+                    await service.expire_holds(s, clock)
+                    await service.expire_points(s, clock)
+                elif op == "adjust":
+                    await service.adjust(s, customer, arg, "property test", "tester", clock)
+        except Problem as problem:
+            assert problem.status in (404, 409, 422), problem  # refused cleanly, nothing written
+        await check(runtime, customer, clock)
+
+
+async def check(runtime, customer: str, now: datetime) -> None:  # noqa: ANN001
+    async with runtime.read_sessions() as s:
+        member = await s.get(Member, customer)
+        if member is None:
+            return
+        entries = (await s.execute(select(func.coalesce(func.sum(LedgerEntry.points), 0))
+                                   .where(LedgerEntry.customer_id == customer))).scalar_one()
+        lots = (await s.execute(select(func.coalesce(func.sum(Lot.remaining), 0), func.coalesce(func.min(Lot.remaining), 0))
+                                .where(Lot.customer_id == customer))).one()
+        held = await L.held(s, customer, now)
+    assert member.balance == int(entries) >= 0
+    assert int(lots[0]) == member.balance and int(lots[1]) >= 0
+    assert 0 <= held <= member.balance
+    assert member.debt >= 0
