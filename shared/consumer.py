@@ -18,7 +18,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,62 +72,86 @@ class EventConsumer:
             except EventError as exc:
                 bad.append((record, str(exc)))
 
-        async with self.sessions() as session, session.begin():
-            seen: set[str] = set()
-            if events:
-                ids = list({event.id for _, event in events})
-                seen = set(
-                    (
-                        await session.execute(
-                            select(InboxRecord.event_id).where(
-                                InboxRecord.consumer == self.name, InboxRecord.event_id.in_(ids)
-                            )
-                        )
-                    ).scalars()
-                )
-            for record, event in events:
-                if event.id in seen:
-                    self.metrics.events_duplicate.labels(consumer=self.name, type=event.type).inc()
-                    continue
-                seen.add(event.id)
-                error = await self._apply(session, event)
-                if error is None:
-                    session.add(InboxRecord(consumer=self.name, event_id=event.id, event_type=event.type))
-                else:
-                    await self._park(session, record, error, event)
-            for record, reason in bad:
-                await self._park(session, record, reason, None)
-
-    async def _apply(self, session: AsyncSession, event: Event[Any]) -> str | None:
-        """Run the event's handlers in a savepoint, retrying; None when applied, else the last error."""
-        token = correlation_id.set(event.envelope.correlationid or event.id)
         try:
-            error = "no attempt"
-            for attempt in range(1, self.max_attempts + 1):
-                started = time.perf_counter()
-                try:
-                    async with session.begin_nested():
-                        for handler in self.handlers[event.type]:
-                            await handler(event, session)
-                except Exception as exc:  # noqa: BLE001 - counted, retried, then dead-lettered
-                    error = f"{type(exc).__name__}: {exc}"[:4000]
-                    self.metrics.events_failed.labels(consumer=self.name, type=event.type).inc()
-                    log.warning(
-                        "handler failed",
-                        extra={"consumer": self.name, "event_id": event.id, "type": event.type, "attempt": attempt,
-                               "error_type": type(exc).__name__},
-                    )
-                    if attempt < self.max_attempts:
-                        await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
+            # Fast path: the whole batch without savepoints, one flush and one commit.
+            async with self.sessions() as session, session.begin():
+                applied = await self._apply_batch(session, events, bad, careful=False)
+        except Exception as exc:  # noqa: BLE001 - a handler failed: redo the batch one event at a time
+            log.info("batch fell back to per-event mode", extra={"consumer": self.name, "error_type": type(exc).__name__})
+            async with self.sessions() as session, session.begin():
+                applied = await self._apply_batch(session, events, bad, careful=True)
+        for event_type, elapsed in applied:  # counted once committed
+            self.metrics.handler_duration.labels(consumer=self.name, type=event_type).observe(elapsed)
+            self.metrics.events_consumed.labels(consumer=self.name, type=event_type).inc()
+
+    async def _apply_batch(
+        self, session: AsyncSession, events: list[tuple[Record, Event[Any]]], bad: list[tuple[Record, str]],
+        *, careful: bool,
+    ) -> list[tuple[str, float]]:
+        """Apply new events (careful: each in a savepoint, parking failures); returns (type, seconds) applied."""
+        applied: list[tuple[str, float]] = []
+        fresh = await self._claim(session, [event for _, event in events])
+        for record, event in events:
+            if event.id not in fresh:
+                self.metrics.events_duplicate.labels(consumer=self.name, type=event.type).inc()
+                continue
+            fresh.discard(event.id)  # a second copy in the same batch is a duplicate too
+            if careful:
+                elapsed = await self._apply(session, event)
+                if isinstance(elapsed, str):
+                    await self._unclaim(session, event.id)
+                    await self._park(session, record, elapsed, event)
                     continue
-                self.metrics.handler_duration.labels(consumer=self.name, type=event.type).observe(
-                    time.perf_counter() - started
-                )
-                self.metrics.events_consumed.labels(consumer=self.name, type=event.type).inc()
-                return None
-            return error
+            else:
+                elapsed = await self._run_handlers(session, event)  # raises: the caller redoes the batch carefully
+            applied.append((event.type, elapsed))
+        for record, reason in bad:
+            await self._park(session, record, reason, None)
+        return applied
+
+    async def _claim(self, session: AsyncSession, events: list[Event[Any]]) -> set[str]:
+        """Mark the events in the inbox in one statement; returns the ids that were not there yet."""
+        if not events:
+            return set()
+        rows = {e.id: {"consumer": self.name, "event_id": e.id, "event_type": e.type, "applied_at": utcnow()} for e in events}
+        insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
+        statement = insert(InboxRecord).on_conflict_do_nothing().returning(InboxRecord.event_id)
+        return set((await session.execute(statement, list(rows.values()))).scalars())
+
+    async def _unclaim(self, session: AsyncSession, event_id: str) -> None:
+        await session.execute(
+            delete(InboxRecord).where(InboxRecord.consumer == self.name, InboxRecord.event_id == event_id)
+        )
+
+    async def _run_handlers(self, session: AsyncSession, event: Event[Any]) -> float:
+        """Run the event's handlers under its correlation id; returns the seconds they took."""
+        token = correlation_id.set(event.envelope.correlationid or event.id)
+        started = time.perf_counter()
+        try:
+            for handler in self.handlers[event.type]:
+                await handler(event, session)
         finally:
             correlation_id.reset(token)
+        return time.perf_counter() - started
+
+    async def _apply(self, session: AsyncSession, event: Event[Any]) -> float | str:
+        """Run the event's handlers in a savepoint, retrying; the seconds taken, or the last error."""
+        error = "no attempt"
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                async with session.begin_nested():
+                    return await self._run_handlers(session, event)
+            except Exception as exc:  # noqa: BLE001 - counted, retried, then dead-lettered
+                self.metrics.events_failed.labels(consumer=self.name, type=event.type).inc()
+                error = f"{type(exc).__name__}: {exc}"[:4000]
+                log.warning(
+                    "handler failed",
+                    extra={"consumer": self.name, "event_id": event.id, "type": event.type, "attempt": attempt,
+                           "error_type": type(exc).__name__},
+                )
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
+        return error
 
     async def _park(self, session: AsyncSession, record: Record, error: str, event: Event[Any] | None) -> None:
         fingerprint = event.id if event else f"{record.topic}:{record.partition}:{record.offset}"
@@ -190,12 +216,13 @@ class EventConsumer:
                 event = Event(envelope, data)
                 applied = await session.get(InboxRecord, (self.name, event.id))
                 if applied is None and event.type in self.handlers:
-                    error = await self._apply(session, event)
-                    if error is not None:
-                        row.error, row.attempts, row.last_failed_at = error, row.attempts + 1, utcnow()
-                        outcomes[row.id] = f"still failing: {error}"
+                    outcome = await self._apply(session, event)
+                    if isinstance(outcome, str):
+                        row.error, row.attempts, row.last_failed_at = outcome, row.attempts + 1, utcnow()
+                        outcomes[row.id] = f"still failing: {outcome}"
                         continue
                     session.add(InboxRecord(consumer=self.name, event_id=event.id, event_type=event.type))
+                    self.metrics.events_consumed.labels(consumer=self.name, type=event.type).inc()
                 row.status, row.replayed_at = "replayed", utcnow()
                 outcomes[row.id] = "replayed"
         return outcomes
