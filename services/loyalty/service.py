@@ -23,8 +23,10 @@ from services.loyalty.models import (
     Referral, ReferralCode, Reward,
 )
 from services.loyalty.programme import TIERS, Programme, add_months, floor_int, tier_rank
+from shared import outbox
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events import (
+    LOYALTY, new_event,
     BookingCancelled, BookingCompleted, ComplaintReopened, ComplaintResolved, CustomerAtRisk, CustomerDataErased,
     CustomerErased, CustomersMerged, FeedbackSubmitted, MemberEnrolled, PointsEarned, PointsExpired, PointsExpiring,
     PointsRedeemed, PointsReversed, RewardRedeemed, TierChanged, TierDowngradeWarning,
@@ -811,8 +813,9 @@ async def erase(session: AsyncSession, data: CustomerErased, now: datetime) -> N
         await session.execute(update(Member).where(Member.customer_id == customer_id).values(
             customer_id=pseudonym, status="erased", segments="[]", account_id=None, merged_into=None, updated_at=now))
     session.expunge_all()
-    emit(session, CustomerDataErased(service="loyalty", customer_id=customer_id, request_id=data.request_id,
-                                     erased_at=now), customer_id)
+    outbox.add(session, new_event(CustomerDataErased(service="loyalty", customer_id=customer_id,
+                                                     request_id=data.request_id, erased_at=now),
+                                  source=L.SOURCE, subject=customer_id), topic=LOYALTY)
 
 
 # --- programme, rewards, campaigns -----------------------------------------------------------------
