@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.logging import error_fields
 from shared.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class _MemoryConsumer(Consumer):
                 raise
             except Exception as exc:  # noqa: BLE001 - redeliver after a backoff
                 failures += 1
-                log.warning("batch failed; it will be delivered again", extra={"group": self.group, "error": repr(exc)})
+                log.warning("batch failed; it will be delivered again", extra={"group": self.group, **error_fields(exc)})
                 await asyncio.sleep(_backoff(failures))
                 continue
             failures = 0
@@ -194,7 +195,7 @@ class KafkaBus(Bus):
         try:
             await self._ensure_producer()
         except Exception as exc:  # noqa: BLE001
-            log.warning("kafka not reachable at start; will retry", extra={"error": repr(exc)})
+            log.warning("kafka not reachable at start; will retry", extra=error_fields(exc))
 
     async def stop(self) -> None:
         await self._drop_producer()
@@ -349,7 +350,7 @@ class _KafkaConsumer(Consumer):
                         raise
                     except Exception as exc:  # noqa: BLE001
                         failures += 1
-                        log.warning("consumer cannot join its group yet", extra={"group": self.group, "error": repr(exc)})
+                        log.warning("consumer cannot join its group yet", extra={"group": self.group, **error_fields(exc)})
                         await asyncio.sleep(_backoff(failures))
                         continue
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
@@ -375,7 +376,7 @@ class _KafkaConsumer(Consumer):
                         raise
                     except Exception as exc:  # noqa: BLE001 - rewind and deliver again
                         failures += 1
-                        log.warning("batch failed; rewinding", extra={"group": self.group, "error": repr(exc)})
+                        log.warning("batch failed; rewinding", extra={"group": self.group, **error_fields(exc)})
                         for tp, messages in batches.items():
                             consumer.seek(tp, messages[0].offset)
                         await asyncio.sleep(_backoff(failures))
@@ -385,7 +386,7 @@ class _KafkaConsumer(Consumer):
                     try:
                         await asyncio.wait_for(consumer.commit(offsets), self.bus.timeout)
                     except Exception as exc:  # noqa: BLE001 - the inbox absorbs the redelivery
-                        log.warning("offset commit failed; records may be redelivered", extra={"error": repr(exc)})
+                        log.warning("offset commit failed; records may be redelivered", extra=error_fields(exc))
                     for tp, next_offset in offsets.items():
                         high = consumer.highwater(tp)
                         if high is not None:

@@ -185,7 +185,7 @@ class EventConsumer:
         log.error(
             "record dead-lettered",
             extra={"consumer": self.name, "topic": record.topic, "partition": record.partition,
-                   "offset": record.offset, "event_id": event.id if event else None, "reason": error[:300]},
+                   "offset": record.offset, "event_id": event.id if event else None, "type": event_type},
         )
 
     # --- dead letters ---------------------------------------------------------------------------

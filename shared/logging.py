@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
@@ -29,9 +30,18 @@ class JsonFormatter(logging.Formatter):
         if cid := correlation_id.get():
             entry["correlation_id"] = cid
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            entry.update(error_fields(record.exc_info[1]))  # never the message: it may hold personal data
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def error_fields(exc: BaseException) -> dict[str, str]:
+    """What a log may say about an error: its type and where it was raised, not its message.
+
+    Messages can carry values (a database's "Key (phone)=(…) already exists"); frames do not.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    return {"error_type": type(exc).__name__, "error_at": " < ".join(f"{f.name}:{f.lineno}" for f in reversed(frames))}
 
 
 def configure(level: str = "INFO") -> None:

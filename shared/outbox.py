@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.bus import Bus, Record
 from shared.db import is_sqlite, make_sessionmaker, utcnow
 from shared.events import Envelope
+from shared.logging import error_fields
 from shared.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class Relay:
             except Exception as exc:  # noqa: BLE001 - the relay must outlive any failure
                 failures += 1
                 delay = min(self.max_backoff, 0.2 * 2 ** min(failures, 10)) * (0.5 + random.random() / 2)
-                log.warning("outbox relay could not publish; retrying", extra={"error": repr(exc), "retry_in": delay})
+                log.warning("outbox relay could not publish; retrying", extra={**error_fields(exc), "retry_in": round(delay, 2)})
                 self.metrics.outbox_publish_failures.inc()
                 await asyncio.sleep(delay)
 

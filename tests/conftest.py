@@ -7,11 +7,14 @@ that needs them fails — never skips — when they are not there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
+import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from services import SERVICES
 from shared.app import Runtime, ServiceSpec
 from shared.auth import SCOPES, hash_key
 from shared.bus import Bus, KafkaBus, MemoryBus
+from shared.logging import JsonFormatter
 from shared.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("TOURCRM_TEST_PG", "postgresql://tourcrm:tourcrm@127.0.0.1:5432/postgres")
@@ -47,6 +51,20 @@ async def equals(value: Awaitable[object], expected: object) -> bool:
 
 async def at_least(value: Awaitable[int], expected: int) -> bool:
     return (await value) >= expected
+
+
+@contextlib.contextmanager
+def capture_logs() -> Iterator[io.StringIO]:
+    """The JSON log lines written meanwhile, exactly as production would write them."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield buffer
+    finally:
+        root.removeHandler(handler)
 
 
 _reachable: dict[str, str] = {}

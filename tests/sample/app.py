@@ -65,7 +65,7 @@ SLOW = {"seconds": 0.0}
 async def on_booking_completed(event: Event[BookingCompleted], session: AsyncSession) -> None:
     kind = event.data.product.kind
     if kind == "poison":
-        raise ValueError("poison product")
+        raise ValueError(f"poison product for customer phone 13800138000 ({event.data.customer_id})")
     if kind == "gated" and await session.get(SampleGate, event.data.product.id) is None:
         raise LookupError(f"product {event.data.product.id} is not open yet")
     if SLOW["seconds"]:

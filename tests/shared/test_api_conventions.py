@@ -22,7 +22,7 @@ from shared.app import RuntimeDep, build_app
 from shared.auth import Scope
 from shared.errors import Conflict
 from shared.outbox import OutboxRecord
-from tests.conftest import TEST_KEY_ENTRIES, TEST_KEYS, Backend
+from tests.conftest import TEST_KEY_ENTRIES, TEST_KEYS, Backend, capture_logs
 from tests.sample import app as sample
 from tests.sample.app import SampleOrder
 
@@ -100,10 +100,13 @@ async def test_bad_input_is_a_problem_naming_the_field_never_a_500(api: httpx.As
     no_key = await api.post("/v1/orders", json={"customer_id": "c", "seq": 1}, headers=auth("all"))
     assert no_key.status_code == 400
     assert no_key.json()["errors"][0]["field"] == "Idempotency-Key"
-    crash = await api.get("/v1/boom", headers=auth("all"))
+    with capture_logs() as logs:
+        crash = await api.get("/v1/boom", headers=auth("all"))
     assert crash.status_code == 500
     assert crash.headers["content-type"] == "application/problem+json"
     assert "secret internals" not in crash.text
+    assert '"error_type": "RuntimeError"' in logs.getvalue()  # logged: what and where
+    assert "secret internals" not in logs.getvalue()  # but not the message, which may hold personal data
 
 
 async def test_same_idempotency_key_fifty_times_at_once_gives_one_effect_and_one_answer(api: httpx.AsyncClient) -> None:

@@ -18,7 +18,7 @@ from shared.db import transaction
 from shared.events import BOOKINGS
 from shared.inbox import DeadLetter, InboxRecord
 from shared.outbox import OutboxRecord
-from tests.conftest import REPO, Backend, at_least, equals, eventually
+from tests.conftest import REPO, Backend, at_least, capture_logs, equals, eventually
 from tests.sample import app as sample
 from tests.sample.app import SampleEffect, SampleGate, SampleOrder
 
@@ -199,6 +199,18 @@ async def test_malformed_records_are_dead_lettered_with_a_reason_while_good_ones
     outcomes = await runtime.consumer.replay()  # nothing about these records has changed
     assert all(o.startswith("still failing") for o in outcomes.values()) and len(outcomes) == 4
     assert len(await runtime.consumer.dead_letters()) == 4
+
+
+async def test_handler_errors_are_logged_without_their_message(backend: Backend) -> None:
+    runtime = await backend.runtime(sample.SPEC, await backend.database())
+    with capture_logs() as logs:
+        await place(runtime, "c-pii", [1], kind="poison")
+        await eventually(lambda: equals(_parked(runtime), 1))
+    [letter] = await runtime.consumer.dead_letters()
+    assert "13800138000" in letter.error  # the dead letter keeps the reason, in the service's own database
+    text = logs.getvalue()
+    assert '"error_type": "ValueError"' in text and "record dead-lettered" in text
+    assert "13800138000" not in text
 
 
 async def test_a_failing_handler_is_retried_then_parked_and_replay_applies_it_once(backend: Backend) -> None:
