@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import analytics, repository as repo
@@ -609,19 +609,21 @@ async def recompute_customer(session: AsyncSession, customer_id: str, *, now: da
     row.recency_days = analytics.business_days_between(f.last, now, tz) if f.last else None
     others = (CustomerValue.customer_id != customer_id, CustomerValue.frequency > 0)
     if f.frequency > 0:
-        n = 1 + int((await session.execute(select(func.count()).where(*others))).scalar_one())
-
-        async def below(condition) -> int:  # noqa: ANN001
-            return int((await session.execute(select(func.count()).where(*others, condition))).scalar_one())
-
-        row.r_score = min(5, 1 + 5 * await below(CustomerValue.last_booking_at < f.last) // n)
-        row.f_score = min(5, 1 + 5 * await below(CustomerValue.frequency < f.frequency) // n)
-        row.m_score = min(5, 1 + 5 * await below(CustomerValue.monetary < f.monetary) // n)
-        total = Decimal((await session.execute(select(func.coalesce(func.sum(CustomerValue.monetary), 0))
-                                               .where(*others))).scalar_one()) + f.monetary
-        greater = Decimal((await session.execute(select(func.coalesce(func.sum(CustomerValue.monetary), 0))
-                                                 .where(*others, CustomerValue.monetary > f.monetary))).scalar_one())
-        row.value_class = analytics.value_class(f.monetary, greater, total, config.value_class_thresholds)
+        # one round trip: the population counts and sums the quintiles and the value share need
+        v = CustomerValue
+        n, r_below, f_below, m_below, total, greater = (await session.execute(
+            select(func.count(), func.sum(case((v.last_booking_at < f.last, 1), else_=0)),
+                   func.sum(case((v.frequency < f.frequency, 1), else_=0)),
+                   func.sum(case((v.monetary < f.monetary, 1), else_=0)),
+                   func.coalesce(func.sum(v.monetary), 0),
+                   func.coalesce(func.sum(case((v.monetary > f.monetary, v.monetary), else_=0)), 0))
+            .where(*others))).one()
+        n = int(n) + 1
+        row.r_score = min(5, 1 + 5 * int(r_below or 0) // n)
+        row.f_score = min(5, 1 + 5 * int(f_below or 0) // n)
+        row.m_score = min(5, 1 + 5 * int(m_below or 0) // n)
+        row.value_class = analytics.value_class(f.monetary, Decimal(greater), Decimal(total) + f.monetary,
+                                                config.value_class_thresholds)
     else:
         row.r_score = row.f_score = row.m_score = None
         row.value_class = None
