@@ -92,6 +92,10 @@ class Runtime:
             await migrate(self.engine, self.spec.migrations_path)
         if self._owns_bus:
             await self.bus.start()
+        if isinstance(self.bus, MemoryBus) and self.settings.memory_bus_replay_seconds > 0:
+            requeued = await self.relay.requeue_recent(self.settings.memory_bus_replay_seconds)
+            if requeued:
+                log.info("in-process bus: publishing recent events again", extra={"events": requeued})
         await self.relay.start()
         if self.spec.subscriptions:
             self._bus_consumer = self.bus.consumer(

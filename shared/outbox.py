@@ -192,6 +192,20 @@ class Relay:
             update(OutboxRecord).where(OutboxRecord.id.in_([r.id for r in rows])).values(published_at=utcnow())
         )
 
+    async def requeue_recent(self, seconds: float) -> int:
+        """Mark events published in the last `seconds` unpublished again; returns how many.
+
+        For the in-process bus, whose log dies with the process: what was published but not yet
+        consumed before a crash is published again at start (consumers' inboxes skip the rest).
+        """
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRecord)
+                .where(OutboxRecord.published_at >= utcnow() - timedelta(seconds=seconds))
+                .values(published_at=None)
+            )
+            return result.rowcount or 0
+
     async def _observe_and_trim(self) -> None:
         async with self.sessions() as session, session.begin():
             count, oldest = (

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     relay_idle_seconds: float = 0.5
     bus_timeout_seconds: float = 10.0
+    # In-process bus only: at start, publish again what was published this long ago or less.
+    memory_bus_replay_seconds: float = 3600.0
     log_level: str = "INFO"
 
     @field_validator("timezone")

@@ -13,7 +13,7 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import select
 
-from shared.bus import Record
+from shared.bus import MemoryBus, Record
 from shared.db import transaction
 from shared.events import BOOKINGS
 from shared.inbox import DeadLetter, InboxRecord
@@ -275,3 +275,21 @@ async def test_replicas_share_a_consumer_group_and_a_rebalance_loses_nothing(kaf
     await eventually(lambda: equals(effect_count(first), seq * len(customers)), timeout=120)
     await asyncio.sleep(1)
     await assert_each_applied_once(first, {sample.booking_id(c, s) for c in customers for s in range(seq)})
+
+
+async def test_embedded_restart_redelivers_what_the_in_process_bus_lost(tmp_path) -> None:  # noqa: ANN001
+    """The in-process log dies with the process: recent events are published again at start."""
+    memory = Backend("memory", tmp_path, None, None)
+    url = await memory.database()
+    try:
+        before = await memory.runtime(sample.SPEC, url)
+        await before._bus_consumer.stop()  # noqa: SLF001 - the process dies before consuming
+        await place(before, "c-crash", range(3))
+        await eventually(lambda: _outbox_drained(before))
+        assert await effect_count(before) == 0
+        memory.memory_bus = MemoryBus()  # a new process: a new, empty in-process log
+        after = await memory.runtime(sample.SPEC, url)
+        await eventually(lambda: equals(effect_count(after), 3))
+        await assert_each_applied_once(after, {sample.booking_id("c-crash", s) for s in range(3)})
+    finally:
+        await memory.close()
