@@ -44,6 +44,15 @@ def emit(session: AsyncSession, data: EventData, subject: str | None) -> None:
 
 
 async def programme(session: AsyncSession) -> tuple[int, Programme]:
+    """The current programme; read once per transaction (a consumer batch shares one)."""
+    cached = session.info.get("loyalty_programme")
+    if cached is not None:
+        return cached
+    session.info["loyalty_programme"] = found = await _load_programme(session)
+    return found
+
+
+async def _load_programme(session: AsyncSession) -> tuple[int, Programme]:
     row = (
         await session.execute(select(ProgrammeVersion).order_by(ProgrammeVersion.version.desc()).limit(1))
     ).scalar_one_or_none()

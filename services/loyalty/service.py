@@ -215,6 +215,24 @@ def _campaign_matches(campaign: Campaign, tier: str, segments: list[str], produc
             and (not dests or product.destination in dests))
 
 
+async def _active_campaigns(session: AsyncSession) -> list[Campaign]:
+    """Active campaigns, locked (their budgets move); read once per transaction."""
+    if "loyalty_campaigns" not in session.info:
+        session.info["loyalty_campaigns"] = list((await session.execute(
+            select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
+        )).scalars())
+    return [c for c in session.info["loyalty_campaigns"] if c.status == "active"]
+
+
+async def _pending_extras(session: AsyncSession) -> dict[str, bool]:
+    """Whether any open win-back offer or pending referral exists at all; read once per transaction."""
+    if "loyalty_pending" not in session.info:
+        offers = (await session.execute(select(Offer.id).where(Offer.status == "open").limit(1))).first() is not None
+        referrals = (await session.execute(select(Referral.id).where(Referral.status == "pending").limit(1))).first()
+        session.info["loyalty_pending"] = {"offers": offers, "referrals": referrals is not None}
+    return session.info["loyalty_pending"]
+
+
 async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datetime) -> int:
     """booking-completed → points, once per booking id whatever the event id. Returns points credited."""
     if await session.get(Booking, data.booking_id) is not None:
@@ -223,7 +241,7 @@ async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datet
     traveller = await L.resolve(session, data.customer_id, lock=True)
     if traveller is None:
         traveller, _ = await enrol(session, data.customer_id, now)
-    account = await L.account_of(session, traveller, lock=True)
+    account = await L.account_of(session, traveller, lock=True) if traveller.account_id else traveller  # locked above
     rate = prog.rates.get(data.currency)
     if rate is None:
         raise EarnError(f"no earn rate for currency {data.currency}; add it to the programme and replay")
@@ -241,7 +259,8 @@ async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datet
             earned += rule.points + floor_int(base * (rule.multiplier - 1))
     if prog.max_points_per_booking is not None:
         earned = min(earned, prog.max_points_per_booking)
-    first_trip = (await session.execute(
+    pending = await _pending_extras(session)
+    first_trip = pending["referrals"] and (await session.execute(
         select(Booking.booking_id).where(Booking.traveller_id == traveller.customer_id).limit(1)
     )).first() is None
     booking = Booking(
@@ -261,9 +280,7 @@ async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datet
         )
         total += earned
     # campaigns: multipliers on the tier-adjusted base, or fixed bonuses, within each one's budget
-    campaigns = list((await session.execute(
-        select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
-    )).scalars())
+    campaigns = await _active_campaigns(session)
     segments = L.segments_of(account)
     for campaign in campaigns:
         if not _campaign_matches(campaign, tier, segments, data.product, day):
@@ -287,11 +304,11 @@ async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datet
         if campaign.budget is not None and campaign.issued >= campaign.budget:
             campaign.status = "exhausted"
     # win-back offer
-    offer = (await session.execute(
+    offer = pending["offers"] and (await session.execute(
         select(Offer).where(Offer.customer_id == traveller.customer_id, Offer.status == "open", Offer.expires_at > now)
         .limit(1)
     )).scalar_one_or_none()
-    if offer is not None:
+    if offer:
         offer.status, offer.booking_id = "used", data.booking_id
         if offer.points > 0:
             await _credit_and_announce(
@@ -449,6 +466,7 @@ async def winback_offer(session: AsyncSession, data: CustomerAtRisk, now: dateti
     offer = Offer(id=str(uuid.uuid4()), customer_id=member.customer_id, kind="win-back", points=prog.winback_bonus,
                   expires_at=now + timedelta(days=prog.winback_days), created_at=now)
     session.add(offer)
+    session.info.pop("loyalty_pending", None)
     return offer
 
 
@@ -479,6 +497,7 @@ async def refer(session: AsyncSession, code: str, referee_id: str, now: datetime
     referral = Referral(id=str(uuid.uuid4()), referee_id=referee_id, code=code, referrer_id=row.customer_id,
                         created_at=now)
     session.add(referral)
+    session.info.pop("loyalty_pending", None)
     return referral
 
 
@@ -823,6 +842,7 @@ async def erase(session: AsyncSession, data: CustomerErased, now: datetime) -> N
 
 async def set_programme(session: AsyncSession, prog: Programme, actor: str, reason: str, now: datetime) -> int:
     version, _ = await L.programme(session)
+    session.info.pop("loyalty_programme", None)
     session.add(ProgrammeVersion(version=version + 1, config=prog.model_dump_json(), actor=actor, reason=reason,
                                  created_at=now))
     await session.flush()
