@@ -99,6 +99,15 @@ async def test_value_against_a_hand_computed_dataset(backend: Backend) -> None:
     page = (await profile.client.get(f"/v1/segments/{loyal}/members", params={"limit": 1})).json()
     rest = (await profile.client.get(f"/v1/segments/{loyal}/members", params={"cursor": page["next_cursor"]})).json()
     assert {m["customer_id"] for m in page["items"] + rest["items"]} == {ids["A"], ids["D"]}
+    # export for a campaign: only members who consented to marketing, with the consented channel's contacts
+    await profile.client.patch(f"/v1/customers/{ids['A']}", json={"phones": ["13800000000"]}, headers={"If-Match": '"v1"'})
+    await profile.client.post(f"/v1/customers/{ids['A']}/consents", json={"changes": [
+        {"channel": "sms", "purpose": "marketing", "status": "granted"}]})
+    await profile.client.post(f"/v1/customers/{ids['C']}/consents", json={"changes": [
+        {"channel": "sms", "purpose": "marketing", "status": "denied"}]})
+    export = (await profile.client.get(f"/v1/segments/{big}/export", params={"purpose": "marketing"})).json()
+    assert [(i["customer_id"], i["channels"], i["phones"]) for i in export["items"]] == [(ids["A"], ["sms"], ["+8613800000000"])]
+    assert export["excluded_without_consent"] == 1
     bad = await profile.client.post("/v1/segments", json={"name": "x", "rules": [{"field": "frequency", "op": "gt", "value": "many"}]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "rules.0.value"
     bad = await profile.client.post("/v1/segments", json={"name": "x", "rules": [{"field": "shoe_size", "op": "eq", "value": 1}]})
