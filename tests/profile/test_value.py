@@ -149,6 +149,12 @@ async def test_customer_at_risk_once_per_episode(backend: Backend) -> None:
     assert len(await outbox_events(profile, "customer-at-risk", cid)) == 1
     at_risk = (await profile.client.get("/v1/at-risk")).json()["items"]
     assert [i["customer_id"] for i in at_risk] == [cid]
+    # an at-risk customer gets a win-back care task, once per episode
+    for _ in range(2):
+        async with transaction(profile.runtime.sessions) as session:
+            await service.schedule_care(session, now=datetime(2025, 12, 1, tzinfo=timezone.utc), tz=SHANGHAI)
+    tasks = (await profile.client.get(f"/v1/customers/{cid}/care-tasks")).json()["items"]
+    assert [t["kind"] for t in tasks] == ["win-back"]
     await feedback(3, 9)  # promoter: back to 0.5, the episode ends
     await eventually(lambda: score_is(0.5))
     assert (await churn())["at_risk"] is False
