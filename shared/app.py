@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -72,8 +73,10 @@ class Runtime:
         self.settings = settings
         self.metrics = Metrics(spec.name)
         self.engine: AsyncEngine = make_engine(settings.db_url)
-        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
-        self.read_sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine, readonly=True)
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine, settings=settings)
+        self.read_sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(
+            self.engine, readonly=True, settings=settings
+        )
         self._owns_bus = bus is None
         self.bus: Bus = bus or make_bus(settings)
         self.relay = Relay(
@@ -195,7 +198,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
         if not await runtime.bus.ready():
             checks["bus"] = "unreachable"
         if all(v == "ok" for v in checks.values()):
-            return errors.JSONResponse({"status": "ok", "checks": checks})
+            return JSONResponse({"status": "ok", "checks": checks})
         return errors.problem_response(503, "Service Unavailable", "not ready", checks=checks)
 
     @app.get("/metrics", tags=["ops"])

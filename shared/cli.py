@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services import SERVICES, spec
+from services.profile import cli as profile_cli
 from shared import logging as tlogging
 from shared.auth import SCOPES, hash_key, new_key
 from shared.settings import Settings
@@ -22,6 +23,7 @@ dlq = typer.Typer(help="Dead letters: records a consumer parked after bounded re
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
 app.add_typer(keys, name="keys")
+app.add_typer(profile_cli.app, name="import")  # tourcrm import customers FILE.csv
 console = Console(stderr=True)
 
 ServiceArg = Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICES)}")]

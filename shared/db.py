@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.settings import Settings
 
 REPO_SERVICES = Path(__file__).resolve().parent.parent / "services"
 
@@ -57,10 +60,25 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: AsyncEngine, *, readonly: bool = False) -> async_sessionmaker[AsyncSession]:
-    """Sessions for units of work; `readonly` ones never wait for SQLite's write lock (use them for queries)."""
+def make_sessionmaker(
+    engine: AsyncEngine, *, readonly: bool = False, settings: Settings | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for units of work; `readonly` ones never wait for SQLite's write lock (use them for queries).
+
+    Each session carries the service's settings, for handlers and use cases: `settings_of(session)`.
+    """
     bind = engine.execution_options(readonly=True) if readonly else engine
-    return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False)
+    return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False, info={"settings": settings})
+
+
+@functools.cache
+def _default_settings() -> Settings:
+    return Settings()
+
+
+def settings_of(session: AsyncSession) -> Settings:
+    """The settings of the service this session belongs to (defaults for a bare session)."""
+    return session.info.get("settings") or _default_settings()
 
 
 @asynccontextmanager

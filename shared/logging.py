@@ -50,6 +50,7 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "sqlalchemy.engine", "alembic", "httpx", "httpcore"):
+    for noisy in ("aiokafka", "kafka", "sqlalchemy.engine", "alembic", "httpx", "httpcore", "aiosqlite", "asyncpg"):
+        # (aiosqlite and asyncpg log SQL parameters at DEBUG: personal data)
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").disabled = True  # the metrics middleware logs requests without PII

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.profile import handlers, models  # noqa: F401 - the tables
+from services.profile import models  # noqa: F401 - the tables
 from services.profile.api import router
 from services.profile.jobs import JOBS
 from services.profile.subscriptions import SUBSCRIPTIONS
@@ -23,6 +23,4 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: Settings | None = None, *, bus: Bus | None = None) -> FastAPI:
-    settings = settings or Settings(service="profile")
-    handlers.CONTEXT["tz"] = settings.tz
-    return build_app(SPEC, settings, bus=bus)
+    return build_app(SPEC, settings or Settings(service="profile"), bus=bus)

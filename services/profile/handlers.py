@@ -6,34 +6,25 @@ producer retrying under a new event id changes nothing.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import service
 from services.profile.models import FeedbackView
 from shared import events as ev
-from shared.db import utcnow
+from shared.db import settings_of, utcnow
 from shared.events import Event
 
-# The business time zone, set from settings by create_app (one process runs one time zone).
-CONTEXT: dict[str, ZoneInfo] = {"tz": service.DEFAULT_TZ}
-
-
-def tz() -> ZoneInfo:
-    return CONTEXT["tz"]
-
-
 async def on_booking_completed(event: Event[ev.BookingCompleted], session: AsyncSession) -> None:
-    await service.record_booking(session, event.data, now=utcnow(), tz=tz())
+    await service.record_booking(session, event.data, now=utcnow(), tz=settings_of(session).tz)
 
 
 async def on_booking_cancelled(event: Event[ev.BookingCancelled], session: AsyncSession) -> None:
-    await service.record_cancellation(session, event.data, now=utcnow(), tz=tz())
+    await service.record_cancellation(session, event.data, now=utcnow(), tz=settings_of(session).tz)
 
 
 async def _recompute(session: AsyncSession, customer_id: str) -> None:
-    await service.recompute_customer(session, customer_id, now=utcnow(), tz=tz())
+    await service.recompute_customer(session, customer_id, now=utcnow(), tz=settings_of(session).tz)
 
 
 # --- loyalty -------------------------------------------------------------------------------------------
