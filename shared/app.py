@@ -13,8 +13,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -26,8 +27,8 @@ from shared import errors
 from shared.auth import KeyStore
 from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
 from shared.consumer import EventConsumer, Subscriptions
-from shared.db import make_engine, make_sessionmaker, migrate, migrations_of, ping
-from shared.logging import correlation_id, service_name
+from shared.db import make_engine, make_sessionmaker, migrate, migrations_of, ping, utcnow
+from shared.logging import correlation_id, error_fields, service_name
 from shared.metrics import Metrics
 from shared.outbox import Relay
 from shared.settings import Settings
@@ -35,6 +36,33 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 Job = Callable[["Runtime"], Awaitable[None]]
+
+
+def every(
+    interval: float | Callable[[datetime, Settings], float],
+    step: Callable[[Runtime, datetime], Awaitable[Any]],
+    *,
+    name: str,
+) -> Job:
+    """A periodic job: wait `interval` seconds (or what `interval(now, settings)` says), run
+    `step(runtime, now)`, repeat. A failed run is logged and counted; the next run still comes."""
+
+    async def job(runtime: Runtime) -> None:
+        while True:
+            delay = interval(utcnow(), runtime.settings) if callable(interval) else interval
+            await asyncio.sleep(delay)
+            try:
+                result = await step(runtime, utcnow())
+                if result:
+                    log.info("job ran", extra={"job": name, "result": result})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a job outlives one failed run
+                runtime.metrics.job_failures.labels(job=name).inc()
+                log.error("job failed", extra={"job": name, **error_fields(exc)})
+
+    job.__name__ = name
+    return job
 
 
 @dataclass

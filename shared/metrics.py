@@ -57,5 +57,8 @@ class Metrics:
         self.consumer_lag = Gauge(
             "tourcrm_consumer_lag", "Records not yet consumed, per partition", ["group", "topic", "partition"], registry=self.registry
         )
+        self.job_failures = Counter(
+            "tourcrm_job_failures_total", "Periodic job runs that failed", ["job"], registry=self.registry
+        )
         self.service_info = Gauge("tourcrm_service_info", "This service", ["service"], registry=self.registry)
         self.service_info.labels(service=service).set(1)
