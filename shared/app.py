@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared import errors
 from shared.auth import KeyStore
 from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
-from shared.consumer import EventConsumer, Subscriptions
+from shared.consumer import BatchHook, EventConsumer, Subscriptions
 from shared.db import make_engine, make_sessionmaker, migrate, migrations_of, ping, utcnow
 from shared.logging import correlation_id, error_fields, service_name
 from shared.metrics import Metrics
@@ -74,6 +74,7 @@ class ServiceSpec:
     description: str = ""
     routers: Sequence[APIRouter] = ()
     subscriptions: Subscriptions = field(default_factory=dict)
+    after_batch: Sequence[BatchHook] = ()  # once per consumed batch, in its transaction
     jobs: Sequence[Job] = ()
     migrations: Path | None = None  # default: services/<name>/migrations
 
@@ -113,7 +114,7 @@ class Runtime:
         )
         self.consumer = EventConsumer(
             name=spec.name, sessions=self.sessions, subscriptions=spec.subscriptions,
-            metrics=self.metrics, max_attempts=settings.consumer_max_attempts,
+            metrics=self.metrics, max_attempts=settings.consumer_max_attempts, after_batch=spec.after_batch,
         )
         self._bus_consumer: Consumer | None = None
         self._jobs: list[asyncio.Task] = []

@@ -83,7 +83,7 @@ def _consumer(service: str):  # noqa: ANN202
     service_spec = spec(service)
     return engine, EventConsumer(
         name=service, sessions=make_sessionmaker(engine), subscriptions=service_spec.subscriptions,
-        metrics=Metrics(service), max_attempts=settings.consumer_max_attempts,
+        metrics=Metrics(service), max_attempts=settings.consumer_max_attempts, after_batch=service_spec.after_batch,
     )
 
 

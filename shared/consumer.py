@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Event[Any], AsyncSession], Awaitable[None]]
 Subscriptions = Mapping[type[EventData], Sequence[Handler]]
+# Runs once per batch, after its handlers, in the batch's transaction (e.g. recompute what they touched;
+# handlers can leave notes for it in session.info). If it raises, the whole batch is delivered again.
+BatchHook = Callable[[AsyncSession], Awaitable[None]]
 
 
 class EventConsumer:
@@ -49,6 +52,7 @@ class EventConsumer:
         metrics: Metrics,
         max_attempts: int = 3,
         retry_delay: float = 0.05,
+        after_batch: Sequence[BatchHook] = (),
     ) -> None:
         self.name = name
         self.sessions = sessions
@@ -57,6 +61,7 @@ class EventConsumer:
         self.metrics = metrics
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
+        self.after_batch = list(after_batch)
 
     async def process_batch(self, records: list[Record]) -> None:
         """Apply a batch in one transaction; raise to have the bus deliver it again."""
@@ -107,6 +112,9 @@ class EventConsumer:
             applied.append((event.type, elapsed))
         for record, reason in bad:
             await self._park(session, record, reason, None)
+        if applied:
+            for hook in self.after_batch:
+                await hook(session)
         return applied
 
     async def _claim(self, session: AsyncSession, events: list[Event[Any]]) -> set[str]:
@@ -222,6 +230,8 @@ class EventConsumer:
                         outcomes[row.id] = f"still failing: {outcome}"
                         continue
                     session.add(InboxRecord(consumer=self.name, event_id=event.id, event_type=event.type))
+                    for hook in self.after_batch:
+                        await hook(session)
                     self.metrics.events_consumed.labels(consumer=self.name, type=event.type).inc()
                 row.status, row.replayed_at = "replayed", utcnow()
                 outcomes[row.id] = "replayed"

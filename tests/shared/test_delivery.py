@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -293,3 +294,26 @@ async def test_embedded_restart_redelivers_what_the_in_process_bus_lost(tmp_path
         await assert_each_applied_once(after, {sample.booking_id("c-crash", s) for s in range(3)})
     finally:
         await memory.close()
+
+
+async def test_an_after_batch_hook_runs_once_per_batch_inside_its_transaction(backend: Backend) -> None:
+    seen: list[int] = []
+
+    async def count_new_effects(session) -> None:  # noqa: ANN001
+        seen.append(sum(isinstance(o, SampleEffect) for o in session.new))
+
+    spec = dataclasses.replace(sample.SPEC, after_batch=[count_new_effects])
+    runtime = await backend.runtime(spec, await backend.database(), start=False)
+    await runtime.start()
+    await runtime._bus_consumer.stop()  # noqa: SLF001 - let events pile up, then consume them in batches
+    await place(runtime, "c-hook", range(30))
+    await eventually(lambda: _outbox_drained(runtime))
+    consumer = runtime.bus.consumer("sample", runtime.consumer.topics, runtime.consumer.process_batch,
+                                    metrics=runtime.metrics, batch_size=10)
+    await consumer.start()
+    try:
+        await eventually(lambda: equals(effect_count(runtime), 30))
+    finally:
+        await consumer.stop()
+    assert sum(seen) == 30  # the hook saw every effect, still pending in the batch's transaction
+    assert 3 <= len(seen) < 30  # once per batch, not once per event
