@@ -39,7 +39,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def iso(moment: datetime) -> str:
-    return L.aware(moment).isoformat()
+    return moment.isoformat()
 
 
 class Body(BaseModel):
@@ -119,7 +119,7 @@ class Roster(Body):
 
 async def member_view(session: AsyncSession, member: Member) -> dict[str, Any]:
     now = utcnow()
-    today = L.local_date(now)
+    today = L.local_date(session, now)
     prog = (await L.programme(session))[1]
     account = await L.account_of(session, member)
     held_rows = list((await session.execute(

@@ -17,25 +17,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.loyalty.models import LedgerEntry, Lot, Member, ProgrammeVersion, Redemption
 from services.loyalty.programme import Programme, add_months, default_programme
 from shared import outbox
+from shared.db import settings_of
 from shared.events import EventData, new_event
 
 SOURCE = "tourcrm/loyalty"
-CONTEXT: dict[str, ZoneInfo] = {"tz": ZoneInfo("Asia/Shanghai")}
 
 
 class LedgerError(RuntimeError):
     """A movement that would break the ledger's invariants; nothing of it is written."""
 
 
-def tz() -> ZoneInfo:
-    return CONTEXT["tz"]
+def tz(session: AsyncSession) -> ZoneInfo:
+    """The business time zone (expiry dates, reviews, campaign calendars): the service's settings.tz."""
+    return settings_of(session).tz
 
 
-def local_date(moment: datetime) -> date:
-    return aware(moment).astimezone(tz()).date()
+def local_date(session: AsyncSession, moment: datetime) -> date:
+    return moment.astimezone(tz(session)).date()
 
 
 def aware(moment: datetime) -> datetime:
+    """Event data from other systems may carry a naive time: read it as UTC (tables only take aware ones)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -149,10 +151,10 @@ async def credit(
         session, member, kind=kind, points=points, cause_type=cause_type, cause_id=cause_id, now=now,
         business_key=business_key, earned_by=earned_by, reason=reason, actor=actor,
     )
-    earned_at = aware(earned_at or now)
+    earned_at = earned_at or now
     session.add(Lot(
         customer_id=member.customer_id, entry_id=entry.id, booking_id=booking_id, earned_at=earned_at,
-        expires_on=add_months(local_date(earned_at), prog.expiry_months), points=points, remaining=points,
+        expires_on=add_months(local_date(session, earned_at), prog.expiry_months), points=points, remaining=points,
     ))
     entries = [entry]
     if member.debt > 0:

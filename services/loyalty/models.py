@@ -12,17 +12,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from shared.db import utcnow
 
 BIGID = BigInteger().with_variant(Integer, "sqlite")
-TS = DateTime(timezone=True)
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Column:
-    return Column(TS, nullable=nullable, index=index)
+    """timestamptz (the migrations say sa.DateTime(timezone=True)); aware UTC datetimes back on both databases."""
+    return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
 class ProgrammeVersion(SQLModel, table=True):
@@ -50,6 +51,8 @@ class Member(SQLModel, table=True):
     next_review_on: date = Field(sa_column=Column(Date, nullable=False, index=True))
     balance: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     debt: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    # Points reserved by holds in status "held" (live or expired but not yet swept), kept under the row lock.
+    held: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     segments: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     status: str = Field(default="active", sa_column=Column(String(20), nullable=False))
     merged_into: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))

@@ -13,7 +13,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import ledger as L
@@ -58,7 +60,7 @@ async def enrol(
             if roster:
                 await add_to_roster(session, existing, roster, now)
             return existing, False
-    today = local_date(now)
+    today = local_date(session, now)
     member = Member(
         customer_id=customer_id, member_type=member_type, points_to=points_to, tier="regular", tier_since=now,
         next_review_on=L.next_anniversary(today, today), enrolled_at=now, updated_at=now,
@@ -100,7 +102,7 @@ async def require_member(session: AsyncSession, customer_id: str, *, lock: bool 
 
 
 async def qualification(session: AsyncSession, account_id: str, prog: Programme, now: datetime) -> dict[str, Any]:
-    since = aware(now) - timedelta(days=round(prog.window_months * 30.44))
+    since = now - timedelta(days=round(prog.window_months * 30.44))
     points, spend, trips = (await session.execute(
         select(func.coalesce(func.sum(Booking.qualifying), 0), func.coalesce(func.sum(Booking.spend), 0), func.count())
         .where(Booking.customer_id == account_id, Booking.status == "completed", Booking.completed_at >= since)
@@ -126,7 +128,7 @@ def _tier_changed(session: AsyncSession, member: Member, old: str, new: str, rea
 
 async def evaluate_tier(session: AsyncSession, member: Member, prog: Programme, now: datetime) -> None:
     """On every ledger change: upgrade at once when the member qualifies for a higher tier."""
-    today = local_date(now)
+    today = local_date(session, now)
     qualified = qualified_tier(prog, await qualification(session, member.customer_id, prog, now))
     if tier_rank(qualified) > tier_rank(member.tier):
         before = L.effective_tier(member, today)
@@ -134,14 +136,14 @@ async def evaluate_tier(session: AsyncSession, member: Member, prog: Programme, 
         _tier_changed(session, member, before, L.effective_tier(member, today), "upgrade", now)
 
 
-def _in_grace(member: Member, prog: Programme, review_on: date) -> bool:
-    return add_months(local_date(member.tier_since), prog.grace_months) > review_on
+def _in_grace(session: AsyncSession, member: Member, prog: Programme, review_on: date) -> bool:
+    return add_months(local_date(session, member.tier_since), prog.grace_months) > review_on
 
 
 async def review_tiers(session: AsyncSession, now: datetime, *, limit: int = 1000) -> int:
     """Daily: anniversary reviews (one tier down at most, grace period) and ended overrides."""
     prog = (await L.programme(session))[1]
-    today = local_date(now)
+    today = local_date(session, now)
     changed = 0
     ids = list((await session.execute(
         select(Member.customer_id).where(Member.status == "active", Member.next_review_on <= today).limit(limit)
@@ -161,7 +163,7 @@ async def review_tiers(session: AsyncSession, now: datetime, *, limit: int = 100
             rank = tier_rank(member.tier)
             if tier_rank(qualified) > rank:
                 member.tier, member.tier_since = qualified, now
-            elif tier_rank(qualified) < rank and not _in_grace(member, prog, member.next_review_on):
+            elif tier_rank(qualified) < rank and not _in_grace(session, member, prog, member.next_review_on):
                 member.tier, member.tier_since = TIERS[max(tier_rank(qualified), rank - 1)], now
             while member.next_review_on <= today:
                 member.next_review_on = add_months(member.next_review_on, 12)
@@ -176,7 +178,7 @@ async def review_tiers(session: AsyncSession, now: datetime, *, limit: int = 100
 async def override_tier(session: AsyncSession, customer_id: str, tier: str, until: date, reason: str, actor: str,
                         now: datetime) -> Member:
     member = await require_member(session, customer_id, lock=True)
-    today = local_date(now)
+    today = local_date(session, now)
     if until < today:
         raise Unprocessable("the override must end today or later", field="until")
     before = L.effective_tier(member, today)
@@ -233,8 +235,46 @@ async def _pending_extras(session: AsyncSession) -> dict[str, bool]:
     return session.info["loyalty_pending"]
 
 
+def _rate(prog: Programme, data: BookingCompleted) -> Decimal:
+    rate = prog.rates.get(data.currency)
+    if rate is None:
+        raise EarnError(f"no earn rate for currency {data.currency}; add it to the programme and replay")
+    return rate
+
+
+def _booking_points(prog: Programme, tier: str, data: BookingCompleted) -> tuple[Decimal, int, int]:
+    """(spend in the programme currency, qualifying base points, points earned) of a booking at a tier."""
+    spend = (data.amount * _rate(prog, data)).quantize(CENT)
+    base = floor_int(spend * prog.points_per_unit)
+    earned = floor_int(base * prog.tier(tier).multiplier)
+    product = data.product
+    for rule in prog.bonuses:
+        hit = (rule.match == "kind" and product.kind == rule.value or rule.match == "tag" and rule.value in product.tags
+               or rule.match == "destination" and product.destination == rule.value)
+        if hit:
+            earned += rule.points + floor_int(base * (rule.multiplier - 1))
+    if prog.max_points_per_booking is not None:
+        earned = min(earned, prog.max_points_per_booking)
+    return spend, base, earned
+
+
+def _campaign_extra(prog: Programme, campaign: Campaign, tier: str, base: int) -> int:
+    if campaign.kind == "multiplier":
+        extra = floor_int(floor_int(base * prog.tier(tier).multiplier) * ((campaign.multiplier or 1) - 1))
+    else:
+        extra = campaign.bonus_points or 0
+    if campaign.budget is not None:
+        extra = min(extra, campaign.budget - campaign.issued)
+    return extra
+
+
 async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datetime) -> int:
     """booking-completed → points, once per booking id whatever the event id. Returns points credited."""
+    return await earn_bookings(session, [(data, now)])
+
+
+async def _earn_one(session: AsyncSession, data: BookingCompleted, now: datetime) -> int:
+    """The general path, one booking at a time: family and enterprise accounts, debts, referrals, win-back offers."""
     if await session.get(Booking, data.booking_id) is not None:
         return 0  # earned (or cancelled) already: a retried booking-completed changes nothing
     version, prog = await L.programme(session)
@@ -242,23 +282,11 @@ async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datet
     if traveller is None:
         traveller, _ = await enrol(session, data.customer_id, now)
     account = await L.account_of(session, traveller, lock=True) if traveller.account_id else traveller  # locked above
-    rate = prog.rates.get(data.currency)
-    if rate is None:
-        raise EarnError(f"no earn rate for currency {data.currency}; add it to the programme and replay")
+    _rate(prog, data)
     completed_at = aware(data.completed_at)
-    day = local_date(completed_at)
-    tier = L.effective_tier(account, local_date(now))
-    spend = (data.amount * rate).quantize(CENT)
-    base = floor_int(spend * prog.points_per_unit)
-    earned = floor_int(base * prog.tier(tier).multiplier)
-    for rule in prog.bonuses:
-        product = data.product
-        hit = (rule.match == "kind" and product.kind == rule.value or rule.match == "tag" and rule.value in product.tags
-               or rule.match == "destination" and product.destination == rule.value)
-        if hit:
-            earned += rule.points + floor_int(base * (rule.multiplier - 1))
-    if prog.max_points_per_booking is not None:
-        earned = min(earned, prog.max_points_per_booking)
+    day = local_date(session, completed_at)
+    tier = L.effective_tier(account, local_date(session, now))
+    spend, base, earned = _booking_points(prog, tier, data)
     pending = await _pending_extras(session)
     first_trip = pending["referrals"] and (await session.execute(
         select(Booking.booking_id).where(Booking.traveller_id == traveller.customer_id).limit(1)
@@ -285,12 +313,7 @@ async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datet
     for campaign in campaigns:
         if not _campaign_matches(campaign, tier, segments, data.product, day):
             continue
-        if campaign.kind == "multiplier":
-            extra = floor_int(floor_int(base * prog.tier(tier).multiplier) * ((campaign.multiplier or 1) - 1))
-        else:
-            extra = campaign.bonus_points or 0
-        if campaign.budget is not None:
-            extra = min(extra, campaign.budget - campaign.issued)
+        extra = _campaign_extra(prog, campaign, tier, base)
         session.add(CampaignAward(campaign_id=campaign.id, booking_id=data.booking_id, customer_id=account.customer_id,
                                   points=max(extra, 0), revenue=spend, created_at=now))
         if extra > 0:
@@ -336,6 +359,208 @@ async def earn_booking(session: AsyncSession, data: BookingCompleted, now: datet
                 await evaluate_tier(session, referrer_account, prog, now)
     await evaluate_tier(session, account, prog, now)
     return total
+
+
+# --- earning a consumer batch at once --------------------------------------------------------------
+
+STAGED = "loyalty_staged_earns"
+
+
+async def stage_earn(session: AsyncSession, data: BookingCompleted, now: datetime) -> None:
+    """Queue a booking-completed for `apply_staged` (the consumer's after_batch hook, or the next other event).
+
+    A booking that cannot earn (a currency without a rate) raises here, so the consumer parks that event.
+    """
+    _rate((await L.programme(session))[1], data)
+    session.info.setdefault(STAGED, []).append((data, now))
+
+
+async def apply_staged(session: AsyncSession) -> int:
+    """Apply the queued booking-completed events, in their order; every other loyalty event calls this first."""
+    staged = session.info.pop(STAGED, None)
+    return await earn_bookings(session, staged) if staged else 0
+
+
+@sa_event.listens_for(SyncSession, "before_commit")
+def _nothing_staged_left(session: SyncSession) -> None:
+    if session.info.get(STAGED):
+        # a consumer without the loyalty after_batch hook: refuse the batch; the consumer redoes it one
+        # event at a time (each in a savepoint, where booking-completed earns at once)
+        raise RuntimeError("booking-completed events staged but not applied: use SPEC.after_batch")
+
+
+@sa_event.listens_for(SyncSession, "after_soft_rollback")
+def _forget_batch_caches(session: SyncSession, previous_transaction: Any) -> None:
+    # rows read (and locked) in a rolled-back savepoint or transaction are not to be trusted any more
+    for name in (STAGED, "loyalty_programme", "loyalty_campaigns", "loyalty_pending"):
+        session.info.pop(name, None)
+
+
+async def earn_bookings(session: AsyncSession, items: list[tuple[BookingCompleted, datetime]]) -> int:
+    """booking-completed for many bookings in one pass, in their order, with what one at a time would write.
+
+    A handful of statements for the whole list: which bookings are known, the members locked in one
+    `SELECT … FOR UPDATE` (ordered by id: no deadlock between batches), their qualification in one
+    aggregate, then multi-row INSERTs of bookings, entries, lots and awards. Individual members without
+    debt are done here; family/enterprise accounts, debts, referrals and win-back offers take `_earn_one`.
+    Returns the points credited.
+    """
+    if not items:
+        return 0
+    version, prog = await L.programme(session)
+    ids = {data.booking_id for data, _ in items}
+    known = set((await session.execute(select(Booking.booking_id).where(Booking.booking_id.in_(ids)))).scalars())
+    fresh: list[tuple[BookingCompleted, datetime]] = []
+    for data, now in items:
+        if data.booking_id not in known:  # earned or cancelled already, or twice in this list
+            known.add(data.booking_id)
+            fresh.append((data, now))
+    if not fresh:
+        return 0
+    for data, _ in fresh:
+        _rate(prog, data)
+    customers = sorted({data.customer_id for data, _ in fresh})
+    members: dict[str, Member] = {m.customer_id: m for m in (await session.execute(
+        select(Member).where(Member.customer_id.in_(customers)).order_by(Member.customer_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )).scalars()}
+    general: set[str] = {cid for cid, m in members.items()
+                         if m.status != "active" or m.debt > 0 or (m.account_id and m.account_id != cid)}
+    pending = await _pending_extras(session)
+    if pending["offers"]:
+        general |= set((await session.execute(select(Offer.customer_id).where(
+            Offer.customer_id.in_(customers), Offer.status == "open", Offer.expires_at > fresh[0][1]))).scalars())
+    if pending["referrals"]:
+        general |= set((await session.execute(select(Referral.referee_id).where(
+            Referral.referee_id.in_(customers), Referral.status == "pending"))).scalars())
+    since = fresh[0][1] - timedelta(days=round(prog.window_months * 30.44))
+    stats: dict[str, dict[str, Any]] = {cid: {"points": 0, "spend": Decimal(0), "trips": 0} for cid in customers}
+    for cid, points, spend, trips in (await session.execute(
+        select(Booking.customer_id, func.sum(Booking.qualifying), func.sum(Booking.spend), func.count())
+        .where(Booking.customer_id.in_(customers), Booking.status == "completed", Booking.completed_at >= since)
+        .group_by(Booking.customer_id)
+    )).all():
+        stats[cid] = {"points": int(points or 0), "spend": Decimal(spend or 0), "trips": int(trips)}
+    campaigns = await _active_campaigns(session)
+
+    total = 0
+    run = _Run()
+    for data, now in fresh:
+        cid = data.customer_id
+        if cid in general:
+            await run.write(session)
+            total += await _earn_one(session, data, now)
+            stats.pop(cid, None)  # the general path evaluated the tier from the database
+            continue
+        account = members.get(cid)
+        if account is None:
+            today = local_date(session, now)
+            account = members[cid] = Member(
+                customer_id=cid, member_type="individual", points_to="account", tier="regular", tier_since=now,
+                next_review_on=L.next_anniversary(today, today), enrolled_at=now, updated_at=now,
+            )
+            session.add(account)
+            run.events.append(MemberEnrolled(customer_id=cid, member_type="individual", tier="regular",
+                                             enrolled_at=now))
+        completed_at = aware(data.completed_at)
+        day = local_date(session, completed_at)
+        tier = L.effective_tier(account, local_date(session, now))
+        spend, base, earned = _booking_points(prog, tier, data)
+        lot = dict(customer_id=cid, booking_id=data.booking_id, earned_at=completed_at,
+                   expires_on=add_months(local_date(session, completed_at), prog.expiry_months), expired=0)
+        entry = dict(customer_id=cid, earned_by=cid, kind="earn", cause_type="booking", actor=None, note=None,
+                     created_at=now)
+        booked = 0
+        if earned > 0:
+            run.credit(account, {**entry, "points": earned, "cause_id": data.booking_id,
+                                 "business_key": f"earn:{data.booking_id}",
+                                 "reason": f"{tier} ×{prog.tier(tier).multiplier}, programme v{version}"},
+                       lot, "earn", now)
+            booked += earned
+        segments = L.segments_of(account)
+        for campaign in campaigns:
+            if campaign.status != "active" or not _campaign_matches(campaign, tier, segments, data.product, day):
+                continue
+            extra = _campaign_extra(prog, campaign, tier, base)
+            run.awards.append(dict(campaign_id=campaign.id, booking_id=data.booking_id, customer_id=cid,
+                                   points=max(extra, 0), revenue=spend, reversed=False, created_at=now))
+            if extra > 0:
+                campaign.issued += extra
+                run.credit(account, {**entry, "kind": "bonus", "points": extra, "cause_type": "campaign",
+                                     "cause_id": campaign.id, "business_key": f"campaign:{campaign.id}:{data.booking_id}",
+                                     "reason": f"campaign {campaign.name}"[:500]}, lot, "bonus", now)
+                booked += extra
+            if campaign.budget is not None and campaign.issued >= campaign.budget:
+                campaign.status = "exhausted"
+        run.bookings.append(dict(
+            booking_id=data.booking_id, customer_id=cid, traveller_id=cid, status="completed", amount=data.amount,
+            currency=data.currency, spend=spend, earned=booked, qualifying=base, completed_at=completed_at,
+            cancelled_at=None, created_at=now,
+        ))
+        total += booked
+        # tiers: upgrade at once when the member qualifies (the daily review does downgrades)
+        if cid not in stats:
+            await run.write(session)
+            stats[cid] = await qualification(session, cid, prog, now)
+        elif completed_at >= since:
+            mine = stats[cid]
+            mine["points"] += base
+            mine["spend"] += spend
+            mine["trips"] += 1
+        qualified = qualified_tier(prog, stats[cid])
+        if tier_rank(qualified) > tier_rank(account.tier):
+            today = local_date(session, now)
+            before = L.effective_tier(account, today)
+            account.tier, account.tier_since = qualified, now
+            after = L.effective_tier(account, today)
+            if after != before:
+                run.events.append(TierChanged(customer_id=cid, old_tier=before, new_tier=after, reason="upgrade",
+                                              changed_at=now))
+    await run.write(session)
+    return total
+
+
+class _Run:
+    """Rows and events of a run of simple earnings, written with one multi-row INSERT per table."""
+
+    def __init__(self) -> None:
+        self.bookings: list[dict[str, Any]] = []
+        self.entries: list[dict[str, Any]] = []
+        self.lots: list[dict[str, Any]] = []
+        self.awards: list[dict[str, Any]] = []
+        self.events: list[Any] = []  # event data, or (entry index, event kind, balance) for points-earned
+
+    def credit(self, member: Member, entry: dict[str, Any], lot: dict[str, Any], event_kind: str,
+               now: datetime) -> None:
+        points = entry["points"]
+        member.balance += points
+        member.updated_at = now
+        self.lots.append({**lot, "points": points, "remaining": points})
+        self.events.append((len(self.entries), event_kind, member.balance))
+        self.entries.append(entry)
+
+    async def write(self, session: AsyncSession) -> None:
+        if self.entries:
+            ids = list((await session.execute(
+                insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), self.entries
+            )).scalars())
+            for lot, entry_id in zip(self.lots, ids, strict=True):
+                lot["entry_id"] = entry_id
+            await session.execute(insert(Lot), self.lots)
+        else:
+            ids = []
+        if self.bookings:
+            await session.execute(insert(Booking), self.bookings)
+        if self.awards:
+            await session.execute(insert(CampaignAward), self.awards)
+        for item in self.events:
+            if isinstance(item, tuple):
+                index, kind, balance = item
+                entry = self.entries[index]
+                item = PointsEarned(customer_id=entry["customer_id"], points=entry["points"], balance=balance,
+                                    entry_id=str(ids[index]), cause=entry["cause_id"], kind=kind)
+            emit(session, item, item.customer_id)
+        self.__init__()
 
 
 async def cancel_booking(session: AsyncSession, data: BookingCancelled, now: datetime) -> int:
@@ -509,9 +734,17 @@ async def create_hold(
     booking_id: str | None,
 ) -> Redemption:
     """Reserve points at checkout. The member row is locked, so concurrent holds can never overdraw."""
+    prog = (await L.programme(session))[1]
+    fast = None
+    if reward_id is None:
+        assert points is not None
+        fast = await _cash_hold(session, customer_id, now, prog, points, booking_id)
+        if fast.status == "held":
+            return fast
     member = await require_member(session, customer_id)
     account = await L.account_of(session, member, lock=True)
-    prog = (await L.programme(session))[1]
+    if fast is not None:
+        await session.delete(fast)  # not the member's own account, or not enough points: the general path decides
     cash_value = None
     if reward_id is not None:
         reward = await session.get(Reward, reward_id, with_for_update=True, populate_existing=True)
@@ -536,12 +769,16 @@ async def create_hold(
         cash_value = (Decimal(points) / prog.cash_points_per_unit).quantize(CENT)
         kind = "cash"
         reward = None
-    available = account.balance - await L.held(session, account.customer_id, now)
+    if cost > account.balance - account.held:
+        await _sweep_expired_holds(session, account, now)  # expired holds count in `held` until swept
+    available = account.balance - account.held
     if cost > available:
         raise Conflict(f"insufficient points: {cost} asked, {available} available", code="insufficient_points",
                        available=available)
     if reward is not None and reward.stock is not None:
         reward.stock -= 1
+    account.held += cost
+    account.updated_at = now
     redemption = Redemption(
         id=str(uuid.uuid4()), customer_id=account.customer_id, kind=kind, points=cost, reward_id=reward_id,
         booking_id=booking_id, cash_value=cash_value, currency=prog.currency if cash_value is not None else None,
@@ -552,15 +789,57 @@ async def create_hold(
     return redemption
 
 
+async def _cash_hold(session: AsyncSession, customer_id: str, now: datetime, prog: Programme, points: int,
+                     booking_id: str | None) -> Redemption:
+    """Points-as-cash on a member who is their own account: the hold row, then one conditional
+    `UPDATE … SET held = held + points WHERE balance - held >= points` that takes the member's lock last,
+    so the lock is held for that statement and the commit only. Status "refused" when it matched no row."""
+    redemption = Redemption(
+        id=str(uuid.uuid4()), customer_id=customer_id, kind="cash", points=points, booking_id=booking_id,
+        cash_value=(Decimal(points) / prog.cash_points_per_unit).quantize(CENT), currency=prog.currency,
+        status="held", expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now,
+    )
+    session.add(redemption)
+    await session.flush()
+    taken = (await session.execute(
+        update(Member).where(
+            Member.customer_id == customer_id, Member.status == "active",
+            or_(Member.account_id.is_(None), Member.account_id == customer_id), Member.balance - Member.held >= points,
+        ).values(held=Member.held + points, updated_at=now).returning(Member.customer_id)
+        .execution_options(synchronize_session=False)
+    )).first()
+    if taken is None:
+        redemption.status = "refused"
+    return redemption
+
+
+async def _sweep_expired_holds(session: AsyncSession, account: Member, now: datetime) -> None:
+    """Expire the (locked) account's holds whose time is up, releasing what they reserved."""
+    rows = list((await session.execute(
+        select(Redemption).where(Redemption.customer_id == account.customer_id, Redemption.status == "held",
+                                 Redemption.expires_at <= now).with_for_update().execution_options(populate_existing=True)
+    )).scalars())
+    for redemption in rows:
+        redemption.status, redemption.settled_at = "expired", now
+        account.held -= redemption.points
+        await _restock(session, redemption)
+
+
 async def _locked_redemption(session: AsyncSession, redemption_id: str) -> tuple[Redemption, Member | None]:
-    """Lock the member first, then the redemption (the same order as create_hold: no deadlock)."""
-    peek = await session.get(Redemption, redemption_id)
-    if peek is None:
-        raise NotFound("redemption", redemption_id)
-    member = await L.get_member(session, peek.customer_id, lock=True)
-    redemption = await session.get(Redemption, redemption_id, with_for_update=True, populate_existing=True)
-    assert redemption is not None
-    return redemption, member
+    """Lock the member first, then the redemption (the same order as create_hold: no deadlock).
+
+    A hold changes state only under its member's lock, so the redemption read after the lock is current."""
+    for _ in range(3):
+        owner = select(Redemption.customer_id).where(Redemption.id == redemption_id).scalar_subquery()
+        member = (await session.execute(
+            select(Member).where(Member.customer_id == owner).with_for_update().execution_options(populate_existing=True)
+        )).scalar_one_or_none()
+        redemption = await session.get(Redemption, redemption_id, with_for_update=True, populate_existing=True)
+        if redemption is None:
+            raise NotFound("redemption", redemption_id)
+        if member is None or member.customer_id == redemption.customer_id:
+            return redemption, member
+    raise Conflict("the redemption moved to another account meanwhile; retry")
 
 
 async def capture(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
@@ -569,21 +848,22 @@ async def capture(session: AsyncSession, redemption_id: str, now: datetime) -> R
         return redemption
     if redemption.status != "held":
         raise Conflict(f"redemption {redemption_id} is {redemption.status}; it cannot be captured", hold_status=redemption.status)
-    if aware(redemption.expires_at) <= now:
-        raise Conflict(f"the hold expired at {aware(redemption.expires_at).isoformat()}; redeem again", hold_status="expired")
+    if redemption.expires_at <= now:
+        raise Conflict(f"the hold expired at {redemption.expires_at.isoformat()}; redeem again", hold_status="expired")
     if member is None or member.status != "active":
         raise Conflict("the member's account is closed")
     entry = await L.debit(session, member, kind="redeem", points=redemption.points, cause_type="redemption",
                           cause_id=redemption.id, business_key=f"redeem:{redemption.id}", now=now,
                           reason=f"{redemption.kind} for booking {redemption.booking_id}"[:500])
     redemption.status, redemption.settled_at, redemption.entry_id = "captured", now, entry.id
+    member.held -= redemption.points
     emit(session, PointsRedeemed(customer_id=member.customer_id, points=-redemption.points, balance=member.balance,
                                  entry_id=str(entry.id), cause=redemption.booking_id, redemption_id=redemption.id),
          member.customer_id)
     if redemption.reward_id:
         emit(session, RewardRedeemed(customer_id=member.customer_id, reward_id=redemption.reward_id,
                                      redemption_id=redemption.id, points=redemption.points), member.customer_id)
-    await evaluate_tier(session, member, (await L.programme(session))[1], now)
+    # no tier evaluation: tiers qualify on completed bookings, which a redemption does not change
     return redemption
 
 
@@ -594,25 +874,39 @@ async def _restock(session: AsyncSession, redemption: Redemption) -> None:
 
 
 async def release(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
-    redemption, _ = await _locked_redemption(session, redemption_id)
+    redemption, member = await _locked_redemption(session, redemption_id)
     if redemption.status in ("released", "expired"):
         return redemption
     if redemption.status != "held":
         raise Conflict(f"redemption {redemption_id} is {redemption.status}; it cannot be released", hold_status=redemption.status)
     redemption.status, redemption.settled_at = "released", now
+    if member is not None:
+        member.held -= redemption.points
     await _restock(session, redemption)
     return redemption
 
 
 async def expire_holds(session: AsyncSession, now: datetime, *, limit: int = 1000) -> int:
-    rows = list((await session.execute(
-        select(Redemption).where(Redemption.status == "held", Redemption.expires_at <= now).limit(limit)
-        .with_for_update()
+    """Expire holds whose time is up, member by member (each locked first, as everywhere else)."""
+    customers = list((await session.execute(
+        select(Redemption.customer_id).where(Redemption.status == "held", Redemption.expires_at <= now)
+        .group_by(Redemption.customer_id).order_by(Redemption.customer_id).limit(limit)
     )).scalars())
-    for redemption in rows:
-        redemption.status, redemption.settled_at = "expired", now
-        await _restock(session, redemption)
-    return len(rows)
+    expired = 0
+    for customer_id in customers:
+        member = await L.get_member(session, customer_id, lock=True)
+        rows = list((await session.execute(
+            select(Redemption).where(Redemption.customer_id == customer_id, Redemption.status == "held",
+                                     Redemption.expires_at <= now).with_for_update()
+            .execution_options(populate_existing=True)
+        )).scalars())
+        for redemption in rows:
+            redemption.status, redemption.settled_at = "expired", now
+            if member is not None:
+                member.held -= redemption.points
+            await _restock(session, redemption)
+        expired += len(rows)
+    return expired
 
 
 # --- adjustments and expiry ------------------------------------------------------------------------
@@ -643,7 +937,7 @@ async def adjust(session: AsyncSession, customer_id: str, points: int, reason: s
 
 async def expire_points(session: AsyncSession, now: datetime, *, limit: int = 1000) -> int:
     """Expire lots whose date has come, FIFO; points reserved by a live hold wait until it settles."""
-    today = local_date(now)
+    today = local_date(session, now)
     customers = list((await session.execute(
         select(Lot.customer_id).where(Lot.remaining > 0, Lot.expires_on <= today).group_by(Lot.customer_id)
         .order_by(Lot.customer_id).limit(limit)
@@ -687,7 +981,7 @@ async def _notice_once(session: AsyncSession, key: str, customer_id: str, kind: 
 
 async def emit_notices(session: AsyncSession, now: datetime) -> int:
     prog = (await L.programme(session))[1]
-    today = local_date(now)
+    today = local_date(session, now)
     horizon = today + timedelta(days=prog.notice_days)
     sent = 0
     rows = (await session.execute(
@@ -707,7 +1001,7 @@ async def emit_notices(session: AsyncSession, now: datetime) -> int:
     )).scalars())
     for member in members:
         qualified = qualified_tier(prog, await qualification(session, member.customer_id, prog, now))
-        if tier_rank(qualified) >= tier_rank(member.tier) or _in_grace(member, prog, member.next_review_on):
+        if tier_rank(qualified) >= tier_rank(member.tier) or _in_grace(session, member, prog, member.next_review_on):
             continue
         nxt = TIERS[max(tier_rank(qualified), tier_rank(member.tier) - 1)]
         if await _notice_once(session, f"downgrade:{member.customer_id}:{member.next_review_on.isoformat()}",
@@ -760,7 +1054,7 @@ async def merge(session: AsyncSession, data: CustomersMerged, now: datetime) -> 
     locked = {cid: await L.get_member(session, cid, lock=True) for cid in sorted({surviving_id, *merged_ids})}
     survivor = locked[surviving_id]
     prog = (await L.programme(session))[1]
-    today = local_date(now)
+    today = local_date(session, now)
     for merged_id in merged_ids:
         old = locked[merged_id]
         if old is not None and old.status != "active":
@@ -793,11 +1087,13 @@ async def merge(session: AsyncSession, data: CustomersMerged, now: datetime) -> 
             if survivor is not old and old is not None:
                 survivor.balance += old.balance
                 survivor.debt += old.debt
+                survivor.held += old.held
                 if tier_rank(old.tier) > tier_rank(survivor.tier):
                     survivor.tier, survivor.tier_since = old.tier, old.tier_since
                 survivor.segments = json.dumps(sorted(set(L.segments_of(survivor)) | set(L.segments_of(old))))
                 survivor.updated_at = now
             old.balance, old.debt, old.status, old.merged_into, old.account_id = 0, 0, "merged", surviving_id, None
+            old.held = 0
             old.updated_at = now
             if survivor.account_id == surviving_id:
                 survivor.account_id = None
@@ -820,6 +1116,7 @@ async def erase(session: AsyncSession, data: CustomerErased, now: datetime) -> N
             await L.debit(session, member, kind="adjust", points=member.balance, cause_type="erasure", cause_id=None,
                           now=now, reason="customer erased: balance forfeited")
         member.debt = 0
+        member.held = 0  # its holds were released above
         await session.flush()
     await _repoint(session, customer_id, pseudonym)
     await session.execute(update(Referral).where(Referral.referee_id == customer_id).values(referee_id=pseudonym))

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from services.loyalty.models import LedgerEntry, Lot, Member
+from services.loyalty.models import LedgerEntry, Lot, Member, Redemption
 from shared.bus import Record
 from shared.events import BookingCancelled, BookingCompleted, EventData, Product, new_event
 from shared.inbox import InboxRecord
@@ -62,18 +62,22 @@ async def balance(loyalty: RunningService, customer: str) -> int:
 
 
 async def assert_ledger_consistent(loyalty: RunningService) -> None:
-    """For every member: balance = sum of entries ≥ 0, debt ≥ 0, and the lots hold exactly the balance."""
+    """For every member: balance = sum of entries ≥ 0, debt ≥ 0, the lots hold exactly the balance, and `held`
+    is what its holds in status "held" reserve."""
     async with loyalty.runtime.read_sessions() as s:
         members = list((await s.execute(select(Member))).scalars())
         sums = dict((await s.execute(select(LedgerEntry.customer_id, func.sum(LedgerEntry.points))
                                      .group_by(LedgerEntry.customer_id))).all())
         lots = dict((await s.execute(select(Lot.customer_id, func.sum(Lot.remaining)).group_by(Lot.customer_id))).all())
         negative_lots = (await s.execute(select(func.count()).where(Lot.remaining < 0))).scalar_one()
+        held = dict((await s.execute(select(Redemption.customer_id, func.sum(Redemption.points))
+                                     .where(Redemption.status == "held").group_by(Redemption.customer_id))).all())
     assert negative_lots == 0
     for m in members:
         assert m.balance >= 0 and m.debt >= 0, m
         assert m.balance == int(sums.get(m.customer_id, 0) or 0), (m.customer_id, m.balance, sums.get(m.customer_id))
         assert m.balance == int(lots.get(m.customer_id, 0) or 0), (m.customer_id, m.balance, lots.get(m.customer_id))
+        assert m.held == int(held.get(m.customer_id, 0) or 0), (m.customer_id, m.held, held.get(m.customer_id))
 
 
 async def emitted(loyalty: RunningService, event_type: str) -> list[dict]:

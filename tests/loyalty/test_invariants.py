@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from services.loyalty import ledger as L
 from services.loyalty import service
-from services.loyalty.models import LedgerEntry, Lot, Member
+from services.loyalty.models import LedgerEntry, Lot, Member, Redemption
 from shared.db import transaction
 from shared.errors import Problem
 from tests.conftest import Backend
@@ -80,7 +80,10 @@ async def check(runtime, customer: str, now: datetime) -> None:  # noqa: ANN001
         lots = (await s.execute(select(func.coalesce(func.sum(Lot.remaining), 0), func.coalesce(func.min(Lot.remaining), 0))
                                 .where(Lot.customer_id == customer))).one()
         held = await L.held(s, customer, now)
+        reserved = (await s.execute(select(func.coalesce(func.sum(Redemption.points), 0))
+                                    .where(Redemption.customer_id == customer, Redemption.status == "held"))).scalar_one()
     assert member.balance == int(entries) >= 0
     assert int(lots[0]) == member.balance and int(lots[1]) >= 0
     assert 0 <= held <= member.balance
+    assert member.held == int(reserved) >= held  # live holds, and expired ones not yet swept
     assert member.debt >= 0

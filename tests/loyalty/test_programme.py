@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from services.loyalty import service
-from services.loyalty.ledger import local_date
 from services.loyalty.programme import add_months
 from shared.db import transaction, utcnow
 from shared.events import ComplaintReopened, ComplaintResolved, CustomerAtRisk, FeedbackSubmitted
@@ -66,7 +65,7 @@ async def test_points_expire_fifo_by_earn_date_with_a_notice_before(backend: Bac
     await publish(backend, completed("c-old", "B-o1", "300.00", at=t0 - timedelta(days=200)),
                   completed("c-old", "B-o2", "500.00", at=t0))
     await applied(loyalty, 2)
-    first_expiry = add_months(local_date(t0 - timedelta(days=200)), 24)  # business dates in settings.tz
+    first_expiry = add_months((t0 - timedelta(days=200)).astimezone(loyalty.runtime.settings.tz).date(), 24)  # settings.tz
     soon = datetime.combine(first_expiry, datetime.min.time(), timezone.utc) - timedelta(days=10)
     assert await run(loyalty, service.emit_notices, soon) == 1
     [notice] = await emitted(loyalty, "points-expiring")
