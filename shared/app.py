@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -190,28 +191,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
     errors.install(app)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):  # noqa: ANN001, ANN202
-        cid = request.headers.get("x-correlation-id") or _trace_id(request.headers.get("traceparent")) or uuid.uuid4().hex
-        token_cid, token_svc = correlation_id.set(cid[:100]), service_name.set(spec.name)
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Correlation-ID"] = cid[:100]
-            return response
-        finally:
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            if route not in ("/metrics",):
-                metrics: Metrics = request.app.state.runtime.metrics
-                metrics.http_requests.labels(request.method, route, str(status)).inc()
-                metrics.http_duration.labels(request.method, route).observe(elapsed)
-            if status >= 500:
-                log.error("request failed", extra={"method": request.method, "route": route, "status": status})
-            correlation_id.reset(token_cid)
-            service_name.reset(token_svc)
+    app.add_middleware(ObserveRequests, service=spec.name)
 
     @app.get("/health/live", tags=["ops"])
     async def live() -> dict[str, str]:
@@ -237,6 +217,48 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
     for router in spec.routers:
         app.include_router(router)
     return app
+
+
+class ObserveRequests:
+    """Plain ASGI middleware: correlation id in and out, RED metrics per route, an error log on 5xx.
+
+    (Starlette's BaseHTTPMiddleware would cost a task and a stream per request.)
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-correlation-id", b"").decode("latin-1")[:100]
+        cid = incoming or _trace_id(headers.get(b"traceparent", b"").decode("latin-1")) or uuid.uuid4().hex
+        token_cid, token_svc = correlation_id.set(cid), service_name.set(self.service)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-correlation-id", cid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            if route != "/metrics":
+                metrics: Metrics = scope["app"].state.runtime.metrics
+                method = scope["method"]
+                metrics.http_requests.labels(method, route, str(status)).inc()
+                metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)
+            if status >= 500:
+                log.error("request failed", extra={"method": scope["method"], "route": route, "status": status})
+            correlation_id.reset(token_cid)
+            service_name.reset(token_svc)
 
 
 def _trace_id(traceparent: str | None) -> str | None:
