@@ -541,18 +541,20 @@ class _Run:
 
     async def write(self, session: AsyncSession) -> None:
         if self.entries:
+            # table-level (Core) multi-row INSERTs: no ORM bulk-persistence bookkeeping per row
+            entries = LedgerEntry.__table__
             ids = list((await session.execute(
-                insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), self.entries
+                insert(entries).returning(entries.c.id, sort_by_parameter_order=True), self.entries
             )).scalars())
             for lot, entry_id in zip(self.lots, ids, strict=True):
                 lot["entry_id"] = entry_id
-            await session.execute(insert(Lot), self.lots)
+            await session.execute(insert(Lot.__table__), self.lots)
         else:
             ids = []
         if self.bookings:
-            await session.execute(insert(Booking), self.bookings)
+            await session.execute(insert(Booking.__table__), self.bookings)
         if self.awards:
-            await session.execute(insert(CampaignAward), self.awards)
+            await session.execute(insert(CampaignAward.__table__), self.awards)
         for item in self.events:
             if isinstance(item, tuple):
                 index, kind, balance = item
