@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.profile import models  # noqa: F401 - the tables
 from services.profile.api import router
 from services.profile.jobs import JOBS
+from services.profile.service import recompute_touched, write_deferred
 from services.profile.subscriptions import SUBSCRIPTIONS
 from shared.app import ServiceSpec, build_app
 from shared.bus import Bus
@@ -18,6 +19,8 @@ SPEC = ServiceSpec(
     description="Customer files, segments, value classes, churn risk, recommendations, customer care, export and erasure.",
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
+    # the batch's deferred bookings in a few statements, then the values of the customers it touched, once each
+    after_batch=[write_deferred, recompute_touched],
     jobs=JOBS,
 )
 

@@ -60,6 +60,51 @@ async def survivor_id(session: AsyncSession, customer_id: str) -> str:
     return current
 
 
+async def resolve_survivor(session: AsyncSession, customer_id: str) -> tuple[str, bool]:
+    """(surviving id, whether that file exists): one query unless the id was merged."""
+    seen = set()
+    current = customer_id
+    while current not in seen:
+        seen.add(current)
+        row = (await session.execute(select(Customer.merged_into).where(Customer.id == current))).first()
+        if row is None:
+            return current, False
+        if row[0] is None:
+            return current, True
+        current = row[0]
+    return current, True
+
+
+async def survivors(session: AsyncSession, customer_ids: set[str]) -> dict[str, tuple[str, bool]]:
+    """resolve_survivor for many ids: one query per level of merges (usually one)."""
+    rows: dict[str, str | None] = {}
+    looked: set[str] = set()
+    todo = set(customer_ids)
+    while todo:
+        looked |= todo
+        for chunk in chunks(sorted(todo)):
+            rows.update((await session.execute(select(Customer.id, Customer.merged_into)
+                                               .where(Customer.id.in_(chunk)))).all())
+        todo = {m for m in rows.values() if m is not None and m not in looked}
+
+    def follow(current: str) -> tuple[str, bool]:
+        seen = set()
+        while current not in seen:
+            seen.add(current)
+            if current not in rows:
+                return current, False
+            if rows[current] is None:
+                return current, True
+            current = rows[current]
+        return current, True
+    return {cid: follow(cid) for cid in customer_ids}
+
+
+def chunks(ids: list[str], size: int = 500) -> list[list[str]]:
+    """Id lists cut to a size every backend takes in one IN (...)."""
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
 async def contacts(session: AsyncSession, customer_id: str) -> tuple[list[str], list[str]]:
     rows = (await session.execute(
         select(ContactPoint.kind, ContactPoint.value).where(ContactPoint.customer_id == customer_id)

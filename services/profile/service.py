@@ -4,16 +4,18 @@ the caller (a route, a job or the consumer) commits once. Functions that depend 
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import analytics, repository as repo
@@ -27,7 +29,7 @@ from services.profile.schemas import (
 )
 from shared import events as ev
 from shared import outbox
-from shared.db import utcnow
+from shared.db import settings_of, utcnow
 from shared.errors import Conflict, NotFound, Problem, Unprocessable
 from shared.inbox import DeadLetter
 
@@ -505,66 +507,184 @@ async def record_erasure_confirmation(session: AsyncSession, data: ev.CustomerDa
 
 
 # --- bookings ------------------------------------------------------------------------------------------
+#
+# The consumer path records facts per event and recomputes values once per batch: handlers add rows
+# (booking, catalog, stub files) without flushing and note the customers they touched in session.info;
+# the after_batch hook `recompute_touched` then scores every touched customer once, against population
+# statistics read once. Within one consumer transaction the lookups below are remembered in session.info,
+# so a batch flushes its new rows together instead of once per event. In a savepoint (the consumer's
+# careful, one-event-at-a-time mode, and dead-letter replay) nothing is remembered across events: a
+# rolled-back event must not leave a cached row behind.
+
+TOUCHED = "profile.touched"  # customer ids whose value the batch must recompute
+_SURVIVORS = "profile.survivors"  # customer id -> surviving id, this transaction
+_BOOKINGS = "profile.bookings"  # booking id -> Booking seen or added this transaction
+_PRODUCTS = "profile.products"  # product id -> Product seen or added this transaction
+_DEFERRED = "profile.deferred_bookings"  # booking id -> row values, written by write_deferred
+_DEFERRED_PRODUCTS = "profile.deferred_products"  # product id -> (latest Product seen, when)
+
+
+def touch(session: AsyncSession, *customer_ids: str) -> None:
+    """Note customers whose value and churn the end of this batch (`recompute_touched`) recomputes."""
+    session.info.setdefault(TOUCHED, set()).update(customer_ids)
+
+
+def _memo(session: AsyncSession, name: str) -> dict[str, Any]:
+    if session.in_nested_transaction():
+        return {}
+    return session.info.setdefault(name, {})
 
 
 async def ensure_customer(session: AsyncSession, customer_id: str) -> str:
     """The surviving id for this customer id; a stub file when the id is new to us."""
-    survivor = await repo.survivor_id(session, customer_id)
-    if await session.get(Customer, survivor) is None:
-        session.add(Customer(id=survivor, origin="booking"))
-        await session.flush()
-    return survivor
+    known = _memo(session, _SURVIVORS)
+    if customer_id not in known:
+        with session.no_autoflush:
+            survivor, exists = await repo.resolve_survivor(session, customer_id)
+        if not exists:
+            session.add(Customer(id=survivor, origin="booking"))
+        known[customer_id] = known[survivor] = survivor
+    return known[customer_id]
 
 
 async def upsert_product(session: AsyncSession, product: ev.Product, now: datetime) -> None:
-    row = await session.get(Product, product.id)
+    seen = _memo(session, _PRODUCTS)
+    row = seen.get(product.id)
     if row is None:
-        session.add(Product(id=product.id, name=product.name, kind=product.kind, destination=product.destination,
-                            tags=list(product.tags), updated_at=now))
-        await session.flush()
+        with session.no_autoflush:
+            row = await session.get(Product, product.id)
+    if row is None:
+        row = Product(id=product.id, name=product.name, kind=product.kind, destination=product.destination,
+                      tags=list(product.tags), updated_at=now)
+        session.add(row)
     elif (row.name, row.kind, row.destination, row.tags) != (product.name, product.kind, product.destination,
                                                               list(product.tags)):
         row.name, row.kind, row.destination, row.tags, row.updated_at = (
             product.name, product.kind, product.destination, list(product.tags), now)
+    seen[product.id] = row
 
 
-async def record_booking(session: AsyncSession, data: ev.BookingCompleted, *, now: datetime, tz: ZoneInfo) -> bool:
-    """Booking history + catalog; False when this booking id is already known (a retry under a new event id)."""
+async def _booking(session: AsyncSession, booking_id: str) -> Booking | None:
+    seen = _memo(session, _BOOKINGS)
+    if booking_id not in seen:
+        with session.no_autoflush:
+            seen[booking_id] = await session.get(Booking, booking_id)
+    return seen[booking_id]
+
+
+async def record_booking(session: AsyncSession, data: ev.BookingCompleted, *, now: datetime,
+                         tz: ZoneInfo | None = None) -> bool:
+    """Booking history + catalog, now; False when this booking id is already known (a retry under a new event id).
+    The customer's value is recomputed at the end of the batch (`touch`, then `recompute_touched`)."""
     await upsert_product(session, data.product, now)
-    if await session.get(Booking, data.booking_id) is not None:
+    if data.booking_id in session.info.get(_DEFERRED, {}) or await _booking(session, data.booking_id) is not None:
         return False
     customer_id = await ensure_customer(session, data.customer_id)
-    session.add(Booking(
-        booking_id=data.booking_id, customer_id=customer_id, channel=data.channel, product_id=data.product.id,
-        amount=data.amount, currency=data.currency, party_size=data.party_size, travel_start=data.travel_start,
-        travel_end=data.travel_end, completed_at=data.completed_at,
-    ))
-    await session.flush()
-    await recompute_customer(session, customer_id, now=now, tz=tz)
+    row = Booking(**_booking_values(data, customer_id))
+    session.add(row)
+    _memo(session, _BOOKINGS)[data.booking_id] = row
+    touch(session, customer_id)
     return True
 
 
-async def record_cancellation(session: AsyncSession, data: ev.BookingCancelled, *, now: datetime, tz: ZoneInfo) -> bool:
-    booking = await session.get(Booking, data.booking_id)
+def _booking_values(data: ev.BookingCompleted, customer_id: str) -> dict[str, Any]:
+    return {"booking_id": data.booking_id, "customer_id": customer_id, "channel": data.channel,
+            "product_id": data.product.id, "amount": data.amount, "currency": data.currency,
+            "party_size": data.party_size, "travel_start": data.travel_start, "travel_end": data.travel_end,
+            "completed_at": data.completed_at, "status": "completed", "cancelled_at": None, "cancel_reason": None,
+            "refunded_amount": None}
+
+
+def defer_booking(session: AsyncSession, data: ev.BookingCompleted, *, now: datetime) -> None:
+    """The consumer's fast path: keep the booking (and its product) for `write_deferred` at the end of the batch,
+    which writes them all with a few set-based statements. The first copy of a booking id wins, as in
+    `record_booking`; the catalog takes the last version of each product."""
+    session.info.setdefault(_DEFERRED_PRODUCTS, {})[data.product.id] = (data.product, now)
+    session.info.setdefault(_DEFERRED, {}).setdefault(data.booking_id, _booking_values(data, data.customer_id))
+
+
+async def write_deferred(session: AsyncSession) -> None:
+    """after_batch hook (before `recompute_touched`): the batch's deferred products and bookings, set-based.
+    If a statement fails the whole batch fails, and the consumer redoes it one event at a time, in savepoints,
+    where handlers record bookings at once (`record_booking`): a bad booking is parked alone."""
+    products: dict[str, tuple[ev.Product, datetime]] = session.info.pop(_DEFERRED_PRODUCTS, None) or {}
+    bookings: dict[str, dict[str, Any]] = session.info.pop(_DEFERRED, None) or {}
+    rows: dict[str, Product] = {}
+    for chunk in repo.chunks(sorted(products)):
+        rows.update((p.id, p) for p in (await session.execute(select(Product).where(Product.id.in_(chunk)))).scalars())
+    for pid, (product, now) in products.items():
+        row = rows.get(pid)
+        if row is None:
+            session.add(Product(id=product.id, name=product.name, kind=product.kind, destination=product.destination,
+                                tags=list(product.tags), updated_at=now))
+        elif (row.name, row.kind, row.destination, row.tags) != (product.name, product.kind, product.destination,
+                                                                  list(product.tags)):
+            row.name, row.kind, row.destination, row.tags, row.updated_at = (
+                product.name, product.kind, product.destination, list(product.tags), now)
+    if not bookings:
+        return
+    known: set[str] = set()
+    for chunk in repo.chunks(sorted(bookings)):
+        known.update((await session.execute(select(Booking.booking_id).where(Booking.booking_id.in_(chunk)))).scalars())
+    # a retry of a stored booking is ignored, but a cancellation this batch noted on it is not
+    late = {bid: b for bid, b in bookings.items() if bid in known and b["status"] == "cancelled"}
+    for chunk in repo.chunks(sorted(late)):
+        for row in (await session.execute(select(Booking).where(Booking.booking_id.in_(chunk)))).scalars():
+            if row.status != "cancelled":
+                b = late[row.booking_id]
+                row.status, row.cancelled_at, row.cancel_reason, row.refunded_amount = (
+                    "cancelled", b["cancelled_at"], b["cancel_reason"], b["refunded_amount"])
+                touch(session, row.customer_id)
+    fresh = [b for bid, b in bookings.items() if bid not in known]
+    if not fresh:
+        return
+    survivors = await repo.survivors(session, {b["customer_id"] for b in fresh})
+    now = utcnow()
+    stubs = sorted({survivor for survivor, exists in survivors.values() if not exists})
+    if stubs:
+        await session.execute(insert(Customer), [
+            {"id": cid, "status": "active", "origin": "booking", "kind": "individual", "preferences": {}, "tags": [],
+             "version": 1, "created_at": now, "updated_at": now} for cid in stubs])
+    for b in fresh:
+        b["customer_id"] = survivors[b["customer_id"]][0]
+    await session.execute(insert(Booking), fresh)
+    touch(session, *{b["customer_id"] for b in fresh})
+
+
+async def record_cancellation(session: AsyncSession, data: ev.BookingCancelled, *, now: datetime,
+                              tz: ZoneInfo | None = None) -> bool:
+    deferred = session.info.get(_DEFERRED, {}).get(data.booking_id)
+    if deferred is not None:  # completed earlier in this batch, not written yet
+        if deferred["status"] == "cancelled":
+            return False
+        deferred.update(status="cancelled", cancelled_at=data.cancelled_at or now, cancel_reason=data.reason,
+                        refunded_amount=data.refunded_amount)
+        return True
+    booking = await _booking(session, data.booking_id)
     if booking is None or booking.status == "cancelled":
         return False
     booking.status = "cancelled"
     booking.cancelled_at = data.cancelled_at or now
     booking.cancel_reason = data.reason
     booking.refunded_amount = data.refunded_amount
-    await session.flush()
-    await recompute_customer(session, booking.customer_id, now=now, tz=tz)
+    touch(session, booking.customer_id)
     return True
 
 
+async def recompute_touched(session: AsyncSession) -> None:
+    """The profile consumer's after_batch hook: recompute, once each, the customers the batch's handlers touched."""
+    touched = session.info.pop(TOUCHED, None)
+    for name in (_SURVIVORS, _BOOKINGS, _PRODUCTS):
+        session.info.pop(name, None)
+    if not touched:
+        return
+    existing: list[str] = []
+    for chunk in repo.chunks(sorted(touched)):  # a stub whose event was rolled back has no file to value
+        existing += (await session.execute(select(Customer.id).where(Customer.id.in_(chunk)))).scalars()
+    await recompute_customers(session, existing, now=utcnow(), tz=settings_of(session).tz)
+
+
 # --- value, loyalty, churn -----------------------------------------------------------------------------
-
-
-async def _signals(session: AsyncSession, customer_id: str) -> analytics.Signals:
-    complaints = await repo.complaints_of(session, customer_id)
-    feedback = await repo.feedback_of(session, customer_id)
-    member = await repo.membership(session, customer_id)
-    return _signals_from(complaints, feedback, member)
 
 
 def _signals_from(complaints: list[ComplaintView], feedback: list[FeedbackView],
@@ -592,48 +712,104 @@ def _apply_churn(session: AsyncSession, row: CustomerValue, score: float, reason
         row.at_risk, row.at_risk_since = False, None  # the episode is over; a new crossing is a new episode
 
 
+class _Population:
+    """The buyers' recency, frequency and value, sorted once, to score any number of customers against."""
+
+    def __init__(self, lasts: list[datetime], freqs: list[int], moneys: list[Decimal]) -> None:
+        self.lasts, self.freqs, self.moneys = sorted(lasts), sorted(freqs), sorted(moneys)
+        self.prefix = [Decimal("0")]
+        for m in self.moneys:
+            self.prefix.append(self.prefix[-1] + m)
+        self.total = self.prefix[-1]
+
+    def score(self, f: analytics.Facts, thresholds: tuple[float, float, float]) -> tuple[int, int, int, str]:
+        """(r, f, m, value class) of a buyer who is part of this population."""
+        greater = self.total - self.prefix[bisect.bisect_right(self.moneys, f.monetary)]
+        return (analytics.quintile(f.last, self.lasts), analytics.quintile(f.frequency, self.freqs),
+                analytics.quintile(f.monetary, self.moneys),
+                analytics.value_class(f.monetary, greater, self.total, thresholds))
+
+
+async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str], *, now: datetime | None = None,
+                              tz: ZoneInfo = DEFAULT_TZ, config: ValueConfig | None = None) -> dict[str, CustomerValue]:
+    """These customers' value and churn, each scored against the population: the stored values of everyone
+    else plus these customers' fresh facts. Set-based: a handful of queries however many customers."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    now = now or utcnow()
+    config = config or await get_config(session)
+    trips: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    complaints: dict[str, list[ComplaintView]] = defaultdict(list)
+    feedback: dict[str, list[FeedbackView]] = defaultdict(list)
+    members: dict[str, MembershipView] = {}
+    rows: dict[str, CustomerValue] = {}
+    for chunk in repo.chunks(ids):
+        for cid, at, amount in (await session.execute(select(Booking.customer_id, Booking.completed_at, Booking.amount)
+                                                      .where(Booking.customer_id.in_(chunk),
+                                                             Booking.status == "completed"))).all():
+            trips[cid].append((repo.aware(at), Decimal(amount)))
+        for c in (await session.execute(select(ComplaintView).where(ComplaintView.customer_id.in_(chunk))
+                                        .order_by(ComplaintView.filed_at))).scalars():
+            complaints[c.customer_id].append(c)
+        for fb in (await session.execute(select(FeedbackView).where(FeedbackView.customer_id.in_(chunk))
+                                         .order_by(FeedbackView.submitted_at, FeedbackView.response_id))).scalars():
+            feedback[fb.customer_id].append(fb)
+        members.update((m.customer_id, m) for m in (await session.execute(
+            select(MembershipView).where(MembershipView.customer_id.in_(chunk)))).scalars())
+        rows.update((r.customer_id, r) for r in (await session.execute(
+            select(CustomerValue).where(CustomerValue.customer_id.in_(chunk)))).scalars())
+    facts = {cid: analytics.facts(trips.get(cid, [])) for cid in ids}
+    population = None
+    if any(f.frequency > 0 for f in facts.values()):
+        # one read of the population: everyone else's stored value, and these customers' fresh facts
+        lasts: list[datetime] = []
+        freqs: list[int] = []
+        moneys: list[Decimal] = []
+        mine = set(ids)
+        v = CustomerValue
+        for cid, last, frequency, monetary in (await session.execute(
+                select(v.customer_id, v.last_booking_at, v.frequency, v.monetary).where(v.frequency > 0))).all():
+            if cid not in mine:
+                lasts.append(repo.aware(last))
+                freqs.append(frequency)
+                moneys.append(Decimal(monetary))
+        for f in facts.values():
+            if f.frequency > 0:
+                lasts.append(f.last)
+                freqs.append(f.frequency)
+                moneys.append(f.monetary)
+        population = _Population(lasts, freqs, moneys)
+    today = now.astimezone(tz).date()
+    for cid in ids:
+        f = facts[cid]
+        row = rows.get(cid)
+        if row is None:
+            row = rows[cid] = CustomerValue(customer_id=cid)
+            session.add(row)
+        row.frequency, row.monetary, row.first_booking_at, row.last_booking_at, row.rhythm_days = (
+            f.frequency, f.monetary, f.first, f.last, f.rhythm_days)
+        row.recency_days = analytics.business_days_between(f.last, now, tz) if f.last else None
+        if f.frequency > 0:
+            row.r_score, row.f_score, row.m_score, row.value_class = population.score(f, config.value_class_thresholds)
+        else:
+            row.r_score = row.f_score = row.m_score = None
+            row.value_class = None
+        _derive(row, f, now)
+        score, reasons = analytics.churn(f.frequency, row.recency_days, f.rhythm_days,
+                                         _signals_from(complaints.get(cid, []), feedback.get(cid, []),
+                                                       members.get(cid)), today)
+        _apply_churn(session, row, score, reasons, config.churn_threshold, now)
+        row.computed_at = now
+    return rows
+
+
 async def recompute_customer(session: AsyncSession, customer_id: str, *, now: datetime | None = None,
                              tz: ZoneInfo = DEFAULT_TZ, config: ValueConfig | None = None) -> CustomerValue:
     """One customer's value and churn, scored against the stored rest of the population."""
-    now = now or utcnow()
-    config = config or await get_config(session)
-    rows = (await session.execute(select(Booking.completed_at, Booking.amount).where(
-        Booking.customer_id == customer_id, Booking.status == "completed"))).all()
-    f = analytics.facts([(repo.aware(a), Decimal(m)) for a, m in rows])
-    row = await session.get(CustomerValue, customer_id)
-    if row is None:
-        row = CustomerValue(customer_id=customer_id)
-        session.add(row)
-    row.frequency, row.monetary, row.first_booking_at, row.last_booking_at, row.rhythm_days = (
-        f.frequency, f.monetary, f.first, f.last, f.rhythm_days)
-    row.recency_days = analytics.business_days_between(f.last, now, tz) if f.last else None
-    others = (CustomerValue.customer_id != customer_id, CustomerValue.frequency > 0)
-    if f.frequency > 0:
-        # one round trip: the population counts and sums the quintiles and the value share need
-        v = CustomerValue
-        n, r_below, f_below, m_below, total, greater = (await session.execute(
-            select(func.count(), func.sum(case((v.last_booking_at < f.last, 1), else_=0)),
-                   func.sum(case((v.frequency < f.frequency, 1), else_=0)),
-                   func.sum(case((v.monetary < f.monetary, 1), else_=0)),
-                   func.coalesce(func.sum(v.monetary), 0),
-                   func.coalesce(func.sum(case((v.monetary > f.monetary, v.monetary), else_=0)), 0))
-            .where(*others))).one()
-        n = int(n) + 1
-        row.r_score = min(5, 1 + 5 * int(r_below or 0) // n)
-        row.f_score = min(5, 1 + 5 * int(f_below or 0) // n)
-        row.m_score = min(5, 1 + 5 * int(m_below or 0) // n)
-        row.value_class = analytics.value_class(f.monetary, Decimal(greater), Decimal(total) + f.monetary,
-                                                config.value_class_thresholds)
-    else:
-        row.r_score = row.f_score = row.m_score = None
-        row.value_class = None
-    _derive(row, f, now)
-    score, reasons = analytics.churn(f.frequency, row.recency_days, f.rhythm_days, await _signals(session, customer_id),
-                                     now.astimezone(tz).date())
-    _apply_churn(session, row, score, reasons, config.churn_threshold, now)
-    row.computed_at = now
+    rows = await recompute_customers(session, [customer_id], now=now, tz=tz, config=config)
     await session.flush()
-    return row
+    return rows[customer_id]
 
 
 def _derive(row: CustomerValue, f: analytics.Facts, now: datetime) -> None:
