@@ -17,6 +17,7 @@ import random
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -40,6 +41,33 @@ class Record:
 
 
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
+T = TypeVar("T")
+
+
+def _forget(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not warn about it
+
+
+async def bounded(awaitable: Awaitable[T], timeout: float) -> T:
+    """Await with a deadline that holds even if the awaited code ignores cancellation.
+
+    asyncio.wait_for cancels on timeout and then waits for the cancellation to finish, which
+    can be forever (aiokafka's stop() during a group join or with the broker down). Here the
+    task is cancelled and left behind, and TimeoutError is raised at the deadline.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_forget)
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_forget)
+        raise TimeoutError(f"gave up after {timeout}s")
+    return task.result()
 
 
 def _backoff(attempt: int, cap: float = 10.0) -> float:
@@ -206,8 +234,8 @@ class KafkaBus(Bus):
             return
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=int(self.timeout * 1000))
         try:
-            await asyncio.wait_for(admin.start(), self.timeout)
-            existing = set(await asyncio.wait_for(admin.list_topics(), self.timeout))
+            await bounded(admin.start(), self.timeout)
+            existing = set(await bounded(admin.list_topics(), self.timeout))
             new = [
                 NewTopic(self.physical(t), self.partitions, self.replication_factor)
                 for t in missing
@@ -215,11 +243,11 @@ class KafkaBus(Bus):
             ]
             if new:
                 with contextlib.suppress(TopicAlreadyExistsError):
-                    await asyncio.wait_for(admin.create_topics(new), self.timeout)
+                    await bounded(admin.create_topics(new), self.timeout)
             self._known_topics.update(missing)
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(admin.close(), self.timeout)
+                await bounded(admin.close(), self.timeout)
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         async with self._producer_lock:
@@ -234,10 +262,10 @@ class KafkaBus(Bus):
                     compression_type=None,
                 )
                 try:
-                    await asyncio.wait_for(producer.start(), self.timeout)
+                    await bounded(producer.start(), self.timeout)
                 except BaseException:
                     with contextlib.suppress(BaseException):
-                        await asyncio.wait_for(producer.stop(), self.timeout)
+                        await bounded(producer.stop(), self.timeout)
                     raise
                 self._producer = producer
             return self._producer
@@ -248,7 +276,7 @@ class KafkaBus(Bus):
         if producer is not None:
             # An idempotent producer can hang in stop() while the broker is down (aiokafka #1101).
             with contextlib.suppress(BaseException):
-                await asyncio.wait_for(producer.stop(), self.timeout)
+                await bounded(producer.stop(), self.timeout)
 
     async def publish(self, records: Sequence[Record]) -> None:
         """Send a batch and wait until the broker acknowledged all of it (acks=all), or raise."""
@@ -270,7 +298,7 @@ class KafkaBus(Bus):
                 ]
                 await asyncio.gather(*futures)
 
-            await asyncio.wait_for(send_all(), self.timeout)
+            await bounded(send_all(), self.timeout)
         except Exception:
             await self._drop_producer()  # start clean: a half-broken idempotent producer can wedge
             raise
@@ -288,7 +316,7 @@ class KafkaBus(Bus):
             await producer.client.fetch_all_metadata()
 
         try:
-            await asyncio.wait_for(probe(), min(self.timeout, 5.0))
+            await bounded(probe(), min(self.timeout, 5.0))
             return True
         except Exception:  # noqa: BLE001
             await self._drop_producer()
@@ -324,6 +352,10 @@ class _KafkaConsumer(Consumer):
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=self.batch_size,
+            # Under load, wait up to 50 ms for 64 KiB so that batches (one transaction each) grow;
+            # when idle, a record is still delivered within 50 ms.
+            fetch_min_bytes=64 * 1024,
+            fetch_max_wait_ms=50,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             request_timeout_ms=max(int(self.bus.timeout * 1000), 15_000),
@@ -331,10 +363,10 @@ class _KafkaConsumer(Consumer):
         )
         consumer.subscribe([self.bus.physical(t) for t in self.topics], listener=_WaitForBatch(self._lock))
         try:
-            await asyncio.wait_for(consumer.start(), self.bus.timeout)
+            await bounded(consumer.start(), self.bus.timeout)
         except BaseException:
             with contextlib.suppress(BaseException):
-                await asyncio.wait_for(consumer.stop(), self.bus.timeout)
+                await bounded(consumer.stop(), self.bus.timeout)
             raise
         return consumer
 
@@ -384,7 +416,7 @@ class _KafkaConsumer(Consumer):
                     failures = 0
                     offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
                     try:
-                        await asyncio.wait_for(consumer.commit(offsets), self.bus.timeout)
+                        await bounded(consumer.commit(offsets), self.bus.timeout)
                     except Exception as exc:  # noqa: BLE001 - the inbox absorbs the redelivery
                         log.warning("offset commit failed; records may be redelivered", extra=error_fields(exc))
                     for tp, next_offset in offsets.items():
@@ -396,7 +428,7 @@ class _KafkaConsumer(Consumer):
         finally:
             if consumer is not None:
                 with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(consumer.stop(), self.bus.timeout)
+                    await bounded(consumer.stop(), self.bus.timeout)
 
 
 class _WaitForBatch(ConsumerRebalanceListener):
