@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -816,10 +816,14 @@ async def _cash_hold(session: AsyncSession, customer_id: str, now: datetime, pro
 
 
 async def _sweep_expired_holds(session: AsyncSession, account: Member, now: datetime) -> None:
-    """Expire the (locked) account's holds whose time is up, releasing what they reserved."""
+    """Expire the (locked) account's holds whose time is up, releasing what they reserved.
+
+    SKIP LOCKED: a hold whose row a concurrent capture or release has claimed (redemption row first,
+    member row last) is settled by that transaction; waiting for it here, under the member lock, would deadlock."""
     rows = list((await session.execute(
         select(Redemption).where(Redemption.customer_id == account.customer_id, Redemption.status == "held",
-                                 Redemption.expires_at <= now).with_for_update().execution_options(populate_existing=True)
+                                 Redemption.expires_at <= now).with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     )).scalars())
     for redemption in rows:
         redemption.status, redemption.settled_at = "expired", now
@@ -827,44 +831,91 @@ async def _sweep_expired_holds(session: AsyncSession, account: Member, now: date
         await _restock(session, redemption)
 
 
-async def _locked_redemption(session: AsyncSession, redemption_id: str) -> tuple[Redemption, Member | None]:
-    """Lock the member first, then the redemption (the same order as create_hold: no deadlock).
+def _entry_id_sql(session: AsyncSession) -> Any:
+    """The id of a new ledger entry, computed in the statement that claims the hold (no extra round trip).
 
-    A hold changes state only under its member's lock, so the redemption read after the lock is current."""
-    for _ in range(3):
-        owner = select(Redemption.customer_id).where(Redemption.id == redemption_id).scalar_subquery()
-        member = (await session.execute(
-            select(Member).where(Member.customer_id == owner).with_for_update().execution_options(populate_existing=True)
-        )).scalar_one_or_none()
-        redemption = await session.get(Redemption, redemption_id, with_for_update=True, populate_existing=True)
-        if redemption is None:
-            raise NotFound("redemption", redemption_id)
-        if member is None or member.customer_id == redemption.customer_id:
-            return redemption, member
-    raise Conflict("the redemption moved to another account meanwhile; retry")
+    PostgreSQL: the entries' own sequence. SQLite: max + 1, safe because a writer holds the database lock
+    from BEGIN IMMEDIATE (entries are never deleted, and the table has no AUTOINCREMENT)."""
+    if session.bind.dialect.name == "postgresql":
+        return text("nextval('loyalty_entry_id_seq')")
+    return select(func.coalesce(func.max(LedgerEntry.id), 0) + 1).scalar_subquery()
+
+
+async def _claim(session: AsyncSession, redemption_id: str, now: datetime, status: str,
+                 **values: Any) -> Redemption | None:
+    """Move a live hold to `status` with one conditional UPDATE (the redemption's row lock, not the member's).
+
+    None when the hold is not (or no longer) held: the caller reads it and answers by its state."""
+    return (await session.execute(
+        update(Redemption).where(Redemption.id == redemption_id, Redemption.status == "held", *(
+            [Redemption.expires_at > now] if status == "captured" else []))
+        .values(status=status, settled_at=now, **values).returning(Redemption)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )).scalar_one_or_none()
+
+
+async def _unclaimed(session: AsyncSession, redemption_id: str, now: datetime, action: str,
+                     done: tuple[str, ...]) -> Redemption:
+    """Why a claim matched nothing: the redemption is unknown, settled already (idempotent answer) or expired."""
+    redemption = await session.get(Redemption, redemption_id, populate_existing=True)
+    if redemption is None:
+        raise NotFound("redemption", redemption_id)
+    if redemption.status in done:
+        return redemption
+    if redemption.status == "held" and redemption.expires_at <= now:
+        raise Conflict(f"the hold expired at {redemption.expires_at.isoformat()}; redeem again", hold_status="expired")
+    raise Conflict(f"redemption {redemption_id} is {redemption.status}; it cannot be {action}",
+                   hold_status=redemption.status)
+
+
+async def consume_fifo(session: AsyncSession, customer_id: str, points: int) -> None:
+    """Take `points` out of the account's lots FIFO by earn date in ONE statement (a running sum).
+
+    Every change to an account's lots happens under that account's member lock, which the caller holds:
+    the lots need no lock of their own, and this statement (run after the lock was taken) sees them current."""
+    lot = Lot.__table__
+    ordered = select(
+        lot.c.id, lot.c.remaining,
+        func.sum(lot.c.remaining).over(order_by=(lot.c.earned_at, lot.c.id)).label("upto"),
+    ).where(lot.c.customer_id == customer_id, lot.c.remaining > 0).cte("ordered")
+    await session.execute(
+        update(lot).where(lot.c.id == ordered.c.id, ordered.c.upto - ordered.c.remaining < points)
+        .values(remaining=case((ordered.c.upto <= points, 0), else_=ordered.c.upto - points))
+    )
 
 
 async def capture(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
-    redemption, member = await _locked_redemption(session, redemption_id)
-    if redemption.status == "captured":
-        return redemption
-    if redemption.status != "held":
-        raise Conflict(f"redemption {redemption_id} is {redemption.status}; it cannot be captured", hold_status=redemption.status)
-    if redemption.expires_at <= now:
-        raise Conflict(f"the hold expired at {redemption.expires_at.isoformat()}; redeem again", hold_status="expired")
-    if member is None or member.status != "active":
-        raise Conflict("the member's account is closed")
-    entry = await L.debit(session, member, kind="redeem", points=redemption.points, cause_type="redemption",
-                          cause_id=redemption.id, business_key=f"redeem:{redemption.id}", now=now,
-                          reason=f"{redemption.kind} for booking {redemption.booking_id}"[:500])
-    redemption.status, redemption.settled_at, redemption.entry_id = "captured", now, entry.id
-    member.held -= redemption.points
-    emit(session, PointsRedeemed(customer_id=member.customer_id, points=-redemption.points, balance=member.balance,
-                                 entry_id=str(entry.id), cause=redemption.booking_id, redemption_id=redemption.id),
-         member.customer_id)
+    """Capture a hold. Everything that does not need the member's lock is written first (the hold's state,
+    the ledger entry); the member row is locked last, by the UPDATE that moves its balance, and only the
+    FIFO lot update and the event follow it before COMMIT."""
+    redemption = await _claim(session, redemption_id, now, "captured", entry_id=_entry_id_sql(session))
+    if redemption is None:
+        return await _unclaimed(session, redemption_id, now, "captured", ("captured",))
+    account, points, entry_id = redemption.customer_id, redemption.points, redemption.entry_id
+    await session.execute(insert(LedgerEntry.__table__).values(
+        id=entry_id, customer_id=account, kind="redeem", points=-points, cause_type="redemption",
+        cause_id=redemption.id, business_key=f"redeem:{redemption.id}", created_at=now,
+        reason=f"{redemption.kind} for booking {redemption.booking_id}"[:500],
+    ))
     if redemption.reward_id:
-        emit(session, RewardRedeemed(customer_id=member.customer_id, reward_id=redemption.reward_id,
-                                     redemption_id=redemption.id, points=redemption.points), member.customer_id)
+        emit(session, RewardRedeemed(customer_id=account, reward_id=redemption.reward_id,
+                                     redemption_id=redemption.id, points=points), account)
+        await session.flush()
+    # the member's lock, taken last: held points become spent ones; 0 rows = the account cannot pay
+    balance = (await session.execute(
+        update(Member).where(Member.customer_id == account, Member.status == "active", Member.held >= points,
+                             Member.balance >= points)
+        .values(balance=Member.balance - points, held=Member.held - points, updated_at=now)
+        .returning(Member.balance).execution_options(synchronize_session=False)
+    )).scalar_one_or_none()
+    if balance is None:
+        member = await L.get_member(session, account)
+        if member is None or member.status != "active":
+            raise Conflict("the member's account is closed")
+        raise Conflict(f"the account cannot pay this hold of {points} points", code="insufficient_points")
+    await consume_fifo(session, account, points)
+    emit(session, PointsRedeemed(customer_id=account, points=-points, balance=balance, entry_id=str(entry_id),
+                                 cause=redemption.booking_id, redemption_id=redemption.id), account)
     # no tier evaluation: tiers qualify on completed bookings, which a redemption does not change
     return redemption
 
@@ -876,36 +927,40 @@ async def _restock(session: AsyncSession, redemption: Redemption) -> None:
 
 
 async def release(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
-    redemption, member = await _locked_redemption(session, redemption_id)
-    if redemption.status in ("released", "expired"):
-        return redemption
-    if redemption.status != "held":
-        raise Conflict(f"redemption {redemption_id} is {redemption.status}; it cannot be released", hold_status=redemption.status)
-    redemption.status, redemption.settled_at = "released", now
-    if member is not None:
-        member.held -= redemption.points
+    """Release a hold: the hold's row first, the member's lock last (the same order as capture)."""
+    redemption = await _claim(session, redemption_id, now, "released")
+    if redemption is None:
+        return await _unclaimed(session, redemption_id, now, "released", ("released", "expired"))
+    await session.execute(update(Member).where(Member.customer_id == redemption.customer_id)
+                          .values(held=Member.held - redemption.points, updated_at=now)
+                          .execution_options(synchronize_session=False))
     await _restock(session, redemption)
     return redemption
 
 
 async def expire_holds(session: AsyncSession, now: datetime, *, limit: int = 1000) -> int:
-    """Expire holds whose time is up, member by member (each locked first, as everywhere else)."""
+    """Expire holds whose time is up, member by member: the holds' rows first, the member's lock last
+    (the order of capture and release, so none of them deadlocks with this job)."""
     customers = list((await session.execute(
         select(Redemption.customer_id).where(Redemption.status == "held", Redemption.expires_at <= now)
         .group_by(Redemption.customer_id).order_by(Redemption.customer_id).limit(limit)
     )).scalars())
     expired = 0
     for customer_id in customers:
-        member = await L.get_member(session, customer_id, lock=True)
         rows = list((await session.execute(
             select(Redemption).where(Redemption.customer_id == customer_id, Redemption.status == "held",
-                                     Redemption.expires_at <= now).with_for_update()
+                                     Redemption.expires_at <= now).order_by(Redemption.id).with_for_update()
             .execution_options(populate_existing=True)
         )).scalars())
+        if not rows:
+            continue
         for redemption in rows:
             redemption.status, redemption.settled_at = "expired", now
-            if member is not None:
-                member.held -= redemption.points
+        await session.flush()
+        await session.execute(update(Member).where(Member.customer_id == customer_id)
+                              .values(held=Member.held - sum(r.points for r in rows), updated_at=now)
+                              .execution_options(synchronize_session=False))
+        for redemption in rows:
             await _restock(session, redemption)
         expired += len(rows)
     return expired
@@ -1049,10 +1104,19 @@ async def _repoint(session: AsyncSession, old: str, new: str) -> None:
             await session.execute(update(model).where(attr == old).values({column: new}))
 
 
+async def _lock_holds(session: AsyncSession, customer_ids: list[str]) -> None:
+    """Lock the live holds of these customers before their member rows: capture and release lock a hold's
+    row first and its member's last, so a use case that re-points or voids holds takes them in that order too."""
+    await session.execute(select(Redemption.id).where(Redemption.customer_id.in_(customer_ids),
+                                                      Redemption.status == "held")
+                          .order_by(Redemption.id).with_for_update())
+
+
 async def merge(session: AsyncSession, data: CustomersMerged, now: datetime) -> None:
     """Move merged members' points, lots, holds and history to the surviving id: nothing lost, nothing doubled."""
     surviving_id = data.customer_id
     merged_ids = sorted({m for m in data.merged_ids if m != surviving_id})
+    await _lock_holds(session, merged_ids)
     locked = {cid: await L.get_member(session, cid, lock=True) for cid in sorted({surviving_id, *merged_ids})}
     survivor = locked[surviving_id]
     prog = (await L.programme(session))[1]
@@ -1108,6 +1172,7 @@ async def merge(session: AsyncSession, data: CustomersMerged, now: datetime) -> 
 async def erase(session: AsyncSession, data: CustomerErased, now: datetime) -> None:
     """Forfeit the balance, void holds, re-point every row to a random pseudonym; then say so."""
     customer_id = data.customer_id
+    await _lock_holds(session, [customer_id])
     member = await L.get_member(session, customer_id, lock=True)
     pseudonym = f"erased-{uuid.uuid4().hex[:16]}"
     if member is not None:
