@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import case, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -831,27 +831,47 @@ async def _sweep_expired_holds(session: AsyncSession, account: Member, now: date
         await _restock(session, redemption)
 
 
-def _entry_id_sql(session: AsyncSession) -> Any:
+# The statements of the hot paths (hold, capture, release) are built once, with bind parameters: building a
+# statement and its cache key per request costs more CPU than executing it.
+_R, _M, _E, _LOT = Redemption.__table__, Member.__table__, LedgerEntry.__table__, Lot.__table__
+_NOW = bindparam("now", type_=_R.c.expires_at.type)
+_STATEMENTS: dict[tuple[str, ...], Any] = {}
+
+
+def _statement(key: tuple[str, ...], build: Any) -> Any:
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = build()
+    return found
+
+
+def _entry_id_sql(dialect: str) -> Any:
     """The id of a new ledger entry, computed in the statement that claims the hold (no extra round trip).
 
     PostgreSQL: the entries' own sequence. SQLite: max + 1, safe because a writer holds the database lock
     from BEGIN IMMEDIATE (entries are never deleted, and the table has no AUTOINCREMENT)."""
-    if session.bind.dialect.name == "postgresql":
+    if dialect == "postgresql":
         return text("nextval('loyalty_entry_id_seq')")
-    return select(func.coalesce(func.max(LedgerEntry.id), 0) + 1).scalar_subquery()
+    return select(func.coalesce(func.max(_E.c.id), 0) + 1).scalar_subquery()
 
 
-async def _claim(session: AsyncSession, redemption_id: str, now: datetime, status: str,
-                 **values: Any) -> Redemption | None:
+def _claim_statement(dialect: str, status: str) -> Any:
+    where = [_R.c.id == bindparam("rid"), _R.c.status == "held"]
+    values: dict[str, Any] = {"status": status, "settled_at": _NOW}
+    if status == "captured":
+        where.append(_R.c.expires_at > _NOW)
+        values["entry_id"] = _entry_id_sql(dialect)
+    return update(_R).where(*where).values(**values).returning(*_R.c)
+
+
+async def _claim(session: AsyncSession, redemption_id: str, now: datetime, status: str) -> Redemption | None:
     """Move a live hold to `status` with one conditional UPDATE (the redemption's row lock, not the member's).
 
     None when the hold is not (or no longer) held: the caller reads it and answers by its state."""
-    return (await session.execute(
-        update(Redemption).where(Redemption.id == redemption_id, Redemption.status == "held", *(
-            [Redemption.expires_at > now] if status == "captured" else []))
-        .values(status=status, settled_at=now, **values).returning(Redemption)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )).scalar_one_or_none()
+    dialect = session.bind.dialect.name
+    stmt = _statement(("claim", dialect, status), lambda: _claim_statement(dialect, status))
+    row = (await session.execute(stmt, {"rid": redemption_id, "now": now})).mappings().first()
+    return None if row is None else Redemption(**row)
 
 
 async def _unclaimed(session: AsyncSession, redemption_id: str, now: datetime, action: str,
@@ -868,46 +888,56 @@ async def _unclaimed(session: AsyncSession, redemption_id: str, now: datetime, a
                    hold_status=redemption.status)
 
 
+def _fifo_statement() -> Any:
+    points = bindparam("p", type_=_LOT.c.remaining.type)
+    ordered = select(
+        _LOT.c.id, _LOT.c.remaining,
+        func.sum(_LOT.c.remaining).over(order_by=(_LOT.c.earned_at, _LOT.c.id)).label("upto"),
+    ).where(_LOT.c.customer_id == bindparam("c"), _LOT.c.remaining > 0).cte("ordered")
+    return (update(_LOT).where(_LOT.c.id == ordered.c.id, ordered.c.upto - ordered.c.remaining < points)
+            .values(remaining=case((ordered.c.upto <= points, 0), else_=ordered.c.upto - points)))
+
+
 async def consume_fifo(session: AsyncSession, customer_id: str, points: int) -> None:
     """Take `points` out of the account's lots FIFO by earn date in ONE statement (a running sum).
 
     Every change to an account's lots happens under that account's member lock, which the caller holds:
     the lots need no lock of their own, and this statement (run after the lock was taken) sees them current."""
-    lot = Lot.__table__
-    ordered = select(
-        lot.c.id, lot.c.remaining,
-        func.sum(lot.c.remaining).over(order_by=(lot.c.earned_at, lot.c.id)).label("upto"),
-    ).where(lot.c.customer_id == customer_id, lot.c.remaining > 0).cte("ordered")
-    await session.execute(
-        update(lot).where(lot.c.id == ordered.c.id, ordered.c.upto - ordered.c.remaining < points)
-        .values(remaining=case((ordered.c.upto <= points, 0), else_=ordered.c.upto - points))
-    )
+    await session.execute(_statement(("fifo",), _fifo_statement), {"c": customer_id, "p": points})
+
+
+def _spend_statement() -> Any:
+    points = bindparam("p", type_=_M.c.balance.type)
+    return (update(_M).where(_M.c.customer_id == bindparam("c"), _M.c.status == "active", _M.c.held >= points,
+                             _M.c.balance >= points)
+            .values(balance=_M.c.balance - points, held=_M.c.held - points, updated_at=_NOW).returning(_M.c.balance))
+
+
+def _unhold_statement() -> Any:
+    return (update(_M).where(_M.c.customer_id == bindparam("c"))
+            .values(held=_M.c.held - bindparam("p", type_=_M.c.held.type), updated_at=_NOW))
 
 
 async def capture(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
     """Capture a hold. Everything that does not need the member's lock is written first (the hold's state,
     the ledger entry); the member row is locked last, by the UPDATE that moves its balance, and only the
     FIFO lot update and the event follow it before COMMIT."""
-    redemption = await _claim(session, redemption_id, now, "captured", entry_id=_entry_id_sql(session))
+    redemption = await _claim(session, redemption_id, now, "captured")
     if redemption is None:
         return await _unclaimed(session, redemption_id, now, "captured", ("captured",))
     account, points, entry_id = redemption.customer_id, redemption.points, redemption.entry_id
-    await session.execute(insert(LedgerEntry.__table__).values(
-        id=entry_id, customer_id=account, kind="redeem", points=-points, cause_type="redemption",
-        cause_id=redemption.id, business_key=f"redeem:{redemption.id}", created_at=now,
-        reason=f"{redemption.kind} for booking {redemption.booking_id}"[:500],
-    ))
+    await session.execute(_statement(("entry",), lambda: insert(_E)), {
+        "id": entry_id, "customer_id": account, "kind": "redeem", "points": -points, "cause_type": "redemption",
+        "cause_id": redemption.id, "business_key": f"redeem:{redemption.id}", "created_at": now,
+        "reason": f"{redemption.kind} for booking {redemption.booking_id}"[:500],
+    })
     if redemption.reward_id:
         emit(session, RewardRedeemed(customer_id=account, reward_id=redemption.reward_id,
                                      redemption_id=redemption.id, points=points), account)
         await session.flush()
     # the member's lock, taken last: held points become spent ones; 0 rows = the account cannot pay
-    balance = (await session.execute(
-        update(Member).where(Member.customer_id == account, Member.status == "active", Member.held >= points,
-                             Member.balance >= points)
-        .values(balance=Member.balance - points, held=Member.held - points, updated_at=now)
-        .returning(Member.balance).execution_options(synchronize_session=False)
-    )).scalar_one_or_none()
+    balance = (await session.execute(_statement(("spend",), _spend_statement),
+                                     {"c": account, "p": points, "now": now})).scalar_one_or_none()
     if balance is None:
         member = await L.get_member(session, account)
         if member is None or member.status != "active":
@@ -931,9 +961,8 @@ async def release(session: AsyncSession, redemption_id: str, now: datetime) -> R
     redemption = await _claim(session, redemption_id, now, "released")
     if redemption is None:
         return await _unclaimed(session, redemption_id, now, "released", ("released", "expired"))
-    await session.execute(update(Member).where(Member.customer_id == redemption.customer_id)
-                          .values(held=Member.held - redemption.points, updated_at=now)
-                          .execution_options(synchronize_session=False))
+    await session.execute(_statement(("unhold",), _unhold_statement),
+                          {"c": redemption.customer_id, "p": redemption.points, "now": now})
     await _restock(session, redemption)
     return redemption
 
