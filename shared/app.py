@@ -201,7 +201,8 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
     async def ready(runtime: RuntimeDep) -> Response:
         checks = {"database": "ok", "bus": "ok"}
         try:
-            await asyncio.wait_for(ping(runtime.engine), 5)
+            async with asyncio.timeout(5):
+                await ping(runtime.engine)
         except Exception as exc:  # noqa: BLE001
             checks["database"] = type(exc).__name__
         if not await runtime.bus.ready():

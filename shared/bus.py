@@ -167,9 +167,11 @@ class _MemoryConsumer(Consumer):
         while True:
             batch = self._next_batch()
             if not batch:
-                async with self.bus._appended:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.bus._appended.wait(), 1.0)
+                # asyncio.timeout, not wait_for: wait_for runs the wait as another task and, when
+                # cancelled, waits for it to re-acquire the condition's lock, which can hang (3.11).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0), self.bus._appended:
+                        await self.bus._appended.wait()
                 continue
             try:
                 await self.handler(batch)

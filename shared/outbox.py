@@ -138,7 +138,8 @@ class Relay:
                     continue  # more may be waiting
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+                    async with asyncio.timeout(self.idle_seconds):
+                        await self._wake.wait()
                 except TimeoutError:
                     await self._observe_and_trim()
             except asyncio.CancelledError:
