@@ -1,0 +1,100 @@
+"""Benchmark harness: a service in its own process, as production runs it, and wrk as the client.
+
+`async with served("loyalty") as svc:` creates a fresh PostgreSQL database, starts
+`tourcrm serve <service>` (PostgreSQL + Kafka, one uvicorn process) and yields its URL, an
+authorised httpx client and the key. `wrk(...)` runs Debian's wrk (installed on first use) so that
+the load generator costs little CPU and does not share the server's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from shared.auth import SCOPES, hash_key  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
+PG = os.environ.get("TOURCRM_TEST_PG", "postgresql://tourcrm:tourcrm@127.0.0.1:5432/postgres")
+KAFKA = os.environ.get("TOURCRM_TEST_KAFKA", "127.0.0.1:9092")
+
+
+@dataclass
+class Served:
+    url: str
+    key: str
+    client: httpx.AsyncClient
+    pid: int
+
+
+@asynccontextmanager
+async def served(service: str) -> AsyncIterator[Served]:
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    key = "tcrm_bench_" + uuid.uuid4().hex
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": PG.rsplit("/", 1)[0] + "/" + database,
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        "TOURCRM_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}.",
+        "TOURCRM_ENVIRONMENT": "test",
+        "TOURCRM_PORT": str(port),
+        "TOURCRM_LOG_LEVEL": "WARNING",
+        "TOURCRM_API_KEYS": json.dumps([{"client": "bench", "key_sha256": hash_key(key), "scopes": list(SCOPES)}]),
+    }
+    server = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", service], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/health/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"{service} did not become ready")
+            yield Served(url, key, client, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+def wrk(args: list[str], env: dict[str, str] | None = None) -> str:
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return subprocess.run(["wrk", *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          check=True).stdout
+
+
+def requests_per_second(output: str) -> float:
+    """wrk's rate; a run with non-2xx answers is refused (errors can be fast)."""
+    if "Non-2xx" in output:
+        raise RuntimeError(f"some answers were not 2xx:\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+def script(name: str) -> str:
+    return str(REPO / "bench" / "wrk" / name)
