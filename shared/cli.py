@@ -74,17 +74,11 @@ def migrate(services: Annotated[list[str] | None, typer.Argument(help="services 
 
 
 def _consumer(service: str):  # noqa: ANN202
-    from shared.consumer import EventConsumer
-    from shared.db import make_engine, make_sessionmaker
-    from shared.metrics import Metrics
+    """The service's consumer over its database, without starting the service (no bus, no relay)."""
+    from shared.app import Runtime
 
-    settings = Settings(service=_check(service))
-    engine = make_engine(settings.db_url)
-    service_spec = spec(service)
-    return engine, EventConsumer(
-        name=service, sessions=make_sessionmaker(engine), subscriptions=service_spec.subscriptions,
-        metrics=Metrics(service), max_attempts=settings.consumer_max_attempts, after_batch=service_spec.after_batch,
-    )
+    runtime = Runtime(spec(_check(service)), Settings(service=service))
+    return runtime.engine, runtime.consumer
 
 
 @dlq.command("list")

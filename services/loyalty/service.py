@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import ledger as L
-from services.loyalty.ledger import LedgerError, aware, emit, local_date
+from services.loyalty.ledger import aware, emit, local_date
 from services.loyalty.models import (
     Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Notice, Offer, ProgrammeVersion, Redemption,
     Referral, ReferralCode, Reward,

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from shared.bus import Record
 from shared.events import (
     BOOKINGS, COMPLAINTS, FEEDBACK, LOYALTY, BookingCompleted, ComplaintFiled, FeedbackSubmitted, MemberEnrolled,
-    PointsEarned, Product, TierChanged, new_event,
+    PointsEarned, TierChanged, new_event,
 )
 from tests.conftest import Backend, eventually
 from tests.profile.helpers import PRODUCTS, booking, booking_rows, create, post_booking, wait_bookings
