@@ -31,6 +31,9 @@ from shared.events import BOOKINGS  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.sample import app as sample  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from served import steady_rate  # noqa: E402
+
 PG = os.environ.get("TOURCRM_TEST_PG", "postgresql://tourcrm:tourcrm@127.0.0.1:5432/postgres")
 KAFKA = os.environ.get("TOURCRM_TEST_KAFKA", "127.0.0.1:9092")
 
@@ -87,15 +90,14 @@ async def pipeline(n: int, database: str) -> float:
         await publisher.publish(records[start : start + 2000])
     await publisher.stop()
     runtime = Runtime(sample.SPEC, settings)
-    started = time.perf_counter()
     await runtime.start()
+
+    async def applied() -> int:
+        async with runtime.read_sessions() as session:
+            return await sample.count(session, sample.SampleEffect)
+
     try:
-        while True:
-            async with runtime.read_sessions() as session:
-                if await sample.count(session, sample.SampleEffect) >= n:
-                    break
-            await asyncio.sleep(0.05)
-        return n / (time.perf_counter() - started)
+        return await steady_rate(applied, n)
     finally:
         await runtime.stop()
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from core_bench import bus_floor, db_floor  # noqa: E402 - the same floors as the core benchmark
 from services.loyalty.app import SPEC, create_app  # noqa: E402
 from services.loyalty.models import Booking  # noqa: E402
+from served import steady_rate  # noqa: E402
 from shared.app import Runtime  # noqa: E402
 from shared.bus import KafkaBus, Record  # noqa: E402
 from shared.events import BOOKINGS, BookingCompleted, Product, new_event  # noqa: E402
@@ -73,12 +74,9 @@ async def earn(n: int, database: str) -> float:
         await publisher.publish(records[start : start + 2000])
     await publisher.stop()
     runtime = Runtime(SPEC, settings_for(database, prefix))
-    started = time.perf_counter()
     await runtime.start()
     try:
-        while await count_bookings(runtime) < n:
-            await asyncio.sleep(0.05)
-        return n / (time.perf_counter() - started)
+        return await steady_rate(lambda: count_bookings(runtime), n)
     finally:
         await runtime.stop()
 

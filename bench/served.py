@@ -98,3 +98,17 @@ def requests_per_second(output: str) -> float:
 
 def script(name: str) -> str:
     return str(REPO / "bench" / "wrk" / name)
+
+
+async def steady_rate(count, total: int, *, poll: float = 0.05) -> float:  # noqa: ANN001
+    """Events/s from the first applied event to the last: startup (migrations, group join) excluded.
+
+    `count()` returns how many of the `total` events are applied so far.
+    """
+    loop = asyncio.get_running_loop()
+    while (first := await count()) == 0:
+        await asyncio.sleep(poll / 5)
+    started = loop.time()
+    while await count() < total:
+        await asyncio.sleep(poll)
+    return (total - first) / (loop.time() - started)

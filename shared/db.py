@@ -15,11 +15,16 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.settings import Settings
 
 REPO_SERVICES = Path(__file__).resolve().parent.parent / "services"
+
+# Plain SQLAlchemy mappings on SQLModel's metadata, for rows built on hot paths (see outbox.py).
+core_registry = registry(metadata=SQLModel.metadata)
 
 
 def utcnow() -> datetime:

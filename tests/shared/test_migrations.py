@@ -14,7 +14,7 @@ from services import SERVICES
 import shared.idempotency  # noqa: F401 - core tables every service has
 import shared.inbox  # noqa: F401
 import shared.outbox  # noqa: F401
-from shared.db import make_engine, migrate, migrations_of
+from shared.db import core_registry, make_engine, migrate, migrations_of
 from tests.conftest import Backend
 
 
@@ -22,7 +22,7 @@ def service_metadata(service: str) -> MetaData:
     """The tables of the core and of `service`'s own models."""
     importlib.import_module(f"services.{service}.app")
     metadata = MetaData()
-    for mapper in SQLModel._sa_registry.mappers:  # noqa: SLF001
+    for mapper in [*SQLModel._sa_registry.mappers, *core_registry.mappers]:  # noqa: SLF001
         module = mapper.class_.__module__
         if module.startswith("shared.") or module.startswith(f"services.{service}."):
             mapper.local_table.to_metadata(metadata)
