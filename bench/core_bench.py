@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -32,10 +31,8 @@ from shared.settings import Settings  # noqa: E402
 from tests.sample import app as sample  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from served import steady_rate  # noqa: E402
+from served import KAFKA, database_url, scratch_databases, steady_rate  # noqa: E402
 
-PG = os.environ.get("TOURCRM_TEST_PG", "postgresql://tourcrm:tourcrm@127.0.0.1:5432/postgres")
-KAFKA = os.environ.get("TOURCRM_TEST_KAFKA", "127.0.0.1:9092")
 
 
 async def bus_floor(n: int, payload: bytes) -> float:
@@ -64,7 +61,7 @@ async def bus_floor(n: int, payload: bytes) -> float:
 
 
 async def db_floor(n: int, database: str) -> float:
-    conn = await asyncpg.connect(PG.rsplit("/", 1)[0] + "/" + database)
+    conn = await asyncpg.connect(database_url(database))
     try:
         await conn.execute("CREATE TABLE floor (id serial primary key, booking_id text, customer_id text, event_id text)")
         started = time.perf_counter()
@@ -81,7 +78,7 @@ async def db_floor(n: int, database: str) -> float:
 
 async def pipeline(n: int, database: str) -> float:
     prefix = f"bench{uuid.uuid4().hex[:8]}."
-    url = PG.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + database
+    url = database_url(database, "postgresql+asyncpg")
     settings = Settings(service="sample", environment="test", database_url=url, kafka_bootstrap_servers=KAFKA,
                         topic_prefix=prefix, consumer_batch_size=500)
     publisher = KafkaBus(KAFKA, prefix=prefix)
@@ -106,19 +103,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
     n = parser.parse_args().events
-    admin = await asyncpg.connect(PG)
-    databases = [f"bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    for database in databases:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        payload = sample.order_event("c1", 1).to_bytes()
-        bus = await bus_floor(n, payload)
+    async with scratch_databases(2) as databases:
+        bus = await bus_floor(n, sample.order_event("c1", 1).to_bytes())
         db = await db_floor(n, databases[0])
         pipe = await pipeline(n, databases[1])
-    finally:
-        for database in databases:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
     print(f"events: {n}")
     print(f"floor bus (raw aiokafka produce+consume): {bus:10.0f} records/s")
     print(f"floor db  (raw asyncpg batched insert):   {db:10.0f} rows/s")

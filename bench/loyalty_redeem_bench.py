@@ -5,7 +5,8 @@
 Needs `wrk` (Debian package `wrk`; installed on first use when missing) and the PostgreSQL and
 Kafka of `make services`. Loyalty runs as `tourcrm serve loyalty` (one uvicorn process, PostgreSQL,
 Kafka), so the load generator does not share its event loop. In the same run:
-- floor: `GET /health/live` (no database) at the same concurrency;
+- floors: `GET /health/live` (no database) at the same concurrency, and raw asyncpg
+  `SELECT … FOR UPDATE; UPDATE` transactions on one hot row by as many clients;
 - redemptions: each connection posts a points-as-cash hold (unique Idempotency-Key), then its
   capture; a redemption is a captured hold. Rate = captures / seconds.
 - overdraft check: a second run against a balance that covers exactly 100 redemptions: exactly
@@ -26,9 +27,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from served import requests_per_second, script, served, wrk  # noqa: E402
+import asyncpg  # noqa: E402
+
+from served import database_url, requests_per_second, scratch_databases, script, served, wrk  # noqa: E402
 
 POINTS = 10
+
+
+async def hot_row_floor(r: int, concurrency: int, database: str) -> float:
+    pool = await asyncpg.create_pool(database_url(database), min_size=concurrency, max_size=concurrency)
+    try:
+        await pool.execute("CREATE TABLE hot (id int primary key, balance int not null)")
+        await pool.execute("INSERT INTO hot VALUES (1, $1)", r * 10)
+        queue = list(range(r))
+
+        async def worker() -> None:
+            while queue:
+                queue.pop()
+                async with pool.acquire() as conn, conn.transaction():
+                    balance = await conn.fetchval("SELECT balance FROM hot WHERE id = 1 FOR UPDATE")
+                    await conn.execute("UPDATE hot SET balance = $1 WHERE id = 1", balance - 10)
+
+        started = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        return r / (time.perf_counter() - started)
+    finally:
+        await pool.close()
 
 
 async def main() -> None:
@@ -36,6 +60,8 @@ async def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
+    async with scratch_databases(1) as [database]:
+        row_floor = await hot_row_floor(2000, args.connections, database)
     async with served("loyalty") as svc:
         client, url, key = svc.client, svc.url, svc.key
 
@@ -66,6 +92,7 @@ async def main() -> None:
     print(f"floor GET /health/live, {c} connections:   {floor:8.0f} req/s")
     print(f"redemptions (hold + capture) on one member: {rate:8.0f} /s   ({result})")
     print(f"redemptions / (floor / 2 requests):          {rate / (floor / 2):8.2f}")
+    print(f"floor hot row (asyncpg FOR UPDATE + UPDATE): {row_floor:8.0f} tx/s   (2 locked tx per redemption)")
     print(f"overdraft check (balance for 100): captured={limit['captures']} refused={limit['refused']} "
           f"other={limit['other']} final balance={final['points_balance']}")
 

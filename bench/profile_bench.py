@@ -1,9 +1,8 @@
-"""Profile service throughput over HTTP on Kafka + PostgreSQL, each figure with a floor measured in the same run.
+"""Profile booking ingest and consumer throughput on Kafka + PostgreSQL, each with a floor from the same run.
 
-    .venv/bin/python bench/profile_bench.py [--customers 200] [--reads 3000] [--bookings 3000] [--concurrency 16]
+    .venv/bin/python bench/profile_bench.py [--customers 200] [--bookings 3000] [--concurrency 16]
 
-- reads: GET /v1/customers/{id} and GET /v1/customers/{id}/overview (the 360 view), against the floor
-  GET /health/live (same server, same client, no database);
+(Reads: bench/profile_read_bench.py, with profile in its own process under wrk.)
 - ingest: POST /v1/bookings/completed → 202 (validate + outbox write, one commit each), and end to end
   until every booking is in the booking history (relay → Kafka → profile consumer → projection + RFM);
   the floor is a raw KafkaBus publish of the same events in batches of 500 (no HTTP, no database);
@@ -79,10 +78,6 @@ async def main(args: argparse.Namespace) -> None:
         await hammer(client, ["/v1/bookings/completed"], len(seed), args.concurrency, "POST", seed)
         await wait_rows(profile, len(seed))
 
-        floor_reads = await hammer(client, ["/health/live"], args.reads, args.concurrency)
-        get_reads = await hammer(client, [f"/v1/customers/{i}" for i in ids], args.reads, args.concurrency)
-        overview_reads = await hammer(client, [f"/v1/customers/{i}/overview" for i in ids], args.reads, args.concurrency)
-
         bodies = [booking(f"b-{uuid.uuid4().hex[:12]}", ids[n % len(ids)], product=rng.choice(list(PRODUCTS)))
                   for n in range(args.bookings)]
         floor_bus = KafkaBus(KAFKA, prefix=f"bench{uuid.uuid4().hex[:6]}.", timeout=30)
@@ -117,9 +112,6 @@ async def main(args: argparse.Namespace) -> None:
         consumed = n / (time.perf_counter() - started)
 
         print(f"profile bench: {args.customers} customers, {len(seed)} seed bookings, concurrency {args.concurrency}")
-        print(f"reads   floor GET /health/live           {floor_reads:8.0f} req/s")
-        print(f"reads   GET /v1/customers/{{id}}           {get_reads:8.0f} req/s  ({get_reads / floor_reads:.2f} of floor)")
-        print(f"reads   GET /v1/customers/{{id}}/overview  {overview_reads:8.0f} req/s  ({overview_reads / floor_reads:.2f} of floor)")
         print(f"ingest  floor raw KafkaBus publish       {floor_publish:8.0f} events/s")
         print(f"ingest  POST /v1/bookings/completed 202  {accepted:8.0f} events/s  ({accepted / floor_publish:.2f} of floor)")
         print(f"ingest  end to end into booking history  {end_to_end:8.0f} events/s  ({end_to_end / floor_publish:.2f} of floor)")
@@ -143,7 +135,6 @@ async def wait_rows(profile, count: int) -> None:  # noqa: ANN001
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=200)
-    parser.add_argument("--reads", type=int, default=3000)
     parser.add_argument("--bookings", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--consumer-events", type=int, default=5000,

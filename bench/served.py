@@ -43,15 +43,37 @@ class Served:
 
 
 @asynccontextmanager
-async def served(service: str) -> AsyncIterator[Served]:
-    database = f"bench_{uuid.uuid4().hex[:8]}"
+async def scratch_databases(count: int, prefix: str = "bench") -> AsyncIterator[list[str]]:
+    """`count` fresh PostgreSQL databases, dropped afterwards."""
+    names = [f"{prefix}_{uuid.uuid4().hex[:8]}" for _ in range(count)]
     admin = await asyncpg.connect(PG)
-    await admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        for name in names:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        yield names
+    finally:
+        for name in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def database_url(name: str, driver: str = "postgresql") -> str:
+    return PG.rsplit("/", 1)[0].replace("postgresql://", f"{driver}://") + "/" + name
+
+
+@asynccontextmanager
+async def served(service: str) -> AsyncIterator[Served]:
+    async with scratch_databases(1) as [database], _serve(service, database) as svc:
+        yield svc
+
+
+@asynccontextmanager
+async def _serve(service: str, database: str) -> AsyncIterator[Served]:
     key = "tcrm_bench_" + uuid.uuid4().hex
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": PG.rsplit("/", 1)[0] + "/" + database,
+        "DATABASE_URL": database_url(database),
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
         "TOURCRM_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}.",
         "TOURCRM_ENVIRONMENT": "test",
@@ -77,8 +99,6 @@ async def served(service: str) -> AsyncIterator[Served]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
 def wrk(args: list[str], env: dict[str, str] | None = None) -> str:

@@ -35,7 +35,6 @@ async def test_every_other_endpoint_needs_a_key_with_its_scope(running) -> None:
             if path.startswith("/v1")
             for method in item
         ]
-        checked = 0
         async with service.client_as(None) as anonymous, service.client_as("none") as scopeless, \
                 service.client_as(None) as wrong_key:
             wrong_key.headers["Authorization"] = "Bearer not-a-key"
@@ -49,10 +48,8 @@ async def test_every_other_endpoint_needs_a_key_with_its_scope(running) -> None:
                 forbidden = await scopeless.request(method, concrete)
                 assert forbidden.status_code == 403, (service.name, method, path, forbidden.text)
                 assert forbidden.json()["required_scope"]
-                checked += 1
-        assert checked == len(operations)
         if service.name in ("profile", "loyalty"):
-            assert checked >= 20, f"{service.name}: only {checked} operations found; is the walk seeing the API?"
+            assert len(operations) >= 20, f"{service.name}: only {len(operations)} operations; is the walk seeing the API?"
 
 
 async def test_unknown_route_is_a_problem_not_a_page(running) -> None:  # noqa: ANN001
