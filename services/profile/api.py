@@ -381,21 +381,21 @@ async def export_segment(segment_id: str, session: ReadSessionDep, runtime: Runt
                          ) -> dict[str, Any]:
     """Members for a campaign: only those who consented to `purpose`, with the consented channels' contacts."""
     ids = await seg.members(session, await _segment(session, segment_id), _today(runtime))
-    items, excluded = [], 0
-    for cid in ids:
-        channels = await service.granted_channels(session, cid, purpose)
-        if not channels:
-            excluded += 1
-            continue
-        customer = await session.get(Customer, cid)
-        phones, emails = await repo.contacts(session, cid)
+    consented = await service.granted_channels_of(session, ids, purpose)
+    allowed = [cid for cid in ids if consented[cid]]
+    customers = await service.customers_by_id(session, allowed)
+    contacts = await repo.contacts_of(session, allowed)
+    items = []
+    for cid in allowed:
+        channels, customer, (phones, emails) = consented[cid], customers[cid], contacts[cid]
         items.append({
             "customer_id": cid, "name": customer.name, "preferred_language": customer.preferred_language or "zh-CN",
             "channels": channels,
             "phones": phones if {"phone", "sms"} & set(channels) else [],
             "emails": emails if "email" in channels else [],
         })
-    return {"segment_id": segment_id, "purpose": purpose, "items": items, "excluded_without_consent": excluded}
+    return {"segment_id": segment_id, "purpose": purpose, "items": items,
+            "excluded_without_consent": len(ids) - len(allowed)}
 
 
 # --- configuration -------------------------------------------------------------------------------------

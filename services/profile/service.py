@@ -254,10 +254,26 @@ async def change_consents(session: AsyncSession, customer_id: str, changes: list
 
 
 async def granted_channels(session: AsyncSession, customer_id: str, purpose: str) -> list[str]:
-    rows = (await session.execute(select(Consent.channel).where(
-        Consent.customer_id == customer_id, Consent.purpose == purpose, Consent.status == "granted"))).scalars()
-    granted = set(rows)
-    return [c for c in CHANNELS if c in granted]
+    return (await granted_channels_of(session, [customer_id], purpose))[customer_id]
+
+
+async def granted_channels_of(session: AsyncSession, customer_ids: list[str], purpose: str) -> dict[str, list[str]]:
+    """The channels each customer granted for `purpose`, in CHANNELS order; one query per 500 ids."""
+    granted: dict[str, set[str]] = {cid: set() for cid in customer_ids}
+    for chunk in repo.chunks(sorted(granted)):
+        rows = await session.execute(select(Consent.customer_id, Consent.channel).where(
+            Consent.customer_id.in_(chunk), Consent.purpose == purpose, Consent.status == "granted"))
+        for cid, channel in rows:
+            granted[cid].add(channel)
+    return {cid: [c for c in CHANNELS if c in channels] for cid, channels in granted.items()}
+
+
+async def customers_by_id(session: AsyncSession, customer_ids: list[str]) -> dict[str, Customer]:
+    found: dict[str, Customer] = {}
+    for chunk in repo.chunks(sorted(set(customer_ids))):
+        for customer in (await session.execute(select(Customer).where(Customer.id.in_(chunk)))).scalars():
+            found[customer.id] = customer
+    return found
 
 
 async def has_consent(session: AsyncSession, customer_id: str, purpose: str) -> bool:
@@ -1011,13 +1027,16 @@ async def emit_due_care(session: AsyncSession, *, now: datetime, tz: ZoneInfo = 
     tasks = list((await session.execute(select(CareTask).where(CareTask.status == "scheduled", CareTask.due_at <= now)
                                         .order_by(CareTask.due_at, CareTask.id).limit(5000))).scalars())
     counts = {"emitted": 0, "skipped": 0, "deferred": 0}
+    customers = await customers_by_id(session, [t.customer_id for t in tasks])
+    ids = list(customers)
+    consented = {purpose: await granted_channels_of(session, ids, purpose) for purpose in set(CARE_PURPOSE.values())}
     for task in tasks:
-        customer = await session.get(Customer, task.customer_id)
+        customer = customers.get(task.customer_id)
         if customer is None or customer.status != "active":
             task.status, task.note = "skipped", "customer file not active"
             counts["skipped"] += 1
             continue
-        channels = await granted_channels(session, customer.id, CARE_PURPOSE[task.kind])
+        channels = consented[CARE_PURPOSE[task.kind]][customer.id]
         if not channels:
             task.status, task.note = "skipped", f"no channel consented for {CARE_PURPOSE[task.kind]}"
             counts["skipped"] += 1
