@@ -79,9 +79,9 @@ async def main() -> None:
             subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(svc.pid),
                               "-d", str(args.seconds), "-f", "raw", "-o", os.environ["BENCH_PROFILE"]])
         lua_env = {"BENCH_KEY": key, "BENCH_MEMBER": "hot", "BENCH_POINTS": str(POINTS)}
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), svc.cpu_seconds()
         out = wrk(["-t1", "-c", c, "-d", d, "-s", script("redeem.lua"), url], lua_env)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, svc.cpu_seconds() - cpu
         result = dict(re.findall(r"(\w+)=(\d+)", out.split("RESULT", 1)[1]))
         rate = int(result["captures"]) / elapsed
         await member("limit", 100)
@@ -92,6 +92,7 @@ async def main() -> None:
     print(f"floor GET /health/live, {c} connections:   {floor:8.0f} req/s")
     print(f"redemptions (hold + capture) on one member: {rate:8.0f} /s   ({result})")
     print(f"redemptions / (floor / 2 requests):          {rate / (floor / 2):8.2f}")
+    print(f"server CPU per redemption (hold + capture):  {cpu / int(result['captures']) * 1000:8.2f} ms")
     print(f"floor hot row (asyncpg FOR UPDATE + UPDATE): {row_floor:8.0f} tx/s   (2 locked tx per redemption)")
     print(f"overdraft check (balance for 100): captured={limit['captures']} refused={limit['refused']} "
           f"other={limit['other']} final balance={final['points_balance']}")

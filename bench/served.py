@@ -41,6 +41,31 @@ class Served:
     client: httpx.AsyncClient
     pid: int
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and its worker processes (Linux /proc)."""
+        return cpu_seconds(self.pid)
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU seconds of process `root` and its descendants, read from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total, grew = {root}, 0.0, True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sum(stats[pid][1] for pid in tree if pid in stats)
+
 
 @asynccontextmanager
 async def scratch_databases(count: int, prefix: str = "bench") -> AsyncIterator[list[str]]:

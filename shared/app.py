@@ -153,7 +153,8 @@ class Runtime:
 # --- dependencies ------------------------------------------------------------------------------
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hop per request
     return request.app.state.runtime
 
 

@@ -121,7 +121,8 @@ class EventConsumer:
         """Mark the events in the inbox in one statement; returns the ids that were not there yet."""
         if not events:
             return set()
-        rows = {e.id: {"consumer": self.name, "event_id": e.id, "event_type": e.type, "applied_at": utcnow()} for e in events}
+        now = utcnow()
+        rows = {e.id: {"consumer": self.name, "event_id": e.id, "event_type": e.type, "applied_at": now} for e in events}
         insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
         statement = insert(InboxRecord).on_conflict_do_nothing().returning(InboxRecord.event_id)
         return set((await session.execute(statement, list(rows.values()))).scalars())

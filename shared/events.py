@@ -7,7 +7,6 @@ Each event travels on the topic of the domain that produces it, keyed by custome
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -108,15 +107,14 @@ def decode(value: bytes | str) -> tuple[Envelope, EventData]:
 def decode_envelope(value: bytes | str) -> Envelope:
     """Bytes of a record → a CloudEvents envelope of a known type (data not yet validated), or EventError."""
     try:
-        raw = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EventError(f"record is not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise EventError("record is not a JSON object")
-    try:
-        envelope = Envelope.model_validate(raw)
+        envelope = Envelope.model_validate_json(value)  # parses and validates in one pass (pydantic-core)
     except ValidationError as exc:
-        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        errors = exc.errors()
+        if errors[0]["type"] == "json_invalid":
+            raise EventError(f"record is not JSON: {errors[0]['msg']}") from exc
+        if not errors[0]["loc"]:
+            raise EventError("record is not a JSON object") from exc
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         raise EventError(f"not a CloudEvents 1.0 envelope: {fields}") from exc
     if envelope.type not in EVENT_TYPES:
         raise EventError(f"unknown event type {envelope.type!r}")

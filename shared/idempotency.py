@@ -3,6 +3,7 @@
 The key's row is written in the same transaction as the effect. A retry with the same key
 and body gets the first answer again; the same key with another body is a 422. Concurrent
 duplicates meet at the primary key: the first commits, the others see its row and replay it.
+The statements are Core and built once: this is the hot path of every checkout.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, String, Text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, String, Text, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,9 +57,19 @@ def validate_key(key: str | None) -> str:
     return key
 
 
+_KEYS = IdempotencyRecord.__table__
+_FOUND = select(_KEYS.c.request_hash, _KEYS.c.status_code, _KEYS.c.response).where(
+    _KEYS.c.client == bindparam("client"), _KEYS.c.key == bindparam("key"))
+_ANSWER = update(_KEYS).where(_KEYS.c.client == bindparam("c"), _KEYS.c.key == bindparam("k")).values(
+    status_code=bindparam("status_code"), response=bindparam("response"))
+_CLAIMS = {name: dialect_insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.key)
+           for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
+_PENDING = "idempotency_pending"  # session.info: (client, key, the answer stored so far)
+
+
 async def lookup(session: AsyncSession, client: str, key: str, digest: str) -> Replay | None:
     """The stored answer for this key, or None; 422 when the key was used for another request."""
-    row = await session.get(IdempotencyRecord, (client, key))
+    row = (await session.execute(_FOUND, {"client": client, "key": key})).first()
     if row is None:
         return None
     if row.request_hash != digest:
@@ -66,8 +78,17 @@ async def lookup(session: AsyncSession, client: str, key: str, digest: str) -> R
     return Replay(row.status_code, json.loads(row.response))
 
 
-def is_duplicate_key(exc: IntegrityError) -> bool:
-    return "idempotency_key" in str(exc.orig).lower() or "idempotency_key" in str(exc).lower()
+async def answer(session: AsyncSession, status_code: int, body: Any) -> None:
+    """Store the answer of the running `run_once` action now, before its last statements.
+
+    For an action whose last statement takes a hot lock (a member's balance): written here, the
+    answer is not one more round trip made while that lock is held. `run_once` does not write it
+    again if the action returns this same body; an action that raises stores nothing (rollback).
+    """
+    client, key, _ = session.info[_PENDING]
+    await session.execute(_ANSWER, {"c": client, "k": key, "status_code": status_code,
+                                    "response": json.dumps(body, default=str)})
+    session.info[_PENDING] = (client, key, (status_code, body))
 
 
 async def run_once(
@@ -80,23 +101,26 @@ async def run_once(
 ) -> Replay:
     """Run `action` in a transaction once per (client, key); every other call gets its stored answer.
 
-    The key's row is claimed (flushed) before the action runs, so a concurrent twin waits on
-    the primary key, then fails on it and replays the answer. An action that raises stores
-    nothing: a retry runs it again.
+    The key's row is claimed first (INSERT … ON CONFLICT DO NOTHING), so a concurrent twin waits on
+    the primary key until the first transaction ends, then replays its answer (or, if the first
+    rolled back, claims the key itself). An action that raises stores nothing: a retry runs it again.
     """
+    dialect = sessions.kw["bind"].dialect.name
     for _ in range(5):
-        try:
-            async with transaction(sessions) as session:
-                if (replay := await lookup(session, client, key, digest)) is not None:
-                    return replay
-                record = IdempotencyRecord(client=client, key=key, request_hash=digest, status_code=0, response="null")
-                session.add(record)
-                await session.flush()
-                status_code, body = await action(session)
-                record.status_code, record.response = status_code, json.dumps(body, default=str)
-            return Replay(status_code, body)
-        except IntegrityError as exc:
-            if not is_duplicate_key(exc):
-                raise
-            # A concurrent twin claimed the key first; the next round replays its answer.
+        async with transaction(sessions) as session:
+            row = {"client": client, "key": key, "request_hash": digest, "status_code": 0, "response": "null",
+                   "created_at": utcnow()}
+            if (await session.execute(_CLAIMS[dialect], row)).first() is None:
+                replay = await lookup(session, client, key, digest)
+                if replay is None:
+                    continue  # the claim's holder rolled back between our two statements: claim again
+                return replay
+            session.info[_PENDING] = (client, key, None)
+            status_code, body = await action(session)
+            stored = session.info.pop(_PENDING)[2]
+            if stored is None or stored[0] != status_code or stored[1] is not body:
+                session.info[_PENDING] = (client, key, None)
+                await answer(session, status_code, body)
+                session.info.pop(_PENDING)
+        return Replay(status_code, body)
     raise Problem(409, "concurrent requests with this Idempotency-Key; retry")
