@@ -256,7 +256,7 @@ class RedemptionCreate(Body):
         return self
 
 
-def redemption_view(r: Redemption) -> dict[str, Any]:
+def redemption_view(r: Any) -> dict[str, Any]:  # a Redemption, or a plain row of one
     return {
         "id": r.id, "customer_id": r.customer_id, "kind": r.kind, "status": r.status, "points": r.points,
         "reward_id": r.reward_id, "booking_id": r.booking_id,
@@ -271,9 +271,15 @@ async def redeem(customer_id: CustomerPath, body: RedemptionCreate, request: Req
                  runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Reserve points (a hold) for a reward or as cash at checkout; capture or release it later."""
     async def action(session: AsyncSession) -> tuple[int, Any]:
+        answered: dict[str, dict[str, Any]] = {}
+
+        async def before_lock(hold: Any) -> None:  # the answer is stored before the member's lock is taken
+            answered[hold.id] = view = redemption_view(hold)
+            await idempotency.answer(session, 201, view)
+
         r = await service.create_hold(session, customer_id, utcnow(), points=body.points, reward_id=body.reward_id,
-                                      booking_id=body.booking_id)
-        return 201, redemption_view(r)
+                                      booking_id=body.booking_id, before_lock=before_lock)
+        return 201, answered.get(r.id) or redemption_view(r)
 
     return await idempotent(runtime, request, client, idempotency_key, body.model_dump(mode="json"), action)
 

@@ -7,6 +7,7 @@ database lock from BEGIN IMMEDIATE, which serialises the same way.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
@@ -54,13 +55,21 @@ async def programme(session: AsyncSession) -> tuple[int, Programme]:
     return found
 
 
+_CURRENT = (select(ProgrammeVersion.__table__.c.version, ProgrammeVersion.__table__.c.config)
+            .order_by(ProgrammeVersion.__table__.c.version.desc()).limit(1))
+
+
 async def _load_programme(session: AsyncSession) -> tuple[int, Programme]:
-    row = (
-        await session.execute(select(ProgrammeVersion).order_by(ProgrammeVersion.version.desc()).limit(1))
-    ).scalar_one_or_none()
+    row = (await session.execute(_CURRENT)).first()
     if row is None:
-        return 0, default_programme()
-    return row.version, Programme.model_validate_json(row.config)
+        return 0, _parse(None)
+    return row.version, _parse(row.config)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(config: str | None) -> Programme:
+    """A programme from its stored JSON, parsed once per process (callers share it: never mutate it)."""
+    return default_programme() if config is None else Programme.model_validate_json(config)
 
 
 async def get_member(session: AsyncSession, customer_id: str, *, lock: bool = False) -> Member | None:

@@ -9,12 +9,14 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import bindparam, case, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -733,20 +735,21 @@ async def refer(session: AsyncSession, code: str, referee_id: str, now: datetime
 
 async def create_hold(
     session: AsyncSession, customer_id: str, now: datetime, *, points: int | None, reward_id: str | None,
-    booking_id: str | None,
-) -> Redemption:
-    """Reserve points at checkout. The member row is locked, so concurrent holds can never overdraw."""
+    booking_id: str | None, before_lock: Callable[[Any], Awaitable[None]] | None = None,
+) -> Redemption | SimpleNamespace:
+    """Reserve points at checkout. The member row is locked, so concurrent holds can never overdraw.
+
+    `before_lock(hold)` runs just before the fast path takes the member's lock (the caller stores its
+    answer there, so that nothing but COMMIT follows the lock); the general path may then replace that hold.
+    """
     prog = (await L.programme(session))[1]
-    fast = None
     if reward_id is None:
         assert points is not None
-        fast = await _cash_hold(session, customer_id, now, prog, points, booking_id)
-        if fast.status == "held":
+        fast = await _cash_hold(session, customer_id, now, prog, points, booking_id, before_lock)
+        if fast is not None:
             return fast
     member = await require_member(session, customer_id)
     account = await L.account_of(session, member, lock=True)
-    if fast is not None:
-        await session.delete(fast)  # not the member's own account, or not enough points: the general path decides
     cash_value = None
     if reward_id is not None:
         reward = await session.get(Reward, reward_id, with_for_update=True, populate_existing=True)
@@ -792,27 +795,36 @@ async def create_hold(
 
 
 async def _cash_hold(session: AsyncSession, customer_id: str, now: datetime, prog: Programme, points: int,
-                     booking_id: str | None) -> Redemption:
+                     booking_id: str | None, before_lock: Callable[[Any], Awaitable[None]] | None,
+                     ) -> SimpleNamespace | None:
     """Points-as-cash on a member who is their own account: the hold row, then one conditional
     `UPDATE … SET held = held + points WHERE balance - held >= points` that takes the member's lock last,
-    so the lock is held for that statement and the commit only. Status "refused" when it matched no row."""
-    redemption = Redemption(
-        id=str(uuid.uuid4()), customer_id=customer_id, kind="cash", points=points, booking_id=booking_id,
-        cash_value=(Decimal(points) / prog.cash_points_per_unit).quantize(CENT), currency=prog.currency,
-        status="held", expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now,
+    so the lock is held for that statement and the commit only. None (and no row) when it matched no member:
+    another account pays, or the points are short; the general path decides. Core statements, built once."""
+    hold = SimpleNamespace(
+        id=str(uuid.uuid4()), customer_id=customer_id, kind="cash", points=points, reward_id=None,
+        booking_id=booking_id, cash_value=(Decimal(points) / prog.cash_points_per_unit).quantize(CENT),
+        currency=prog.currency, status="held", expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now,
+        settled_at=None, entry_id=None,
     )
-    session.add(redemption)
-    await session.flush()
-    taken = (await session.execute(
-        update(Member).where(
-            Member.customer_id == customer_id, Member.status == "active",
-            or_(Member.account_id.is_(None), Member.account_id == customer_id), Member.balance - Member.held >= points,
-        ).values(held=Member.held + points, updated_at=now).returning(Member.customer_id)
-        .execution_options(synchronize_session=False)
-    )).first()
+    await session.execute(_statement(("hold",), lambda: insert(_R)), vars(hold))
+    if before_lock is not None:
+        await before_lock(hold)
+    taken = (await session.execute(_statement(("take",), _take_statement),
+                                   {"c": customer_id, "p": points, "now": now})).first()
     if taken is None:
-        redemption.status = "refused"
-    return redemption
+        await session.execute(_statement(("unhold-row",), lambda: delete(_R).where(_R.c.id == bindparam("rid"))),
+                              {"rid": hold.id})
+        return None
+    return hold
+
+
+def _take_statement() -> Any:
+    points = bindparam("p", type_=_M.c.held.type)
+    return (update(_M).where(_M.c.customer_id == bindparam("c"), _M.c.status == "active",
+                             or_(_M.c.account_id.is_(None), _M.c.account_id == _M.c.customer_id),
+                             _M.c.balance - _M.c.held >= points)
+            .values(held=_M.c.held + points, updated_at=_NOW).returning(_M.c.customer_id))
 
 
 async def _sweep_expired_holds(session: AsyncSession, account: Member, now: datetime) -> None:
@@ -864,14 +876,14 @@ def _claim_statement(dialect: str, status: str) -> Any:
     return update(_R).where(*where).values(**values).returning(*_R.c)
 
 
-async def _claim(session: AsyncSession, redemption_id: str, now: datetime, status: str) -> Redemption | None:
+async def _claim(session: AsyncSession, redemption_id: str, now: datetime, status: str) -> SimpleNamespace | None:
     """Move a live hold to `status` with one conditional UPDATE (the redemption's row lock, not the member's).
 
     None when the hold is not (or no longer) held: the caller reads it and answers by its state."""
     dialect = session.bind.dialect.name
     stmt = _statement(("claim", dialect, status), lambda: _claim_statement(dialect, status))
     row = (await session.execute(stmt, {"rid": redemption_id, "now": now})).mappings().first()
-    return None if row is None else Redemption(**row)
+    return None if row is None else SimpleNamespace(**row)  # a plain row: building a SQLModel costs ~0.1 ms
 
 
 async def _unclaimed(session: AsyncSession, redemption_id: str, now: datetime, action: str,
@@ -934,7 +946,6 @@ async def capture(session: AsyncSession, redemption_id: str, now: datetime) -> R
     if redemption.reward_id:
         emit(session, RewardRedeemed(customer_id=account, reward_id=redemption.reward_id,
                                      redemption_id=redemption.id, points=points), account)
-        await session.flush()
     # the member's lock, taken last: held points become spent ones; 0 rows = the account cannot pay
     balance = (await session.execute(_statement(("spend",), _spend_statement),
                                      {"c": account, "p": points, "now": now})).scalar_one_or_none()
