@@ -59,10 +59,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (TOURCRM_WORKERS)")
     args = parser.parse_args()
     async with scratch_databases(1) as [database]:
         row_floor = await hot_row_floor(2000, args.connections, database)
-    async with served("loyalty") as svc:
+    async with served("loyalty", workers=args.workers) as svc:
         client, url, key = svc.client, svc.url, svc.key
 
         async def member(customer: str, redemptions: int) -> None:

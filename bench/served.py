@@ -87,13 +87,13 @@ def database_url(name: str, driver: str = "postgresql") -> str:
 
 
 @asynccontextmanager
-async def served(service: str) -> AsyncIterator[Served]:
-    async with scratch_databases(1) as [database], _serve(service, database) as svc:
+async def served(service: str, *, workers: int = 1) -> AsyncIterator[Served]:
+    async with scratch_databases(1) as [database], _serve(service, database, workers) as svc:
         yield svc
 
 
 @asynccontextmanager
-async def _serve(service: str, database: str) -> AsyncIterator[Served]:
+async def _serve(service: str, database: str, workers: int = 1) -> AsyncIterator[Served]:
     key = "tcrm_bench_" + uuid.uuid4().hex
     port = free_port()
     env = {
@@ -103,6 +103,7 @@ async def _serve(service: str, database: str) -> AsyncIterator[Served]:
         "TOURCRM_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}.",
         "TOURCRM_ENVIRONMENT": "test",
         "TOURCRM_PORT": str(port),
+        "TOURCRM_WORKERS": str(workers),
         "TOURCRM_LOG_LEVEL": "WARNING",
         "TOURCRM_API_KEYS": json.dumps([{"client": "bench", "key_sha256": hash_key(key), "scopes": list(SCOPES)}]),
     }

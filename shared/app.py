@@ -28,7 +28,7 @@ from shared import errors
 from shared.auth import KeyStore
 from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
 from shared.consumer import BatchHook, EventConsumer, Subscriptions
-from shared.db import make_engine, make_sessionmaker, migrate, migrations_of, ping, utcnow
+from shared.db import exclusive, make_engine, make_sessionmaker, migrate, migrations_of, ping, utcnow
 from shared.logging import correlation_id, error_fields, service_name
 from shared.metrics import Metrics
 from shared.outbox import Relay
@@ -53,7 +53,8 @@ def every(
             delay = interval(utcnow(), runtime.settings) if callable(interval) else interval
             await asyncio.sleep(delay)
             try:
-                result = await step(runtime, utcnow())
+                async with exclusive(runtime.engine, f"job {runtime.spec.name} {name}") as mine:
+                    result = await step(runtime, utcnow()) if mine else None  # else another replica runs it
                 if result:
                     log.info("job ran", extra={"job": name, "result": result})
             except asyncio.CancelledError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -50,9 +51,21 @@ def serve(service: ServiceArg) -> None:
     """Production mode: one service in this process (settings from the environment)."""
     settings = Settings(service=_check(service))
     tlogging.configure(settings.log_level)
-    module = __import__(f"services.{service}.app", fromlist=["create_app"])
-    uvicorn.run(module.create_app(settings), host=settings.host, port=settings.http_port, log_config=None,
-                proxy_headers=True)
+    if settings.workers == 1:
+        uvicorn.run(worker_app(service), host=settings.host, port=settings.http_port, log_config=None,
+                    proxy_headers=True)
+        return
+    os.environ["TOURCRM_SERVICE"] = service  # read by worker_app in each worker process
+    uvicorn.run("shared.cli:worker_app", factory=True, workers=settings.workers, host=settings.host,
+                port=settings.http_port, log_config=None, proxy_headers=True)
+
+
+def worker_app(service: str | None = None):  # noqa: ANN201 - a FastAPI app
+    """The app of one server process of `service` (or of $TOURCRM_SERVICE, in a worker that uvicorn started)."""
+    settings = Settings(service=_check(service or os.environ["TOURCRM_SERVICE"]))
+    tlogging.configure(settings.log_level)
+    module = __import__(f"services.{settings.service}.app", fromlist=["create_app"])
+    return module.create_app(settings)
 
 
 @app.command()

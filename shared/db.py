@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import zlib
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,6 +94,30 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
         yield session
 
 
+@asynccontextmanager
+async def exclusive(engine: AsyncEngine, name: str, *, wait: bool = False) -> AsyncIterator[bool]:
+    """Whether this process got the cluster-wide lock `name` (a PostgreSQL advisory lock held on one
+    connection until the block ends): one replica at a time runs a job or a migration. With `wait`,
+    waits for it. SQLite is one process's file: always True."""
+    if is_sqlite(str(engine.url)):
+        yield True
+        return
+    key = zlib.crc32(name.encode()) - 2**31  # advisory locks take a signed bigint
+    async with engine.connect() as conn:
+        if wait:
+            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            got = True
+        else:
+            got = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar())
+        await conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                await conn.commit()
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
@@ -123,5 +148,6 @@ async def migrate(engine: AsyncEngine, location: Path, revision: str = "head") -
         cfg.attributes["connection"] = sync_conn
         command.upgrade(cfg, revision)
 
-    async with _migrating, engine.begin() as conn:
+    # one migration at a time: in this process (alembic's globals), and among replicas starting together
+    async with _migrating, exclusive(engine, f"migrate {location}", wait=True), engine.begin() as conn:
         await conn.run_sync(_upgrade)

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import transaction, utcnow
 from shared.errors import Problem
+from shared.lane import Lane
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -64,31 +65,45 @@ _ANSWER = update(_KEYS).where(_KEYS.c.client == bindparam("c"), _KEYS.c.key == b
     status_code=bindparam("status_code"), response=bindparam("response"))
 _CLAIMS = {name: dialect_insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.key)
            for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
-_PENDING = "idempotency_pending"  # session.info: (client, key, the answer stored so far)
+
+
+class Replayed(Exception):  # noqa: N818 - not an error: the answer of an earlier request with this key
+    def __init__(self, replay: Replay) -> None:
+        super().__init__("replayed")
+        self.replay = replay
+
+
+def _replay(row: Any, digest: str) -> Replay:
+    if row["request_hash"] != digest:
+        raise Problem(422, "this Idempotency-Key was already used with a different request",
+                      errors=[{"field": "Idempotency-Key", "location": "header", "message": "reused with another body"}])
+    return Replay(row["status_code"], json.loads(row["response"]))
+
+
+def _claim_row(client: str, key: str, digest: str, status_code: int = 0, body: Any = None) -> dict[str, Any]:
+    return {"client": client, "key": key, "request_hash": digest, "status_code": status_code,
+            "response": json.dumps(body, default=str), "created_at": utcnow()}
 
 
 async def lookup(session: AsyncSession, client: str, key: str, digest: str) -> Replay | None:
     """The stored answer for this key, or None; 422 when the key was used for another request."""
-    row = (await session.execute(_FOUND, {"client": client, "key": key})).first()
-    if row is None:
-        return None
-    if row.request_hash != digest:
-        raise Problem(422, "this Idempotency-Key was already used with a different request",
-                      errors=[{"field": "Idempotency-Key", "location": "header", "message": "reused with another body"}])
-    return Replay(row.status_code, json.loads(row.response))
+    row = (await session.execute(_FOUND, {"client": client, "key": key})).mappings().first()
+    return None if row is None else _replay(row, digest)
 
 
-async def answer(session: AsyncSession, status_code: int, body: Any) -> None:
-    """Store the answer of the running `run_once` action now, before its last statements.
+async def claim(tx: Lane, *, client: str, key: str, digest: str, status_code: int, body: Any) -> None:
+    """Fast lane: claim the key together with its answer, known before the effect is written.
 
-    For an action whose last statement takes a hot lock (a member's balance): written here, the
-    answer is not one more round trip made while that lock is held. `run_once` does not write it
-    again if the action returns this same body; an action that raises stores nothing (rollback).
-    """
-    client, key, _ = session.info[_PENDING]
-    await session.execute(_ANSWER, {"c": client, "k": key, "status_code": status_code,
-                                    "response": json.dumps(body, default=str)})
-    session.info[_PENDING] = (client, key, (status_code, body))
+    Raises Replayed with the stored answer when the key was used already (422 when for another request);
+    the caller lets it roll its transaction back. A concurrent twin waits on the key's primary key until
+    this transaction ends; if this one rolls back, the twin claims the key itself."""
+    for _ in range(5):
+        if await tx.row(_CLAIMS[tx.dialect], _claim_row(client, key, digest, status_code, body)) is not None:
+            return
+        found = await tx.row(_FOUND, {"client": client, "key": key})
+        if found is not None:
+            raise Replayed(_replay(found, digest))
+    raise Problem(409, "concurrent requests with this Idempotency-Key; retry")
 
 
 async def run_once(
@@ -108,19 +123,13 @@ async def run_once(
     dialect = sessions.kw["bind"].dialect.name
     for _ in range(5):
         async with transaction(sessions) as session:
-            row = {"client": client, "key": key, "request_hash": digest, "status_code": 0, "response": "null",
-                   "created_at": utcnow()}
-            if (await session.execute(_CLAIMS[dialect], row)).first() is None:
+            if (await session.execute(_CLAIMS[dialect], _claim_row(client, key, digest))).first() is None:
                 replay = await lookup(session, client, key, digest)
                 if replay is None:
                     continue  # the claim's holder rolled back between our two statements: claim again
                 return replay
-            session.info[_PENDING] = (client, key, None)
             status_code, body = await action(session)
-            stored = session.info.pop(_PENDING)[2]
-            if stored is None or stored[0] != status_code or stored[1] is not body:
-                session.info[_PENDING] = (client, key, None)
-                await answer(session, status_code, body)
-                session.info.pop(_PENDING)
+            await session.execute(_ANSWER, {"c": client, "k": key, "status_code": status_code,
+                                            "response": json.dumps(body, default=str)})
         return Replay(status_code, body)
     raise Problem(409, "concurrent requests with this Idempotency-Key; retry")

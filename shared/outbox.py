@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.bus import Bus, Record
 from shared.db import core_registry, is_sqlite, make_sessionmaker, utcnow
 from shared.events import Envelope
+from shared.lane import Lane
 from shared.logging import error_fields
 from shared.metrics import Metrics
 
@@ -66,6 +67,37 @@ class OutboxRecord:
     last_error: Mapped[str | None]
 
 
+def _row(envelope: Envelope, topic: str | None = None) -> dict[str, Any]:
+    return {"event_id": envelope.id, "topic": topic or envelope.topic, "key": envelope.subject, "type": envelope.type,
+            "payload": envelope.to_bytes().decode()}
+
+
+async def write(tx: Lane, envelope: Envelope, *, along: Any = None, params: dict[str, Any] | None = None) -> None:
+    """Fast lane: write an event now. `along` (a prebuilt DML statement taking `params`) runs first; on
+    PostgreSQL in the same statement, as a CTE: one round trip for both. For the last statement of a
+    transaction that holds a hot lock, where every round trip counts."""
+    row = {f"outbox_{name}": value for name, value in _row(envelope).items()}
+    row.update(outbox_created_at=utcnow(), outbox_attempts=0)
+    if along is not None and tx.dialect != "postgresql":
+        await tx.run(along, params)
+        along = None
+    await tx.run(_write_statement(along), {**row, **(params or {})})
+    if _wake_relays_of not in tx.on_commit:
+        tx.on_commit.append(_wake_relays_of)
+
+
+_WRITES: dict[int, tuple[Any, Any]] = {}  # id(along) → (along, the statement): built once, its cache key memoized
+
+
+def _write_statement(along: Any) -> Any:
+    found = _WRITES.get(id(along))
+    if found is None:
+        columns = ("event_id", "topic", "key", "type", "payload", "created_at", "attempts")
+        statement = _INSERT.values({name: bindparam(f"outbox_{name}", type_=outbox_table.c[name].type) for name in columns})
+        found = _WRITES[id(along)] = (along, statement if along is None else statement.add_cte(along.cte("along")))
+    return found[1]
+
+
 def add(session: AsyncSession | Session, *events: Envelope, topic: str | None = None) -> None:
     """Add events to the session's transaction; never commits (the caller's commit publishes them).
 
@@ -77,8 +109,7 @@ def add(session: AsyncSession | Session, *events: Envelope, topic: str | None = 
     scope = sync.get_nested_transaction() or sync.get_transaction()
     pending = sync.info.setdefault(_PENDING, [])
     for envelope in events:
-        pending.append((scope, {"event_id": envelope.id, "topic": topic or envelope.topic, "key": envelope.subject,
-                                "type": envelope.type, "payload": envelope.to_bytes().decode()}))
+        pending.append((scope, _row(envelope, topic)))
     sync.info["outbox_added"] = True
 
 
@@ -118,9 +149,13 @@ _wakers: dict[str, list[asyncio.Event]] = {}
 
 @event.listens_for(Session, "after_commit")
 def _wake_relays(session: Session) -> None:
-    if session.info.pop("outbox_added", False):
-        for waker in _wakers.get(str(session.bind.url) if session.bind else "", []):
-            waker.set()
+    if session.info.pop("outbox_added", False) and session.bind is not None:
+        _wake_relays_of(str(session.bind.url))
+
+
+def _wake_relays_of(url: str) -> None:
+    for waker in _wakers.get(url, []):
+        waker.set()
 
 
 _UNPUBLISHED = (

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
     port: int | None = None
+    # `tourcrm serve`: server processes of this service on its one port (each with its own consumer,
+    # relay and jobs; Kafka splits the partitions, PostgreSQL locks keep one relay and one job run at a time)
+    workers: int = Field(default=1, ge=1, le=64)
     port_offset: int = 0  # added to every default port (run a second embedded stack beside the first)
     var_dir: Path = Path("var")
     database_url: str | None = Field(

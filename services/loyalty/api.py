@@ -31,6 +31,7 @@ from shared.app import ReadSessionDep, RuntimeDep
 from shared.auth import Scope
 from shared.db import transaction, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
+from shared.lane import lane
 
 router = APIRouter(prefix="/v1", tags=["loyalty"])
 T = TypeVar("T")
@@ -270,18 +271,32 @@ def redemption_view(r: Any) -> dict[str, Any]:  # a Redemption, or a plain row o
 async def redeem(customer_id: CustomerPath, body: RedemptionCreate, request: Request, client: Scope("loyalty:redeem"),
                  runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Reserve points (a hold) for a reward or as cash at checkout; capture or release it later."""
+    key = idempotency.validate_key(idempotency_key)
+    digest = idempotency.request_hash(request.method, request.url.path, body.model_dump(mode="json"))
+    if body.points is not None:  # points-as-cash at checkout: the fast lane, the general path if it does not apply
+        try:
+            async with lane(runtime.engine) as tx:
+                async def claim(hold: Any) -> None:
+                    answer["view"] = redemption_view(hold)
+                    await idempotency.claim(tx, client=client.name, key=key, digest=digest, status_code=201,
+                                            body=answer["view"])
+
+                answer: dict[str, Any] = {}
+                await service.fast_cash_hold(tx, customer_id, utcnow(), points=body.points, booking_id=body.booking_id,
+                                             claim=claim)
+            return JSONResponse(answer["view"], status_code=201, headers={"Idempotency-Key": key})
+        except idempotency.Replayed as replayed:
+            return JSONResponse(replayed.replay.body, status_code=replayed.replay.status_code,
+                                headers={"Idempotency-Key": key})
+        except service.NotFast:
+            pass
+
     async def action(session: AsyncSession) -> tuple[int, Any]:
-        answered: dict[str, dict[str, Any]] = {}
-
-        async def before_lock(hold: Any) -> None:  # the answer is stored before the member's lock is taken
-            answered[hold.id] = view = redemption_view(hold)
-            await idempotency.answer(session, 201, view)
-
         r = await service.create_hold(session, customer_id, utcnow(), points=body.points, reward_id=body.reward_id,
-                                      booking_id=body.booking_id, before_lock=before_lock)
-        return 201, answered.get(r.id) or redemption_view(r)
+                                      booking_id=body.booking_id)
+        return 201, redemption_view(r)
 
-    return await idempotent(runtime, request, client, idempotency_key, body.model_dump(mode="json"), action)
+    return await idempotent(runtime, request, client, key, body.model_dump(mode="json"), action)
 
 
 @router.get("/redemptions/{redemption_id}")
@@ -294,12 +309,14 @@ async def get_redemption(redemption_id: str, client: Scope("loyalty:read"), sess
 
 @router.post("/redemptions/{redemption_id}/capture")
 async def capture(redemption_id: str, client: Scope("loyalty:redeem"), runtime: RuntimeDep) -> dict[str, Any]:
-    return redemption_view(await unit(runtime, lambda s: service.capture(s, redemption_id, utcnow())))
+    async with lane(runtime.engine) as tx:
+        return redemption_view(await service.capture(tx, redemption_id, utcnow()))
 
 
 @router.post("/redemptions/{redemption_id}/release")
 async def release(redemption_id: str, client: Scope("loyalty:redeem"), runtime: RuntimeDep) -> dict[str, Any]:
-    return redemption_view(await unit(runtime, lambda s: service.release(s, redemption_id, utcnow())))
+    async with lane(runtime.engine) as tx:
+        return redemption_view(await service.release(tx, redemption_id, utcnow()))
 
 
 # --- adjustments and tier override -----------------------------------------------------------------

@@ -19,7 +19,7 @@ from services.loyalty.models import LedgerEntry, Lot, Member, ProgrammeVersion, 
 from services.loyalty.programme import Programme, add_months, default_programme
 from shared import outbox
 from shared.db import settings_of
-from shared.events import EventData, new_event
+from shared.events import Envelope, EventData, new_event
 
 SOURCE = "tourcrm/loyalty"
 
@@ -42,8 +42,12 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def envelope(data: EventData, subject: str | None) -> Envelope:
+    return new_event(data, source=SOURCE, subject=subject)
+
+
 def emit(session: AsyncSession, data: EventData, subject: str | None) -> None:
-    outbox.add(session, new_event(data, source=SOURCE, subject=subject))
+    outbox.add(session, envelope(data, subject))
 
 
 async def programme(session: AsyncSession) -> tuple[int, Programme]:
@@ -55,19 +59,19 @@ async def programme(session: AsyncSession) -> tuple[int, Programme]:
     return found
 
 
-_CURRENT = (select(ProgrammeVersion.__table__.c.version, ProgrammeVersion.__table__.c.config)
+CURRENT = (select(ProgrammeVersion.__table__.c.version, ProgrammeVersion.__table__.c.config)
             .order_by(ProgrammeVersion.__table__.c.version.desc()).limit(1))
 
 
 async def _load_programme(session: AsyncSession) -> tuple[int, Programme]:
-    row = (await session.execute(_CURRENT)).first()
+    row = (await session.execute(CURRENT)).first()
     if row is None:
-        return 0, _parse(None)
-    return row.version, _parse(row.config)
+        return 0, parse_programme(None)
+    return row.version, parse_programme(row.config)
 
 
 @functools.lru_cache(maxsize=16)
-def _parse(config: str | None) -> Programme:
+def parse_programme(config: str | None) -> Programme:
     """A programme from its stored JSON, parsed once per process (callers share it: never mutate it)."""
     return default_programme() if config is None else Programme.model_validate_json(config)
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import bindparam, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session as SyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +29,7 @@ from services.loyalty.models import (
 from services.loyalty.programme import TIERS, Programme, add_months, floor_int, tier_rank
 from shared import outbox
 from shared.errors import Conflict, NotFound, Unprocessable
+from shared.lane import Lane
 from shared.events import (
     LOYALTY, new_event,
     BookingCancelled, BookingCompleted, ComplaintReopened, ComplaintResolved, CustomerAtRisk, CustomerDataErased,
@@ -735,19 +736,11 @@ async def refer(session: AsyncSession, code: str, referee_id: str, now: datetime
 
 async def create_hold(
     session: AsyncSession, customer_id: str, now: datetime, *, points: int | None, reward_id: str | None,
-    booking_id: str | None, before_lock: Callable[[Any], Awaitable[None]] | None = None,
-) -> Redemption | SimpleNamespace:
-    """Reserve points at checkout. The member row is locked, so concurrent holds can never overdraw.
-
-    `before_lock(hold)` runs just before the fast path takes the member's lock (the caller stores its
-    answer there, so that nothing but COMMIT follows the lock); the general path may then replace that hold.
-    """
+    booking_id: str | None,
+) -> Redemption:
+    """Reserve points at checkout, the general path (rewards, family and enterprise accounts, a short balance
+    that expired holds may free). The account row is locked, so concurrent holds can never overdraw."""
     prog = (await L.programme(session))[1]
-    if reward_id is None:
-        assert points is not None
-        fast = await _cash_hold(session, customer_id, now, prog, points, booking_id, before_lock)
-        if fast is not None:
-            return fast
     member = await require_member(session, customer_id)
     account = await L.account_of(session, member, lock=True)
     cash_value = None
@@ -794,29 +787,37 @@ async def create_hold(
     return redemption
 
 
-async def _cash_hold(session: AsyncSession, customer_id: str, now: datetime, prog: Programme, points: int,
-                     booking_id: str | None, before_lock: Callable[[Any], Awaitable[None]] | None,
-                     ) -> SimpleNamespace | None:
-    """Points-as-cash on a member who is their own account: the hold row, then one conditional
-    `UPDATE … SET held = held + points WHERE balance - held >= points` that takes the member's lock last,
-    so the lock is held for that statement and the commit only. None (and no row) when it matched no member:
-    another account pays, or the points are short; the general path decides. Core statements, built once."""
+
+class NotFast(Exception):  # noqa: N818 - a signal, not a failure
+    """The fast lane does not apply (another account pays, or the points look short): take the general path."""
+
+
+async def fast_cash_hold(
+    tx: Lane, customer_id: str, now: datetime, *, points: int, booking_id: str | None,
+    claim: Callable[[SimpleNamespace], Awaitable[None]] | None = None,
+) -> SimpleNamespace:
+    """Points-as-cash for a member who is their own account, in the fast lane: `claim(hold)` (the caller's
+    Idempotency-Key, stored with its answer), the hold's row, then one conditional
+    `UPDATE … SET held = held + points WHERE balance - held >= points` that takes the member's lock
+    last, so that only COMMIT follows it. Raises NotFast when that matched no row: the caller rolls
+    back and runs `create_hold`, which decides (and words a refusal)."""
+    prog = _parse_programme(await tx.row(L.CURRENT))
     hold = SimpleNamespace(
         id=str(uuid.uuid4()), customer_id=customer_id, kind="cash", points=points, reward_id=None,
         booking_id=booking_id, cash_value=(Decimal(points) / prog.cash_points_per_unit).quantize(CENT),
         currency=prog.currency, status="held", expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now,
         settled_at=None, entry_id=None,
     )
-    await session.execute(_statement(("hold",), lambda: insert(_R)), vars(hold))
-    if before_lock is not None:
-        await before_lock(hold)
-    taken = (await session.execute(_statement(("take",), _take_statement),
-                                   {"c": customer_id, "p": points, "now": now})).first()
-    if taken is None:
-        await session.execute(_statement(("unhold-row",), lambda: delete(_R).where(_R.c.id == bindparam("rid"))),
-                              {"rid": hold.id})
-        return None
+    if claim is not None:
+        await claim(hold)
+    await tx.run(_statement(("hold",), lambda: insert(_R)), vars(hold))
+    if await tx.row(_statement(("take",), _take_statement), {"c": customer_id, "p": points, "now": now}) is None:
+        raise NotFast
     return hold
+
+
+def _parse_programme(row: Any) -> Programme:
+    return L.parse_programme(None if row is None else row["config"])
 
 
 def _take_statement() -> Any:
@@ -840,12 +841,12 @@ async def _sweep_expired_holds(session: AsyncSession, account: Member, now: date
     for redemption in rows:
         redemption.status, redemption.settled_at = "expired", now
         account.held -= redemption.points
-        await _restock(session, redemption)
+        await _restock(session, redemption.reward_id)
 
 
-# The statements of the hot paths (hold, capture, release) are built once, with bind parameters: building a
-# statement and its cache key per request costs more CPU than executing it.
-_R, _M, _E, _LOT = Redemption.__table__, Member.__table__, LedgerEntry.__table__, Lot.__table__
+# The statements of the hot paths (hold, capture, release) are built once, with bind parameters, and run in
+# the fast lane (shared.lane): building and executing them through the ORM costs more CPU than the database.
+_R, _M, _E, _LOT, _REWARD = Redemption.__table__, Member.__table__, LedgerEntry.__table__, Lot.__table__, Reward.__table__
 _NOW = bindparam("now", type_=_R.c.expires_at.type)
 _STATEMENTS: dict[tuple[str, ...], Any] = {}
 
@@ -876,31 +877,35 @@ def _claim_statement(dialect: str, status: str) -> Any:
     return update(_R).where(*where).values(**values).returning(*_R.c)
 
 
-async def _claim(session: AsyncSession, redemption_id: str, now: datetime, status: str) -> SimpleNamespace | None:
+async def _claim(tx: Lane, redemption_id: str, now: datetime, status: str) -> SimpleNamespace | None:
     """Move a live hold to `status` with one conditional UPDATE (the redemption's row lock, not the member's).
 
-    None when the hold is not (or no longer) held: the caller reads it and answers by its state."""
-    dialect = session.bind.dialect.name
-    stmt = _statement(("claim", dialect, status), lambda: _claim_statement(dialect, status))
-    row = (await session.execute(stmt, {"rid": redemption_id, "now": now})).mappings().first()
+    None when the hold is not (or no longer) held: the caller answers by its state."""
+    statement = _statement(("claim", tx.dialect, status), lambda: _claim_statement(tx.dialect, status))
+    row = await tx.row(statement, {"rid": redemption_id, "now": now})
     return None if row is None else SimpleNamespace(**row)  # a plain row: building a SQLModel costs ~0.1 ms
 
 
-async def _unclaimed(session: AsyncSession, redemption_id: str, now: datetime, action: str,
-                     done: tuple[str, ...]) -> Redemption:
+async def _unclaimed(tx: Lane, redemption_id: str, now: datetime, action: str, done: tuple[str, ...]) -> SimpleNamespace:
     """Why a claim matched nothing: the redemption is unknown, settled already (idempotent answer) or expired."""
-    redemption = await session.get(Redemption, redemption_id, populate_existing=True)
-    if redemption is None:
+    row = await tx.row(_statement(("redemption",), lambda: select(_R).where(_R.c.id == bindparam("rid"))),
+                       {"rid": redemption_id})
+    if row is None:
         raise NotFound("redemption", redemption_id)
+    redemption = SimpleNamespace(**row)
     if redemption.status in done:
         return redemption
-    if redemption.status == "held" and redemption.expires_at <= now:
+    if redemption.status == "held" and aware(redemption.expires_at) <= now:
         raise Conflict(f"the hold expired at {redemption.expires_at.isoformat()}; redeem again", hold_status="expired")
     raise Conflict(f"redemption {redemption_id} is {redemption.status}; it cannot be {action}",
                    hold_status=redemption.status)
 
 
 def _fifo_statement() -> Any:
+    """Take :p points out of account :c's lots FIFO by earn date in ONE statement (a running sum).
+
+    Every change to an account's lots happens under that account's member lock, which the caller holds:
+    the lots need no lock of their own, and this statement (run after the lock was taken) sees them current."""
     points = bindparam("p", type_=_LOT.c.remaining.type)
     ordered = select(
         _LOT.c.id, _LOT.c.remaining,
@@ -908,14 +913,6 @@ def _fifo_statement() -> Any:
     ).where(_LOT.c.customer_id == bindparam("c"), _LOT.c.remaining > 0).cte("ordered")
     return (update(_LOT).where(_LOT.c.id == ordered.c.id, ordered.c.upto - ordered.c.remaining < points)
             .values(remaining=case((ordered.c.upto <= points, 0), else_=ordered.c.upto - points)))
-
-
-async def consume_fifo(session: AsyncSession, customer_id: str, points: int) -> None:
-    """Take `points` out of the account's lots FIFO by earn date in ONE statement (a running sum).
-
-    Every change to an account's lots happens under that account's member lock, which the caller holds:
-    the lots need no lock of their own, and this statement (run after the lock was taken) sees them current."""
-    await session.execute(_statement(("fifo",), _fifo_statement), {"c": customer_id, "p": points})
 
 
 def _spend_statement() -> Any:
@@ -930,51 +927,56 @@ def _unhold_statement() -> Any:
             .values(held=_M.c.held - bindparam("p", type_=_M.c.held.type), updated_at=_NOW))
 
 
-async def capture(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
-    """Capture a hold. Everything that does not need the member's lock is written first (the hold's state,
-    the ledger entry); the member row is locked last, by the UPDATE that moves its balance, and only the
-    FIFO lot update and the event follow it before COMMIT."""
-    redemption = await _claim(session, redemption_id, now, "captured")
+async def capture(tx: Lane, redemption_id: str, now: datetime) -> SimpleNamespace:
+    """Capture a hold, in the fast lane. Everything that does not need the member's lock is written first
+    (the hold's state, the ledger entry); the member row is locked last, by the UPDATE that moves its
+    balance, and one statement follows it before COMMIT: the FIFO lot update with the event (PostgreSQL)."""
+    redemption = await _claim(tx, redemption_id, now, "captured")
     if redemption is None:
-        return await _unclaimed(session, redemption_id, now, "captured", ("captured",))
+        return await _unclaimed(tx, redemption_id, now, "captured", ("captured",))
     account, points, entry_id = redemption.customer_id, redemption.points, redemption.entry_id
-    await session.execute(_statement(("entry",), lambda: insert(_E)), {
+    await tx.run(_statement(("entry",), lambda: insert(_E)), {
         "id": entry_id, "customer_id": account, "kind": "redeem", "points": -points, "cause_type": "redemption",
         "cause_id": redemption.id, "business_key": f"redeem:{redemption.id}", "created_at": now,
         "reason": f"{redemption.kind} for booking {redemption.booking_id}"[:500],
     })
     if redemption.reward_id:
-        emit(session, RewardRedeemed(customer_id=account, reward_id=redemption.reward_id,
-                                     redemption_id=redemption.id, points=points), account)
-    # the member's lock, taken last: held points become spent ones; 0 rows = the account cannot pay
-    balance = (await session.execute(_statement(("spend",), _spend_statement),
-                                     {"c": account, "p": points, "now": now})).scalar_one_or_none()
-    if balance is None:
-        member = await L.get_member(session, account)
-        if member is None or member.status != "active":
+        await outbox.write(tx, L.envelope(RewardRedeemed(
+            customer_id=account, reward_id=redemption.reward_id, redemption_id=redemption.id, points=points), account))
+    # the member's lock, taken last: held points become spent ones; no row = the account cannot pay
+    spent = await tx.row(_statement(("spend",), _spend_statement), {"c": account, "p": points, "now": now})
+    if spent is None:
+        member = await tx.row(_statement(("member",), lambda: select(_M.c.status).where(_M.c.customer_id == bindparam("c"))),
+                              {"c": account})
+        if member is None or member["status"] != "active":
             raise Conflict("the member's account is closed")
         raise Conflict(f"the account cannot pay this hold of {points} points", code="insufficient_points")
-    await consume_fifo(session, account, points)
-    emit(session, PointsRedeemed(customer_id=account, points=-points, balance=balance, entry_id=str(entry_id),
-                                 cause=redemption.booking_id, redemption_id=redemption.id), account)
+    redeemed = PointsRedeemed(customer_id=account, points=-points, balance=spent["balance"], entry_id=str(entry_id),
+                              cause=redemption.booking_id, redemption_id=redemption.id)
+    # the lots (FIFO, now under the member's lock) and the event: one statement on PostgreSQL, then COMMIT
+    await outbox.write(tx, L.envelope(redeemed, account), along=_statement(("fifo",), _fifo_statement),
+                       params={"c": account, "p": points})
     # no tier evaluation: tiers qualify on completed bookings, which a redemption does not change
     return redemption
 
 
-async def _restock(session: AsyncSession, redemption: Redemption) -> None:
-    if redemption.reward_id:
-        await session.execute(update(Reward).where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
-                              .values(stock=Reward.stock + 1))
+_RESTOCK = update(_REWARD).where(_REWARD.c.id == bindparam("rid"), _REWARD.c.stock.is_not(None)).values(
+    stock=_REWARD.c.stock + 1)
 
 
-async def release(session: AsyncSession, redemption_id: str, now: datetime) -> Redemption:
-    """Release a hold: the hold's row first, the member's lock last (the same order as capture)."""
-    redemption = await _claim(session, redemption_id, now, "released")
+async def _restock(db: AsyncSession | Lane, reward_id: str | None) -> None:
+    if reward_id:
+        await (db.run if isinstance(db, Lane) else db.execute)(_RESTOCK, {"rid": reward_id})
+
+
+async def release(tx: Lane, redemption_id: str, now: datetime) -> SimpleNamespace:
+    """Release a hold, in the fast lane: the hold's row first, the member's lock last (the order of capture)."""
+    redemption = await _claim(tx, redemption_id, now, "released")
     if redemption is None:
-        return await _unclaimed(session, redemption_id, now, "released", ("released", "expired"))
-    await session.execute(_statement(("unhold",), _unhold_statement),
-                          {"c": redemption.customer_id, "p": redemption.points, "now": now})
-    await _restock(session, redemption)
+        return await _unclaimed(tx, redemption_id, now, "released", ("released", "expired"))
+    await _restock(tx, redemption.reward_id)
+    await tx.run(_statement(("unhold",), _unhold_statement),
+                 {"c": redemption.customer_id, "p": redemption.points, "now": now})
     return redemption
 
 
@@ -1001,7 +1003,7 @@ async def expire_holds(session: AsyncSession, now: datetime, *, limit: int = 100
                               .values(held=Member.held - sum(r.points for r in rows), updated_at=now)
                               .execution_options(synchronize_session=False))
         for redemption in rows:
-            await _restock(session, redemption)
+            await _restock(session, redemption.reward_id)
         expired += len(rows)
     return expired
 
