@@ -40,6 +40,8 @@ class Served:
     key: str
     client: httpx.AsyncClient
     pid: int
+    database: str  # its PostgreSQL database
+    topic_prefix: str  # of its Kafka topics
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the server and its worker processes (Linux /proc)."""
@@ -95,12 +97,12 @@ async def served(service: str, *, workers: int = 1) -> AsyncIterator[Served]:
 @asynccontextmanager
 async def _serve(service: str, database: str, workers: int = 1) -> AsyncIterator[Served]:
     key = "tcrm_bench_" + uuid.uuid4().hex
-    port = free_port()
+    port, prefix = free_port(), f"bench{uuid.uuid4().hex[:6]}."
     env = {
         **os.environ,
         "DATABASE_URL": database_url(database),
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
-        "TOURCRM_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:6]}.",
+        "TOURCRM_TOPIC_PREFIX": prefix,
         "TOURCRM_ENVIRONMENT": "test",
         "TOURCRM_PORT": str(port),
         "TOURCRM_WORKERS": str(workers),
@@ -121,7 +123,7 @@ async def _serve(service: str, database: str, workers: int = 1) -> AsyncIterator
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError(f"{service} did not become ready")
-            yield Served(url, key, client, server.pid)
+            yield Served(url, key, client, server.pid, database, prefix)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -124,7 +124,8 @@ class EventConsumer:
         now = utcnow()
         rows = {e.id: {"consumer": self.name, "event_id": e.id, "event_type": e.type, "applied_at": now} for e in events}
         insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
-        statement = insert(InboxRecord).on_conflict_do_nothing().returning(InboxRecord.event_id)
+        inbox = InboxRecord.__table__  # the table, not the entity: a Core INSERT, no ORM bulk bookkeeping per row
+        statement = insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
         return set((await session.execute(statement, list(rows.values()))).scalars())
 
     async def _unclaim(self, session: AsyncSession, event_id: str) -> None:
