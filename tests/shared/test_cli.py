@@ -93,3 +93,58 @@ def test_embedded_run_serves_all_four_services_and_keeps_its_development_key(tmp
             assert proc.wait(timeout=30) == 0
     development = KeyStore.from_settings(Settings(var_dir=tmp_path))
     assert development.find(first_key.strip()).scopes == set(SCOPES)
+
+
+async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group(kafka_only) -> None:  # noqa: ANN001
+    """`TOURCRM_WORKERS=2 tourcrm serve loyalty`: both processes migrate one fresh database at start (one at a
+    time), redemptions from both never overdraw one member, and booking-completed is applied once."""
+    from shared.bus import Record
+    from shared.events import new_event
+    from tests.conftest import TEST_KEY_ENTRIES, TEST_KEYS, eventually, free_port
+    from tests.loyalty.support import completed
+
+    url = (await kafka_only.database("loyalty")).replace("+asyncpg", "")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": kafka_only.kafka_servers,
+           "TOURCRM_TOPIC_PREFIX": kafka_only.prefix, "TOURCRM_ENVIRONMENT": "test", "TOURCRM_PORT": str(port),
+           "TOURCRM_WORKERS": "2", "TOURCRM_API_KEYS": TEST_KEY_ENTRIES, "TOURCRM_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", "loyalty"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                     headers={"Authorization": f"Bearer {TEST_KEYS['all']}"}) as client:
+            async def ready() -> bool:
+                assert proc.poll() is None, proc.stderr.read()
+                try:
+                    return (await client.get("/health/ready")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(ready, timeout=90)
+            assert (await client.post("/v1/members", json={"customer_id": "w1"})).status_code in (200, 201)
+            adjust = await client.post("/v1/members/w1/adjustments", json={"points": 1000, "reason": "test"},
+                                       headers={"Idempotency-Key": "w1-credit"})
+            assert adjust.status_code == 201, adjust.text
+            holds = await asyncio.gather(*[
+                client.post("/v1/members/w1/redemptions", json={"points": 100}, headers={"Idempotency-Key": f"w1-{i}"})
+                for i in range(40)
+            ])
+            assert sorted({h.status_code for h in holds}) == [201, 409]
+            assert sum(h.status_code == 201 for h in holds) == 10
+            bus = kafka_only.bus()
+            event = new_event(completed("w1", "B-w1", "1000.00"), source="booking-web", subject="w1")
+            for _ in range(2):  # a retried booking-completed earns once
+                await bus.publish([Record(event.topic, "w1", event.to_bytes())])
+
+            async def earned() -> bool:
+                member = (await client.get("/v1/members/w1")).json()
+                return member["points_balance"] > 1000
+
+            await eventually(earned, timeout=60)
+            await asyncio.sleep(1)
+            member = (await client.get("/v1/members/w1")).json()
+            assert member["points_balance"] == 1000 + 1000  # base 1 point per CNY at regular tier, once
+            assert sum(h["points"] for h in member["pending_holds"]) == 1000
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0

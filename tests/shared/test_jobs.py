@@ -34,3 +34,22 @@ async def test_a_periodic_job_survives_a_failed_run_and_counts_it(tmp_path: Path
         assert runtime.metrics.job_failures.labels(job="nightly")._value.get() == 1
     finally:
         await backend.close()
+
+
+async def test_a_job_runs_in_one_replica_at_a_time_on_postgres(kafka_only: Backend) -> None:
+    """Replicas of a service share one database: the cluster-wide lock lets one of them run a job round."""
+    from shared.db import exclusive, make_engine
+
+    url = await kafka_only.database("jobs")
+    first, second = make_engine(url), make_engine(url)
+    try:
+        async with exclusive(first, "job loyalty housekeeping") as mine:
+            async with exclusive(second, "job loyalty housekeeping") as theirs:
+                assert mine and not theirs
+            async with exclusive(second, "job loyalty other") as other:
+                assert other  # another job's lock is free
+        async with exclusive(second, "job loyalty housekeeping") as later:
+            assert later  # released when the first round ended
+    finally:
+        await first.dispose()
+        await second.dispose()
