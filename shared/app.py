@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,7 +30,7 @@ from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
 from shared.consumer import BatchHook, EventConsumer, Subscriptions
 from shared.db import exclusive, make_engine, make_sessionmaker, migrate, migrations_of, ping, utcnow
 from shared.logging import correlation_id, error_fields, service_name
-from shared.metrics import Metrics
+from shared.metrics import Metrics, exposition
 from shared.outbox import Relay
 from shared.settings import Settings
 
@@ -215,7 +215,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
 
     @app.get("/metrics", tags=["ops"])
     async def metrics(runtime: RuntimeDep) -> Response:
-        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     for router in spec.routers:
         app.include_router(router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -56,6 +57,11 @@ def serve(service: ServiceArg) -> None:
                     proxy_headers=True)
         return
     os.environ["TOURCRM_SERVICE"] = service  # read by worker_app in each worker process
+    # /metrics of any worker then sums all of them (prometheus_client's multiprocess mode); fresh each start
+    metrics_dir = settings.var_dir / f"metrics-{service}"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     uvicorn.run("shared.cli:worker_app", factory=True, workers=settings.workers, host=settings.host,
                 port=settings.http_port, log_config=None, proxy_headers=True)
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """/metrics: this process's registry, or, when the service runs as several processes
+    (PROMETHEUS_MULTIPROC_DIR, set by `tourcrm serve` with TOURCRM_WORKERS > 1), all of them combined."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
 
 
 class Metrics:
@@ -47,18 +58,23 @@ class Metrics:
             "tourcrm_consumer_batch_records", "Records per consumed batch", ["consumer"], registry=self.registry,
             buckets=(1, 5, 10, 50, 100, 250, 500, 1000),
         )
-        self.outbox_backlog = Gauge("tourcrm_outbox_backlog", "Unpublished outbox rows", registry=self.registry)
+        # multiprocess_mode: how the processes of one service (TOURCRM_WORKERS) combine a gauge on /metrics
+        self.outbox_backlog = Gauge("tourcrm_outbox_backlog", "Unpublished outbox rows", registry=self.registry,
+                                    multiprocess_mode="max")
         self.outbox_oldest_age = Gauge(
-            "tourcrm_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", registry=self.registry
+            "tourcrm_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", registry=self.registry,
+            multiprocess_mode="max",
         )
         self.outbox_publish_failures = Counter(
             "tourcrm_outbox_publish_failures_total", "Relay sweeps that failed to publish", registry=self.registry
         )
         self.consumer_lag = Gauge(
-            "tourcrm_consumer_lag", "Records not yet consumed, per partition", ["group", "topic", "partition"], registry=self.registry
+            "tourcrm_consumer_lag", "Records not yet consumed, per partition", ["group", "topic", "partition"],
+            registry=self.registry, multiprocess_mode="mostrecent",
         )
         self.job_failures = Counter(
             "tourcrm_job_failures_total", "Periodic job runs that failed", ["job"], registry=self.registry
         )
-        self.service_info = Gauge("tourcrm_service_info", "This service", ["service"], registry=self.registry)
+        self.service_info = Gauge("tourcrm_service_info", "This service", ["service"], registry=self.registry,
+                                  multiprocess_mode="max")
         self.service_info.labels(service=service).set(1)

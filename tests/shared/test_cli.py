@@ -95,9 +95,10 @@ def test_embedded_run_serves_all_four_services_and_keeps_its_development_key(tmp
     assert development.find(first_key.strip()).scopes == set(SCOPES)
 
 
-async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group(kafka_only) -> None:  # noqa: ANN001
+async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group(kafka_only, tmp_path: Path) -> None:  # noqa: ANN001
     """`TOURCRM_WORKERS=2 tourcrm serve loyalty`: both processes migrate one fresh database at start (one at a
-    time), redemptions from both never overdraw one member, and booking-completed is applied once."""
+    time), redemptions from both never overdraw one member, /metrics counts both, and booking-completed is
+    applied once."""
     from shared.bus import Record
     from shared.events import new_event
     from tests.conftest import TEST_KEY_ENTRIES, TEST_KEYS, eventually, free_port
@@ -107,7 +108,8 @@ async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": kafka_only.kafka_servers,
            "TOURCRM_TOPIC_PREFIX": kafka_only.prefix, "TOURCRM_ENVIRONMENT": "test", "TOURCRM_PORT": str(port),
-           "TOURCRM_WORKERS": "2", "TOURCRM_API_KEYS": TEST_KEY_ENTRIES, "TOURCRM_LOG_LEVEL": "WARNING"}
+           "TOURCRM_WORKERS": "2", "TOURCRM_API_KEYS": TEST_KEY_ENTRIES, "TOURCRM_LOG_LEVEL": "WARNING",
+           "TOURCRM_VAR_DIR": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", "loyalty"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -131,6 +133,15 @@ async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group
             ])
             assert sorted({h.status_code for h in holds}) == [201, 409]
             assert sum(h.status_code == 201 for h in holds) == 10
+
+            async def counted_by_every_worker() -> bool:  # whichever process answers /metrics sums them all
+                text = (await client.get("/metrics")).text
+                return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                           if line.startswith("tourcrm_http_requests_total{")
+                           and 'route="/v1/members/{customer_id}/redemptions"' in line) == 40
+
+            for _ in range(5):
+                await eventually(counted_by_every_worker, timeout=10)
             bus = kafka_only.bus()
             event = new_event(completed("w1", "B-w1", "1000.00"), source="booking-web", subject="w1")
             for _ in range(2):  # a retried booking-completed earns once
