@@ -7,6 +7,7 @@ COPY shared ./shared
 COPY services ./services
 RUN pip install . && useradd --system --uid 10001 tourcrm
 USER tourcrm
-ENV TOURCRM_ENVIRONMENT=production TOURCRM_HOST=0.0.0.0
+# var: scratch only in production (the metrics files of several worker processes)
+ENV TOURCRM_ENVIRONMENT=production TOURCRM_HOST=0.0.0.0 TOURCRM_VAR_DIR=/tmp/tourcrm
 ENTRYPOINT ["tourcrm"]
 CMD ["--help"]
