@@ -8,8 +8,9 @@ concurrent checkout of that member waits for, so that difference is the service'
 Statements stay SQLAlchemy Core (one definition for both backends) and are compiled once per
 dialect. On PostgreSQL they run on the pooled asyncpg connection inside an asyncpg transaction;
 on SQLite through SQLAlchemy's connection (BEGIN IMMEDIATE, as every writer there). Rows come back
-as mappings (`row["column"]`). Use the lane only for short, hot units of work; everything else
-uses the ORM session.
+as mappings (`row["column"]`). Parameters reach asyncpg as they are, without SQLAlchemy's type
+processing: pass driver-native values (aware datetimes, Decimal, str, int). Use the lane only for
+short, hot units of work; everything else uses the ORM session.
 """
 
 from __future__ import annotations

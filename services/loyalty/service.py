@@ -801,7 +801,8 @@ async def fast_cash_hold(
     `UPDATE … SET held = held + points WHERE balance - held >= points` that takes the member's lock
     last, so that only COMMIT follows it. Raises NotFast when that matched no row: the caller rolls
     back and runs `create_hold`, which decides (and words a refusal)."""
-    prog = _parse_programme(await tx.row(L.CURRENT))
+    current = await tx.row(L.CURRENT)
+    prog = L.parse_programme(current["config"] if current else None)
     hold = SimpleNamespace(
         id=str(uuid.uuid4()), customer_id=customer_id, kind="cash", points=points, reward_id=None,
         booking_id=booking_id, cash_value=(Decimal(points) / prog.cash_points_per_unit).quantize(CENT),
@@ -814,10 +815,6 @@ async def fast_cash_hold(
     if await tx.row(_statement(("take",), _take_statement), {"c": customer_id, "p": points, "now": now}) is None:
         raise NotFast
     return hold
-
-
-def _parse_programme(row: Any) -> Programme:
-    return L.parse_programme(None if row is None else row["config"])
 
 
 def _take_statement() -> Any:
@@ -970,13 +967,14 @@ async def _restock(db: AsyncSession | Lane, reward_id: str | None) -> None:
 
 
 async def release(tx: Lane, redemption_id: str, now: datetime) -> SimpleNamespace:
-    """Release a hold, in the fast lane: the hold's row first, the member's lock last (the order of capture)."""
+    """Release a hold, in the fast lane: the hold's row, then the member's (as capture), then the reward's
+    stock (member before reward, as a reward hold takes them: no deadlock between the two)."""
     redemption = await _claim(tx, redemption_id, now, "released")
     if redemption is None:
         return await _unclaimed(tx, redemption_id, now, "released", ("released", "expired"))
-    await _restock(tx, redemption.reward_id)
     await tx.run(_statement(("unhold",), _unhold_statement),
                  {"c": redemption.customer_id, "p": redemption.points, "now": now})
+    await _restock(tx, redemption.reward_id)
     return redemption
 
 
