@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import outbox
 from shared.bus import Record
 from shared.db import utcnow
 from shared.events import Event, EventData, EventError, decode, decode_envelope
@@ -149,7 +150,7 @@ class EventConsumer:
         error = "no attempt"
         for attempt in range(1, self.max_attempts + 1):
             try:
-                async with session.begin_nested():
+                async with outbox.savepoint(session):
                     return await self._run_handlers(session, event)
             except Exception as exc:  # noqa: BLE001 - counted, retried, then dead-lettered
                 self.metrics.events_failed.labels(consumer=self.name, type=event.type).inc()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,12 +118,28 @@ _INSERT = outbox_table.insert()
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    # runs for the root transaction and for each savepoint's release, inside the greenlet that
-    # AsyncSession runs commits in, so the (sync) execute is allowed here
-    pending = session.info.pop(_PENDING, None)
-    if pending:
+    """Write the pending rows of the innermost transaction: at its commit (a savepoint's release too), and
+    before a savepoint begins (`savepoint`). Rows of enclosing transactions wait for theirs: written inside
+    the savepoint, they would vanish if it rolled back. Runs inside the greenlet AsyncSession runs commits
+    in, so the (sync) execute is allowed here."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    current = session.get_nested_transaction() or session.get_transaction()
+    mine = [row for scope, row in pending if _within(scope, current)]
+    if mine:
+        session.info[_PENDING] = [(scope, row) for scope, row in pending if not _within(scope, current)]
         created_at = utcnow()
-        session.connection().execute(_INSERT, [{**row, "created_at": created_at, "attempts": 0} for _, row in pending])
+        session.connection().execute(_INSERT, [{**row, "created_at": created_at, "attempts": 0} for row in mine])
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[Any]:
+    """`session.begin_nested()` that first writes the events added so far, so they keep their place
+    before the savepoint's own in the outbox (begin_nested alone keeps them all-or-nothing, not in order)."""
+    await session.run_sync(_write_pending)
+    async with session.begin_nested() as nested:
+        yield nested
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import service
 from services.profile.schemas import CustomerResolve
+from shared import outbox
 from shared.errors import Problem
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ async def import_customers(sessions: async_sessionmaker[AsyncSession], path: Pat
                     report.rejected.append(Rejected(line, "name", "a row needs a name, phone, email or external id"))
                     continue
                 try:
-                    async with session.begin_nested():
+                    async with outbox.savepoint(session):
                         if request.phones or request.emails or request.external_ids:
                             _, matched_by, _ = await service.resolve(session, request, origin="import")
                         else:

@@ -14,6 +14,7 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import select
 
+from shared import outbox
 from shared.bus import MemoryBus, Record
 from shared.db import transaction
 from shared.events import BOOKINGS
@@ -61,6 +62,38 @@ async def test_state_change_and_its_events_commit_together_or_not_at_all(backend
     assert [o.seq for o in orders] == [2]
     assert [json.loads(e.payload)["data"]["booking_id"] for e in events] == ["c1-000002"]
     assert events[0].published_at is None
+
+
+@pytest.mark.parametrize("nested", ["outbox.savepoint", "session.begin_nested"])
+async def test_events_of_a_rolled_back_savepoint_are_dropped_and_the_rest_kept(backend: Backend, nested: str) -> None:
+    """A consumer redoing a batch event by event runs each in a savepoint: a failed event's outbox rows
+    must go with it and those around it must stay (in their order, with `outbox.savepoint`)."""
+    runtime = await backend.runtime(sample.SPEC, await backend.database(), start=False)
+    await runtime.start()
+    await runtime.relay.stop()
+    begin = outbox.savepoint if nested == "outbox.savepoint" else (lambda session: session.begin_nested())
+
+    async with transaction(runtime.sessions) as session:
+        await sample.place_order(session, customer_id="c1", seq=1)
+        with pytest.raises(RuntimeError):
+            async with begin(session):
+                await sample.place_order(session, customer_id="c1", seq=2)
+                async with begin(session):  # released inside the failing one: goes with it
+                    await sample.place_order(session, customer_id="c1", seq=3)
+                raise RuntimeError("this event's handler fails")
+        async with begin(session):
+            await sample.place_order(session, customer_id="c1", seq=4)
+        await sample.place_order(session, customer_id="c1", seq=5)
+
+    async with runtime.sessions() as session:
+        events = list((await session.execute(select(OutboxRecord).order_by(OutboxRecord.id))).scalars())
+        orders = list((await session.execute(select(SampleOrder))).scalars())
+    assert sorted(o.seq for o in orders) == [1, 4, 5]
+    published = [json.loads(e.payload)["data"]["booking_id"] for e in events]
+    if nested == "outbox.savepoint":
+        assert published == ["c1-000001", "c1-000004", "c1-000005"]
+    else:
+        assert sorted(published) == ["c1-000001", "c1-000004", "c1-000005"]
 
 
 async def test_event_committed_before_a_sigkill_is_published_after_restart(backend: Backend) -> None:
