@@ -1,14 +1,15 @@
 """Redemptions on one hot member, as production runs it: loyalty in its own process, load from wrk.
 
-    .venv/bin/python bench/loyalty_redeem_bench.py [--seconds 15] [--connections 16]
+    .venv/bin/python bench/loyalty_redeem_bench.py [--seconds 15] [--connections 16] [--workers 1]
 
 Needs `wrk` (Debian package `wrk`; installed on first use when missing) and the PostgreSQL and
-Kafka of `make services`. Loyalty runs as `tourcrm serve loyalty` (one uvicorn process, PostgreSQL,
-Kafka), so the load generator does not share its event loop. In the same run:
+Kafka of `make services`. Loyalty runs as `tourcrm serve loyalty` (uvicorn, `--workers` processes,
+PostgreSQL, Kafka), so the load generator does not share its event loop. In the same run:
 - floors: `GET /health/live` (no database) at the same concurrency, and raw asyncpg
   `SELECT … FOR UPDATE; UPDATE` transactions on one hot row by as many clients;
 - redemptions: each connection posts a points-as-cash hold (unique Idempotency-Key), then its
   capture; a redemption is a captured hold. Rate = captures / seconds.
+- server CPU per redemption: the server processes' CPU time during the run / captures;
 - overdraft check: a second run against a balance that covers exactly 100 redemptions: exactly
   100 must be captured, the rest refused with 409, and the balance must end at 0.
 """

@@ -1,7 +1,8 @@
 """The fast lane: one transaction of prebuilt Core statements on the database driver's own connection.
 
-Through SQLAlchemy's async session a statement costs about 250 µs of CPU (greenlet hops, the ORM
-execute path, result processing); through asyncpg alone about 60 (measured on this machine). A
+Through SQLAlchemy's async session a transaction of 5 statements costs ~1,100 µs of CPU (greenlet
+hops, the ORM execute path, result processing), in the lane ~520, with asyncpg alone ~390
+(`bench/lane_bench.py`, this machine). A
 checkout's hold and capture are a handful of statements each, on a member row that every
 concurrent checkout of that member waits for, so that difference is the service's throughput.
 
