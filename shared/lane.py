@@ -26,7 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 class Lane:
     """One open transaction; `rows`, `row` and `run` execute a prebuilt statement with `params`.
-    `on_commit` callbacks get the database URL once the transaction has committed."""
+    Prebuilt means built once (module level, or cached by the caller): each statement object is compiled
+    once and kept for the life of the process. `on_commit` callbacks get the database URL once the
+    transaction has committed."""
 
     dialect: str
     on_commit: list[Callable[[str], None]]
