@@ -101,8 +101,9 @@ def add(session: AsyncSession | Session, *events: Envelope, topic: str | None = 
     """Add events to the session's transaction; never commits (the caller's commit publishes them).
 
     The rows are written by one multi-row Core INSERT when the transaction (or the savepoint they
-    were added in) commits, and forgotten if it rolls back: the same all-or-nothing as ORM rows,
-    without building an ORM object per event on the hottest path of every service.
+    were added in) commits, or before a query of the outbox through the session, and forgotten if it
+    rolls back: the same all-or-nothing as ORM rows, without building an ORM object per event on the
+    hottest path of every service.
     """
     sync = session.sync_session if isinstance(session, AsyncSession) else session
     scope = sync.get_nested_transaction() or sync.get_transaction()
@@ -131,6 +132,14 @@ def _write_pending(session: Session) -> None:
         session.info[_PENDING] = [(scope, row) for scope, row in pending if not _within(scope, current)]
         created_at = utcnow()
         session.connection().execute(_INSERT, [{**row, "created_at": created_at, "attempts": 0} for row in mine])
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _autoflush(state: Any) -> None:
+    # a query of the outbox through the session sees the events added so far, as ORM autoflush would
+    # (e.g. an erasure redacting the personal data of events its own transaction emitted)
+    if state.session.info.get(_PENDING) and any(m.class_ is OutboxRecord for m in state.all_mappers):
+        _write_pending(state.session)
 
 
 @asynccontextmanager

@@ -162,3 +162,25 @@ async def test_a_new_service_joins_export_and_erasure_by_configuration(backend: 
     async def complete() -> bool:
         return (await profile.client.get(f"/v1/customers/{cid}/erasure")).json()["complete"]
     await eventually(complete)
+
+
+async def test_erasure_redacts_events_added_earlier_in_its_own_transaction(backend: Backend) -> None:
+    """A consumer batch (or any unit of work) may emit an event with personal data and erase the same
+    customer before it commits: the erasure must redact that event too, not only those already written."""
+    from sqlalchemy import select
+
+    from services.profile import service
+    from services.profile.schemas import CustomerPatch
+    from shared.db import transaction
+    from shared.outbox import OutboxRecord
+
+    profile = await backend.service("profile")
+    runtime = profile.runtime
+    cid = (await create(profile, name="王秘密", phones=["13600001234"]))["id"]
+    async with transaction(runtime.sessions) as session:
+        await service.update_customer(session, cid, CustomerPatch(name="王更秘密", phones=["13600005678"]), "*")
+        await service.erase(session, cid, requested_by="test", services=["profile"])
+    async with runtime.read_sessions() as session:
+        payloads = list((await session.execute(select(OutboxRecord.payload).where(OutboxRecord.key == cid))).scalars())
+    assert any("customer-erased" in p for p in payloads)  # the transaction's own events are there
+    assert not [p for p in payloads if "王" in p or "1360000" in p]
