@@ -59,7 +59,7 @@ def cpu_seconds(root: int) -> float:
             except OSError:
                 continue  # ended meanwhile
             stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    tree, total, grew = {root}, 0.0, True
+    tree, grew = {root}, True
     while grew:
         grew = False
         for pid, (ppid, _) in stats.items():

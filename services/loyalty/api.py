@@ -274,14 +274,14 @@ async def redeem(customer_id: CustomerPath, body: RedemptionCreate, request: Req
     key = idempotency.validate_key(idempotency_key)
     digest = idempotency.request_hash(request.method, request.url.path, body.model_dump(mode="json"))
     if body.points is not None:  # points-as-cash at checkout: the fast lane, the general path if it does not apply
+        answer: dict[str, Any] = {}
         try:
             async with lane(runtime.engine) as tx:
-                async def claim(hold: Any) -> None:
+                async def claim(hold: Any) -> None:  # the key is stored with its answer, before the member's lock
                     answer["view"] = redemption_view(hold)
                     await idempotency.claim(tx, client=client.name, key=key, digest=digest, status_code=201,
                                             body=answer["view"])
 
-                answer: dict[str, Any] = {}
                 await service.fast_cash_hold(tx, customer_id, utcnow(), points=body.points, booking_id=body.booking_id,
                                              claim=claim)
             return JSONResponse(answer["view"], status_code=201, headers={"Idempotency-Key": key})
@@ -556,7 +556,7 @@ async def liability(client: Scope("loyalty:admin"), session: ReadSessionDep) -> 
     balance = int(balance)
     return {
         "members": int(members), "outstanding_points": balance, "held_points": int(held), "debt_points": int(debt),
-        "cash_value": str((Decimal(balance) / prog.cash_points_per_unit).quantize(Decimal("0.01"))),
+        "cash_value": str(prog.cash_value(balance)),
         "currency": prog.currency, "expiring_by_month": dict(sorted(by_month.items())), "as_of": now.isoformat(),
     }
 

@@ -80,6 +80,10 @@ class Programme(BaseModel):
             self.rates[self.currency] = Decimal("1")
         return self
 
+    def cash_value(self, points: int) -> Decimal:
+        """What `points` are worth at checkout, in the programme currency (to the cent)."""
+        return (Decimal(points) / self.cash_points_per_unit).quantize(Decimal("0.01"))
+
     def tier(self, name: str) -> TierRule:
         return self.tiers[TIERS.index(name)]
 

@@ -764,7 +764,7 @@ async def create_hold(
     else:
         assert points is not None
         cost = points
-        cash_value = (Decimal(points) / prog.cash_points_per_unit).quantize(CENT)
+        cash_value = prog.cash_value(points)
         kind = "cash"
         reward = None
     if cost > account.balance - account.held:
@@ -805,7 +805,7 @@ async def fast_cash_hold(
     prog = L.parse_programme(current["config"] if current else None)
     hold = SimpleNamespace(
         id=str(uuid.uuid4()), customer_id=customer_id, kind="cash", points=points, reward_id=None,
-        booking_id=booking_id, cash_value=(Decimal(points) / prog.cash_points_per_unit).quantize(CENT),
+        booking_id=booking_id, cash_value=prog.cash_value(points),
         currency=prog.currency, status="held", expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now,
         settled_at=None, entry_id=None,
     )
@@ -1267,7 +1267,7 @@ async def campaign_report(session: AsyncSession, campaign_id: str) -> dict[str, 
         select(func.coalesce(func.sum(CampaignAward.points), 0))
         .where(CampaignAward.campaign_id == campaign_id, CampaignAward.reversed.is_(True))
     )).scalar_one()
-    cost = (Decimal(int(gross)) / prog.cash_points_per_unit).quantize(CENT)
+    cost = prog.cash_value(int(gross))
     revenue = Decimal(revenue).quantize(CENT)
     roi = str(((revenue - cost) / cost).quantize(CENT)) if cost > 0 else None
     return {
