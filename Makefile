@@ -30,8 +30,8 @@ stop-services:
 test: install services  ## the whole suite, on (memory bus + SQLite) and (Kafka + PostgreSQL)
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test-fast: install  ## only the memory + SQLite half (no servers needed)
-	$(BIN)/pytest -q -p no:cacheprovider -k "not kafka"
+test-fast: install  ## only the tests that need no servers (memory bus + SQLite)
+	$(BIN)/pytest -q -p no:cacheprovider -m "not servers"
 
 bench: install services  ## benchmarks; figures go to BENCHMARKS.md by hand
 	for b in bench/*_bench.py; do $(BIN)/python $$b; done

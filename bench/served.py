@@ -27,7 +27,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from shared.auth import SCOPES, hash_key  # noqa: E402
+from shared.auth import hash_key  # noqa: E402
+from tourcrm import all_scopes  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PG = os.environ.get("TOURCRM_TEST_PG", "postgresql://tourcrm:tourcrm@127.0.0.1:5432/postgres")
@@ -107,9 +108,9 @@ async def _serve(service: str, database: str, workers: int = 1) -> AsyncIterator
         "TOURCRM_PORT": str(port),
         "TOURCRM_WORKERS": str(workers),
         "TOURCRM_LOG_LEVEL": "WARNING",
-        "TOURCRM_API_KEYS": json.dumps([{"client": "bench", "key_sha256": hash_key(key), "scopes": list(SCOPES)}]),
+        "TOURCRM_API_KEYS": json.dumps([{"client": "bench", "key_sha256": hash_key(key), "scopes": list(all_scopes())}]),
     }
-    server = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", service], cwd=REPO, env=env,
+    server = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "serve", service], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

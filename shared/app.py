@@ -28,7 +28,7 @@ from shared import errors
 from shared.auth import KeyStore
 from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
 from shared.consumer import BatchHook, EventConsumer, Subscriptions
-from shared.db import exclusive, make_engine, make_sessionmaker, migrate, migrations_of, ping, utcnow
+from shared.db import SessionHooks, exclusive, make_engine, make_sessionmaker, migrate, ping, session_class, utcnow
 from shared.logging import correlation_id, error_fields, service_name
 from shared.metrics import Metrics, exposition
 from shared.outbox import Relay
@@ -69,20 +69,21 @@ def every(
 
 @dataclass
 class ServiceSpec:
-    """What makes a service this service: its routers, the events it consumes, its periodic jobs."""
+    """What makes a service this service: where it listens, its scopes, its routers, the events it
+    consumes, its periodic jobs, its schema. The composition (the `tourcrm` package) lists the specs."""
 
     name: str
     title: str
+    port: int  # its default HTTP port
+    migrations: Path  # its Alembic directory
     description: str = ""
+    scopes: Sequence[str] = ()  # the scopes its routes require, besides the generic ones (shared.auth)
     routers: Sequence[APIRouter] = ()
     subscriptions: Subscriptions = field(default_factory=dict)
     after_batch: Sequence[BatchHook] = ()  # once per consumed batch, in its transaction
+    session_hooks: SessionHooks = field(default_factory=dict)  # SQLAlchemy session events, on its sessions only
     jobs: Sequence[Job] = ()
-    migrations: Path | None = None  # default: services/<name>/migrations
-
-    @property
-    def migrations_path(self) -> Path:
-        return self.migrations or migrations_of(self.name)
+    commands: Sequence[Any] = ()  # typer apps the CLI mounts (e.g. `tourcrm import customers`)
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -104,9 +105,12 @@ class Runtime:
         self.settings = settings
         self.metrics = Metrics(spec.name)
         self.engine: AsyncEngine = make_engine(settings.db_url)
-        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine, settings=settings)
+        sessions_of_this_service = session_class(spec.name, spec.session_hooks)
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(
+            self.engine, settings=settings, sync_session_class=sessions_of_this_service
+        )
         self.read_sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(
-            self.engine, readonly=True, settings=settings
+            self.engine, readonly=True, settings=settings, sync_session_class=sessions_of_this_service
         )
         self._owns_bus = bus is None
         self.bus: Bus = bus or make_bus(settings)
@@ -123,7 +127,7 @@ class Runtime:
 
     async def start(self, *, run_migrations: bool = True) -> None:
         if run_migrations:
-            await migrate(self.engine, self.spec.migrations_path)
+            await migrate(self.engine, self.spec.migrations)
         if self._owns_bus:
             await self.bus.start()
         if isinstance(self.bus, MemoryBus) and self.settings.memory_bus_replay_seconds > 0:
@@ -169,8 +173,16 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction that commits once, when the route has returned and before its answer
+    is sent; any error rolls it all back (an IntegrityError at commit becomes a 409 problem)."""
+    async with request.app.state.runtime.sessions() as session, session.begin():
+        yield session
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]  # for use cases that change state
+SessionDep = Annotated[AsyncSession, Depends(get_session)]  # a bare session (the route opens its transactions)
+UnitOfWork = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]  # for use cases that change state
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]  # for queries
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,27 +18,19 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SCOPES = (
-    "profile:read",
-    "profile:write",
-    "loyalty:read",
-    "loyalty:redeem",
-    "loyalty:admin",
-    "complaints:read",
-    "complaints:write",
-    "complaints:agent",
-    "feedback:read",
-    "feedback:write",
-    "events:publish",
-    "privacy:admin",
-    "ops:admin",
-)
+# Scopes every service knows; each service declares its own in its ServiceSpec (`<service>:<action>`).
+GENERIC_SCOPES = ("events:publish", "privacy:admin", "ops:admin")
+SCOPE_PATTERN = re.compile(r"^[a-z][a-z-]*:[a-z][a-z-]*$")
 
 
 @dataclass(frozen=True, slots=True)
 class Client:
     name: str
     scopes: frozenset[str]
+    every_scope: bool = False  # the development key of embedded mode
+
+    def holds(self, scope: str) -> bool:
+        return self.every_scope or scope in self.scopes
 
 
 def hash_key(key: str) -> str:
@@ -55,9 +48,9 @@ class KeyStore:
         self._by_hash: dict[str, Client] = dict(clients or {})
 
     def add(self, key_hash: str, client: Client) -> None:
-        unknown = client.scopes - set(SCOPES)
-        if unknown:
-            raise ValueError(f"client {client.name}: unknown scopes {sorted(unknown)}")
+        malformed = {scope for scope in client.scopes if not SCOPE_PATTERN.match(scope)}
+        if malformed:
+            raise ValueError(f"client {client.name}: malformed scopes {sorted(malformed)} (want service:action)")
         self._by_hash[key_hash] = client
 
     def find(self, key: str) -> Client | None:
@@ -79,7 +72,7 @@ class KeyStore:
         if settings.api_keys:
             store.load(settings.api_keys)
         if settings.environment == "development":
-            store.add(hash_key(dev_key(settings.var_dir)), Client("development", frozenset(SCOPES)))
+            store.add(hash_key(dev_key(settings.var_dir)), Client("development", frozenset(), every_scope=True))
         return store
 
 
@@ -97,8 +90,8 @@ def dev_key(var_dir: Path) -> str:
 
 def require(scope: str):  # noqa: ANN201 - a FastAPI dependency
     """Dependency: the calling client, which must hold `scope` (401 without a valid key, 403 without the scope)."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope}")
+    if not SCOPE_PATTERN.match(scope):
+        raise ValueError(f"malformed scope {scope!r} (want service:action)")
 
     async def dependency(request: Request) -> Client:
         header = request.headers.get("authorization", "")
@@ -108,7 +101,7 @@ def require(scope: str):  # noqa: ANN201 - a FastAPI dependency
         client = request.app.state.keys.find(key.strip())
         if client is None:
             raise Problem(401, "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
-        if scope not in client.scopes:
+        if not client.holds(scope):
             raise Problem(403, f"this key lacks the scope {scope}", required_scope=scope)
         request.state.client = client
         return client

@@ -7,24 +7,26 @@ import functools
 import time
 import zlib
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import BigInteger, Column, Integer, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from shared.settings import Settings
-
-REPO_SERVICES = Path(__file__).resolve().parent.parent / "services"
 
 # Plain SQLAlchemy mappings on SQLModel's metadata, for rows built on hot paths (see outbox.py).
 core_registry = registry(metadata=SQLModel.metadata)
@@ -37,6 +39,42 @@ def utcnow() -> datetime:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+# --- column and id helpers: the same on every service -------------------------------------------------
+
+BIGID = BigInteger().with_variant(Integer, "sqlite")  # a 64-bit autoincrement key (SQLite's rowid alias)
+
+
+def utc_column(*, nullable: bool = False, index: bool = False, primary_key: bool = False) -> Column:
+    """A timestamptz column that takes and gives back aware UTC datetimes on both databases
+    (the migrations say `sa.DateTime(timezone=True)`)."""
+    return Column(UTCDateTime(), nullable=nullable, index=index, primary_key=primary_key)
+
+
+def aware(moment: datetime) -> datetime:
+    """A time from outside (event data, a form) that may be naive, read as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def new_id() -> str:
+    """A fresh identifier for a row that others will refer to (UUID 4, text)."""
+    return str(uuid.uuid4())
+
+
+# --- the one place where SQLite and PostgreSQL differ in domain SQL ---------------------------------
+
+_INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """'postgresql' or 'sqlite': for the few statements that must be written per database."""
+    return session.bind.dialect.name  # type: ignore[union-attr]
+
+
+def insert(session: AsyncSession, table):  # noqa: ANN001, ANN201 - an Insert with on_conflict_* for its database
+    """`INSERT` with `on_conflict_do_nothing` / `on_conflict_do_update` for the session's database."""
+    return _INSERTS[dialect_of(session)](table)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -89,15 +127,30 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 PING_AFTER_IDLE_SECONDS = 2.0
 
 
+SessionHooks = Mapping[str, Sequence[Callable[..., None]]]  # SQLAlchemy session event name → listeners
+
+
+def session_class(name: str, hooks: SessionHooks | None = None) -> type[Session]:
+    """A Session class of one service, with that service's session event listeners on it alone
+    (listeners on the base class would run on every service's commits in the embedded process)."""
+    cls = type(f"{name.title().replace('-', '')}Session", (Session,), {})
+    for event_name, listeners in (hooks or {}).items():
+        for listener in listeners:
+            event.listen(cls, event_name, listener)
+    return cls
+
+
 def make_sessionmaker(
-    engine: AsyncEngine, *, readonly: bool = False, settings: Settings | None = None
+    engine: AsyncEngine, *, readonly: bool = False, settings: Settings | None = None,
+    sync_session_class: type[Session] = Session,
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions for units of work; `readonly` ones never wait for SQLite's write lock (use them for queries).
 
     Each session carries the service's settings, for handlers and use cases: `settings_of(session)`.
     """
     bind = engine.execution_options(readonly=True) if readonly else engine
-    return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False, info={"settings": settings})
+    return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False, info={"settings": settings},
+                              sync_session_class=sync_session_class)
 
 
 @functools.cache
@@ -157,10 +210,6 @@ def alembic_config(location: Path, url: str) -> Config:
 
 
 _migrating = asyncio.Lock()  # alembic keeps its context in module globals: one migration at a time
-
-
-def migrations_of(service: str) -> Path:
-    return REPO_SERVICES / service / "migrations"
 
 
 async def migrate(engine: AsyncEngine, location: Path, revision: str = "head") -> None:

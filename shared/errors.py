@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,13 @@ def install(app: FastAPI) -> None:
         return problem_response(
             exc.status_code, title, str(exc.detail), instance=request.url.path, headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # a unique key taken by a concurrent request, or a row another one removed: the client may retry
+        log.info("conflict", extra={"path": request.url.path, "error": type(exc.orig).__name__})
+        return problem_response(409, "Conflict", "a concurrent request changed the same record; retry",
+                                type_="https://tourcrm.dev/problems/conflict", instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

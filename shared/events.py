@@ -228,6 +228,16 @@ class CustomerAtRisk(EventData):
     reasons: list[str] = Field(default_factory=list)
 
 
+class SegmentMembershipChanged(EventData):
+    type: ClassVar[str] = "segment-membership-changed"
+    topic: ClassVar[str] = PROFILE
+    customer_id: CustomerId
+    segment_id: str
+    segment: str = Field(description="the segment's name")
+    change: Literal["joined", "left"]
+    changed_at: datetime
+
+
 class CareTaskDue(EventData):
     type: ClassVar[str] = "care-task-due"
     topic: ClassVar[str] = PROFILE
@@ -308,6 +318,16 @@ class CrisisDeclared(EventData):
     declared_at: datetime
 
 
+class CrisisNotice(EventData):
+    type: ClassVar[str] = "crisis-notice"
+    topic: ClassVar[str] = COMPLAINTS
+    crisis_id: str
+    customer_id: CustomerId
+    channel: str = Field(description="a channel the customer consented to for service messages")
+    language: str = "zh-CN"
+    message: str
+
+
 # --- loyalty ----------------------------------------------------------------------------------
 
 Tier = Literal["regular", "silver", "gold", "platinum"]
@@ -369,6 +389,15 @@ class RewardRedeemed(EventData):
     reward_id: str
     redemption_id: str
     points: int = Field(ge=0)
+
+
+class WinBackOffered(EventData):
+    type: ClassVar[str] = "win-back-offered"
+    topic: ClassVar[str] = LOYALTY
+    customer_id: CustomerId
+    offer_id: str
+    points: int = Field(ge=0, description="bonus points on the next booking")
+    expires_at: datetime
 
 
 class PointsExpiring(EventData):
@@ -450,6 +479,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         CustomersMerged,
         CustomerErased,
         CustomerAtRisk,
+        SegmentMembershipChanged,
         CareTaskDue,
         ComplaintFiled,
         ComplaintEscalated,
@@ -457,6 +487,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ComplaintClosed,
         ComplaintReopened,
         CrisisDeclared,
+        CrisisNotice,
         MemberEnrolled,
         PointsEarned,
         PointsRedeemed,
@@ -464,6 +495,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         PointsExpired,
         TierChanged,
         RewardRedeemed,
+        WinBackOffered,
         PointsExpiring,
         TierDowngradeWarning,
         FeedbackSubmitted,

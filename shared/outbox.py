@@ -19,8 +19,8 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import Bus, Record
-from shared.db import core_registry, is_sqlite, make_sessionmaker, utcnow
-from shared.events import Envelope
+from shared.db import core_registry, is_sqlite, make_sessionmaker, settings_of, utcnow
+from shared.events import Envelope, EventData, new_event
 from shared.lane import Lane
 from shared.logging import error_fields
 from shared.metrics import Metrics
@@ -111,6 +111,15 @@ def add(session: AsyncSession | Session, *events: Envelope, topic: str | None = 
     for envelope in events:
         pending.append((scope, _row(envelope, topic)))
     sync.info["outbox_added"] = True
+
+
+def emit(session: AsyncSession, data: EventData, subject: str | None, *, topic: str | None = None,
+         source: str | None = None) -> Envelope:
+    """A use case's event, added to its transaction: the envelope of `data` about `subject` (the customer id),
+    from this service (`tourcrm/<service>`) unless `source` says otherwise."""
+    envelope = new_event(data, source=source or f"tourcrm/{settings_of(session).service}", subject=subject)
+    add(session, envelope, topic=topic)
+    return envelope
 
 
 _PENDING = "outbox_pending"  # session.info: [(the transaction or savepoint it was added in, row)]

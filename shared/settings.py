@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICE_PORTS = {"profile": 8001, "complaints": 8002, "loyalty": 8003, "feedback": 8004}
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "password", "postgres", "tourcrm", "dev", "test", "example"}
 
 
@@ -22,7 +21,7 @@ class Settings(BaseSettings):
     service: str = "profile"
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
-    port: int | None = None
+    port: int | None = None  # default: the service's own port (its ServiceSpec) + port_offset
     # `tourcrm serve`: server processes of this service on its one port (each with its own consumer,
     # relay and jobs; Kafka splits the partitions, PostgreSQL locks keep one relay and one job run at a time)
     workers: int = Field(default=1, ge=1, le=64)
@@ -39,7 +38,8 @@ class Settings(BaseSettings):
     currency: str = "CNY"
     api_keys_file: Path | None = None
     api_keys: str | None = None
-    # Where the other services answer (for the few synchronous calls, e.g. the privacy export).
+    # Where the other services answer (for the few synchronous calls, e.g. the privacy export);
+    # the composition fills in each service's default port.
     service_urls: dict[str, str] = Field(default_factory=dict)
     # Services that take part in the export / erasure protocol (each answers for its own data).
     privacy_services: list[str] = Field(default_factory=lambda: ["profile", "loyalty"])
@@ -76,7 +76,7 @@ class Settings(BaseSettings):
 
     @property
     def http_port(self) -> int:
-        return self.port or SERVICE_PORTS.get(self.service, 8000) + self.port_offset
+        return self.port or 8000 + self.port_offset
 
     @property
     def db_url(self) -> str:
@@ -89,13 +89,11 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.var_dir / (self.service + '.db')}"
 
     def url_of(self, service: str) -> str:
-        """Base URL of another service: from TOURCRM_SERVICE_URLS, else its default port on this host."""
-        return self.service_urls.get(service) or f"http://127.0.0.1:{SERVICE_PORTS.get(service, 8000) + self.port_offset}"
+        """Base URL of another service (TOURCRM_SERVICE_URLS, or the defaults the composition filled in)."""
+        if service not in self.service_urls:
+            raise LookupError(f"no URL for service {service!r}; set TOURCRM_SERVICE_URLS")
+        return self.service_urls[service]
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    def for_service(self, service: str, **changes: object) -> Settings:
-        """A copy of these settings for another service of the same process (embedded mode)."""
-        return self.model_copy(update={"service": service, "port": None, **changes})

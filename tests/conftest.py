@@ -23,12 +23,14 @@ import httpx
 import pytest
 import uvicorn
 
-from services import SERVICES
 from shared.app import Runtime, ServiceSpec
-from shared.auth import SCOPES, hash_key
+from shared.auth import hash_key
 from shared.bus import Bus, KafkaBus, MemoryBus
 from shared.logging import JsonFormatter
 from shared.settings import Settings
+from tourcrm import SERVICES, all_scopes
+
+SCOPES = all_scopes()
 
 PG_ADMIN_URL = os.environ.get("TOURCRM_TEST_PG", "postgresql://tourcrm:tourcrm@127.0.0.1:5432/postgres")
 KAFKA = os.environ.get("TOURCRM_TEST_KAFKA", "127.0.0.1:9092")
@@ -227,6 +229,39 @@ class Backend:
                     await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             finally:
                 await conn.close()
+
+
+# --- the two halves of the suite ------------------------------------------------------------------
+# Tests that need the real PostgreSQL and Kafka are marked `servers` (`make test-fast` deselects them).
+# At the end, the numbers of each half are written to var/test-counts.json; CI fails when the
+# servers half ran nothing (a wrong marker or PYTEST_ADDOPTS must not make it silently green).
+
+SERVER_FIXTURES = {"kafka_only", "kafka_backend"}  # fixtures that start or need the servers
+COUNTS = REPO / "var" / "test-counts.json"
+_outcomes: dict[str, dict[str, int]] = {"servers": {}, "local": {}}
+
+
+def needs_servers(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return (params.get("backend") == "kafka" or bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+            or item.get_closest_marker("servers") is not None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if needs_servers(item):
+            item.add_marker(pytest.mark.servers)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        half = "servers" if "servers" in report.keywords else "local"
+        _outcomes[half][report.outcome] = _outcomes[half].get(report.outcome, 0) + 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    COUNTS.parent.mkdir(parents=True, exist_ok=True)
+    COUNTS.write_text(json.dumps(_outcomes))
 
 
 @pytest.fixture(params=["memory", "kafka"], ids=["memory+sqlite", "kafka+postgres"])

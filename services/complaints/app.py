@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.complaints.api import router
@@ -12,6 +14,9 @@ from shared.settings import Settings
 
 SPEC = ServiceSpec(
     name="complaints",
+    port=8002,
+    migrations=Path(__file__).parent / "migrations",
+    scopes=("complaints:read", "complaints:write", "complaints:agent", "complaints:manage"),
     title="tourcrm complaints — complaint handling",
     description="Intake, classification, investigation, solution, agreement, execution, follow-up and closure of complaints; SLA clocks, escalation and crisis detection.",
     routers=[router],
@@ -20,4 +25,4 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: Settings | None = None, *, bus: Bus | None = None) -> FastAPI:
-    return build_app(SPEC, settings or Settings(service="complaints"), bus=bus)
+    return build_app(SPEC, settings or Settings(service="complaints", port=SPEC.port), bus=bus)

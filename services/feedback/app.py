@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.feedback.api import router
@@ -12,6 +14,9 @@ from shared.settings import Settings
 
 SPEC = ServiceSpec(
     name="feedback",
+    port=8004,
+    migrations=Path(__file__).parent / "migrations",
+    scopes=("feedback:read", "feedback:write"),
     title="tourcrm feedback — surveys and satisfaction",
     description="Post-trip and follow-up surveys, NPS / CSAT / CSI, reviews and comment sentiment.",
     routers=[router],
@@ -20,4 +25,4 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: Settings | None = None, *, bus: Bus | None = None) -> FastAPI:
-    return build_app(SPEC, settings or Settings(service="feedback"), bus=bus)
+    return build_app(SPEC, settings or Settings(service="feedback", port=SPEC.port), bus=bus)

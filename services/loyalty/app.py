@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.loyalty import models  # noqa: F401 - the tables
@@ -15,6 +17,9 @@ from shared.settings import Settings
 
 SPEC = ServiceSpec(
     name="loyalty",
+    port=8003,
+    migrations=Path(__file__).parent / "migrations",
+    scopes=("loyalty:read", "loyalty:redeem", "loyalty:admin"),
     title="tourcrm loyalty — membership and points",
     description="Tiers, members, a points ledger, rewards, campaigns and referrals.",
     routers=[router],
@@ -25,5 +30,5 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: Settings | None = None, *, bus: Bus | None = None) -> FastAPI:
-    settings = settings or Settings(service="loyalty")
+    settings = settings or Settings(service="loyalty", port=SPEC.port)
     return build_app(SPEC, settings, bus=bus)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.profile import models  # noqa: F401 - the tables
+from services.profile import commands
 from services.profile.api import router
 from services.profile.jobs import JOBS
 from services.profile.service import recompute_touched, write_deferred
@@ -15,6 +18,9 @@ from shared.settings import Settings
 
 SPEC = ServiceSpec(
     name="profile",
+    port=8001,
+    migrations=Path(__file__).parent / "migrations",
+    scopes=("profile:read", "profile:write"),
     title="tourcrm profile — customer files",
     description="Customer files, segments, value classes, churn risk, recommendations, customer care, export and erasure.",
     routers=[router],
@@ -22,8 +28,9 @@ SPEC = ServiceSpec(
     # the batch's deferred bookings in a few statements, then the values of the customers it touched, once each
     after_batch=[write_deferred, recompute_touched],
     jobs=JOBS,
+    commands=[commands.app],
 )
 
 
 def create_app(settings: Settings | None = None, *, bus: Bus | None = None) -> FastAPI:
-    return build_app(SPEC, settings or Settings(service="profile"), bus=bus)
+    return build_app(SPEC, settings or Settings(service="profile", port=SPEC.port), bus=bus)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.demo import load_demo
+from tourcrm.demo import load_demo
 from tests.conftest import TEST_KEYS, Backend
 from tests.profile.helpers import wait_bookings
 

@@ -1,4 +1,4 @@
-"""`tourcrm import customers FILE.csv` (services/profile/cli.py), run through its typer app against a running service."""
+"""`tourcrm import customers FILE.csv` (services/profile/commands.py), run through its typer app against a running service."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 from typer.testing import CliRunner
 
-from services.profile.cli import app
+from services.profile.commands import app
 from services.profile.importer import COLUMNS
 from tests.conftest import Backend
 

@@ -75,6 +75,7 @@ async def on_booking_completed(event: Event[BookingCompleted], session: AsyncSes
 
 SPEC = ServiceSpec(
     name="sample",
+    port=8009,
     title="sample",
     subscriptions={BookingCompleted: [on_booking_completed]},
     migrations=Path(__file__).parent / "migrations",

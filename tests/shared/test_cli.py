@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from shared.auth import KeyStore, SCOPES
-from shared.cli import app
+from shared.auth import KeyStore
+from tourcrm.cli import app
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.inbox import DeadLetter
 from shared.settings import Settings
@@ -69,7 +69,7 @@ def test_embedded_run_serves_all_four_services_and_keeps_its_development_key(tmp
     env.pop("DATABASE_URL", None)
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     for start in (1, 2):
-        proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "--no-demo"], cwd=REPO, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "run", "--no-demo"], cwd=REPO, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             lines = []
@@ -92,7 +92,7 @@ def test_embedded_run_serves_all_four_services_and_keeps_its_development_key(tmp
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=30) == 0
     development = KeyStore.from_settings(Settings(var_dir=tmp_path))
-    assert development.find(first_key.strip()).scopes == set(SCOPES)
+    assert development.find(first_key.strip()).every_scope
 
 
 async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group(kafka_only, tmp_path: Path) -> None:  # noqa: ANN001
@@ -110,7 +110,7 @@ async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group
            "TOURCRM_TOPIC_PREFIX": kafka_only.prefix, "TOURCRM_ENVIRONMENT": "test", "TOURCRM_PORT": str(port),
            "TOURCRM_WORKERS": "2", "TOURCRM_API_KEYS": TEST_KEY_ENTRIES, "TOURCRM_LOG_LEVEL": "WARNING",
            "TOURCRM_VAR_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", "loyalty"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "serve", "loyalty"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import SERVICES
+from tourcrm import SERVICES
 from tests.conftest import Backend
 
 @pytest.fixture

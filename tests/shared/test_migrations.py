@@ -10,11 +10,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
-from services import SERVICES
+from tourcrm import SERVICES, spec
 import shared.idempotency  # noqa: F401 - core tables every service has
 import shared.inbox  # noqa: F401
 import shared.outbox  # noqa: F401
-from shared.db import core_registry, make_engine, migrate, migrations_of
+from shared.db import core_registry, make_engine, migrate
 from tests.conftest import Backend
 
 
@@ -33,8 +33,8 @@ def service_metadata(service: str) -> MetaData:
 async def test_migrations_match_models(backend: Backend, service: str) -> None:
     engine = make_engine(await backend.database(f"m{service}"))
     try:
-        await migrate(engine, migrations_of(service))
-        await migrate(engine, migrations_of(service))  # a second run is a no-op
+        await migrate(engine, spec(service).migrations)
+        await migrate(engine, spec(service).migrations)  # a second run is a no-op
 
         def diff(conn):  # noqa: ANN001, ANN202
             context = MigrationContext.configure(conn, opts={"compare_type": True})

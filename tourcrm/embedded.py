@@ -9,10 +9,10 @@ import signal
 
 import uvicorn
 
-from services import SERVICES
 from shared.auth import dev_key
 from shared.bus import MemoryBus
 from shared.settings import Settings
+from tourcrm import SERVICES, settings_for
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ async def run_embedded(settings: Settings, *, demo: bool = True) -> None:
     bus = None if settings.kafka_bootstrap_servers else MemoryBus()
     servers: list[uvicorn.Server] = []
     for name in SERVICES:
-        service_settings = settings.for_service(name)
+        service_settings = settings_for(name, settings)
         module = __import__(f"services.{name}.app", fromlist=["create_app"])
         app = module.create_app(service_settings, bus=bus)
         config = uvicorn.Config(app, host=settings.host, port=service_settings.http_port, log_config=None,
@@ -58,7 +58,7 @@ async def run_embedded(settings: Settings, *, demo: bool = True) -> None:
     lines = ["", "tourcrm is running (embedded mode: SQLite under "
              f"{settings.var_dir}/, in-process bus):" if bus else "tourcrm is running (Kafka bus):"]
     for name in SERVICES:
-        port = settings.for_service(name).http_port
+        port = settings_for(name, settings).http_port
         lines.append(f"  {name:<11} {base}:{port}   docs {base}:{port}/docs   metrics {base}:{port}/metrics")
     if key:
         lines += [f"  development API key (all scopes, kept in {settings.var_dir}/dev-api-key):", f"    {key}"]
@@ -66,9 +66,9 @@ async def run_embedded(settings: Settings, *, demo: bool = True) -> None:
     print("\n".join(lines), flush=True)  # noqa: T201 - the one thing a person starting it needs to see
 
     if demo and key:
-        from shared.demo import load_demo
+        from tourcrm.demo import load_demo
 
         with contextlib.suppress(Exception):
-            await load_demo(settings, key)
+            await load_demo(settings_for("profile", settings), key)
 
     await asyncio.gather(*tasks, return_exceptions=True)

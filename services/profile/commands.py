@@ -1,6 +1,6 @@
 """`tourcrm import customers FILE.csv`: load an existing customer list into the profile database.
 
-Wire it into the main CLI with `app.add_typer(services.profile.cli.app, name="import")`.
+The CLI mounts this group as `tourcrm import` (the service's SPEC lists it in `commands`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.profile.importer import COLUMNS, import_customers
-from shared.db import make_engine, make_sessionmaker, migrate, migrations_of
+from shared.db import make_engine, make_sessionmaker, migrate
 from shared.settings import Settings
 
-app = typer.Typer(help="Import data into tourcrm.", no_args_is_help=True)
+app = typer.Typer(name="import", help="Import data into tourcrm.", no_args_is_help=True)
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @app.callback()
@@ -45,7 +46,7 @@ def customers(
     async def main() -> dict:
         engine = make_engine(settings.db_url)
         try:
-            await migrate(engine, migrations_of("profile"))
+            await migrate(engine, MIGRATIONS)
             with Progress(TextColumn("importing customers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console, disable=as_json) as bar:
                 task = bar.add_task("import", total=_count_rows(file))

@@ -14,18 +14,19 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from services import SERVICES, spec
-from services.profile import cli as profile_cli
 from shared import logging as tlogging
-from shared.auth import SCOPES, hash_key, new_key
+from shared.auth import hash_key, new_key
 from shared.settings import Settings
+from tourcrm import SERVICES, all_scopes, settings_for, spec, specs
 
 app = typer.Typer(help="tourcrm: CRM backend for travel agencies, tour operators and hotels.", no_args_is_help=True)
 dlq = typer.Typer(help="Dead letters: records a consumer parked after bounded retries.", no_args_is_help=True)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
 app.add_typer(keys, name="keys")
-app.add_typer(profile_cli.app, name="import")  # tourcrm import customers FILE.csv
+for _spec in specs():
+    for _group in _spec.commands:  # e.g. profile's `tourcrm import customers FILE.csv`
+        app.add_typer(_group)
 console = Console(stderr=True)
 
 ServiceArg = Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICES)}")]
@@ -40,7 +41,7 @@ def _check(service: str) -> str:
 @app.command()
 def run(demo: Annotated[bool, typer.Option(help="load demo data on first start")] = True) -> None:
     """Embedded mode: all four services in one process, each on its own port."""
-    from shared.embedded import run_embedded
+    from tourcrm.embedded import run_embedded
 
     settings = Settings()
     tlogging.configure(settings.log_level)
@@ -50,7 +51,7 @@ def run(demo: Annotated[bool, typer.Option(help="load demo data on first start")
 @app.command()
 def serve(service: ServiceArg) -> None:
     """Production mode: one service in this process (settings from the environment)."""
-    settings = Settings(service=_check(service))
+    settings = settings_for(_check(service))
     tlogging.configure(settings.log_level)
     if settings.workers == 1:
         uvicorn.run(worker_app(service), host=settings.host, port=settings.http_port, log_config=None,
@@ -62,13 +63,13 @@ def serve(service: ServiceArg) -> None:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
-    uvicorn.run("shared.cli:worker_app", factory=True, workers=settings.workers, host=settings.host,
+    uvicorn.run("tourcrm.cli:worker_app", factory=True, workers=settings.workers, host=settings.host,
                 port=settings.http_port, log_config=None, proxy_headers=True)
 
 
 def worker_app(service: str | None = None):  # noqa: ANN201 - a FastAPI app
     """The app of one server process of `service` (or of $TOURCRM_SERVICE, in a worker that uvicorn started)."""
-    settings = Settings(service=_check(service or os.environ["TOURCRM_SERVICE"]))
+    settings = settings_for(_check(service or os.environ["TOURCRM_SERVICE"]))
     tlogging.configure(settings.log_level)
     module = __import__(f"services.{settings.service}.app", fromlist=["create_app"])
     return module.create_app(settings)
@@ -77,14 +78,14 @@ def worker_app(service: str | None = None):  # noqa: ANN201 - a FastAPI app
 @app.command()
 def migrate(services: Annotated[list[str] | None, typer.Argument(help="services to migrate (default: all)")] = None) -> None:
     """Bring each service's database schema to the latest revision."""
-    from shared.db import make_engine, migrate as run_migrations, migrations_of
+    from shared.db import make_engine, migrate as run_migrations
 
     async def main() -> None:
         for name in services or SERVICES:
-            settings = Settings(service=_check(name))
+            settings = settings_for(_check(name))
             engine = make_engine(settings.db_url)
             try:
-                await run_migrations(engine, migrations_of(name))
+                await run_migrations(engine, spec(name).migrations)
             finally:
                 await engine.dispose()
             console.print(f"[green]migrated[/] {name}")
@@ -96,7 +97,7 @@ def _consumer(service: str):  # noqa: ANN202
     """The service's consumer over its database, without starting the service (no bus, no relay)."""
     from shared.app import Runtime
 
-    runtime = Runtime(spec(_check(service)), Settings(service=service))
+    runtime = Runtime(spec(_check(service)), settings_for(service))
     return runtime.engine, runtime.consumer
 
 
@@ -161,15 +162,22 @@ def asyncapi(out: Annotated[Path, typer.Option(help="where to write it")] = Path
 @keys.command("new")
 def keys_new(
     client: Annotated[str, typer.Option(help="who will use the key, e.g. booking-web")],
-    scope: Annotated[list[str], typer.Option(help=f"repeatable; of: {', '.join(SCOPES)}")],
+    scope: Annotated[list[str], typer.Option(help="repeatable; see `tourcrm keys scopes`")],
 ) -> None:
     """Make a key: prints the key once (give it to the client) and the entry for the keys file."""
-    unknown = set(scope) - set(SCOPES)
+    unknown = set(scope) - set(all_scopes())
     if unknown:
         raise typer.BadParameter(f"unknown scopes: {', '.join(sorted(unknown))}")
     key = new_key()
     typer.echo(f"key: {key}")
     typer.echo(json.dumps({"client": client, "key_sha256": hash_key(key), "scopes": sorted(scope)}))
+
+
+@keys.command("scopes")
+def keys_scopes() -> None:
+    """List the scopes a key may hold."""
+    for name in all_scopes():
+        typer.echo(name)
 
 
 if __name__ == "__main__":
