@@ -7,13 +7,13 @@ import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from shared.errors import Problem
+from shared.errors import NotFound, Problem
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,14 +23,37 @@ GENERIC_SCOPES = ("events:publish", "privacy:admin", "ops:admin")
 SCOPE_PATTERN = re.compile(r"^[a-z][a-z-]*:[a-z][a-z-]*$")
 
 
+CUSTOMER_HEADER = "X-Customer-Id"
+CUSTOMER_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")  # a customer id as the events carry it
+
+
 @dataclass(frozen=True, slots=True)
 class Client:
+    """Who calls. A customer-facing client (the booking website and mobile app backends) acts for the
+    signed-in customer it names in X-Customer-Id on every request, and reaches only that customer's
+    resources; staff clients act for nobody and reach what their scopes allow."""
+
     name: str
     scopes: frozenset[str]
     every_scope: bool = False  # the development key of embedded mode
+    customer_facing: bool = False
+    acting_for: str | None = None  # the signed-in customer of this request (customer-facing clients)
 
     def holds(self, scope: str) -> bool:
         return self.every_scope or scope in self.scopes
+
+    def reaches(self, customer_id: str | None) -> bool:
+        """Whether this client may see or change a resource of `customer_id`."""
+        return not self.customer_facing or (customer_id is not None and customer_id == self.acting_for)
+
+    def ensure_reaches(self, customer_id: str | None, what: str, ident: object) -> None:
+        """A resource of another customer is a 404 for a customer-facing client (a 403 would confirm it exists)."""
+        if not self.reaches(customer_id):
+            raise NotFound(what, ident)
+
+    def for_customer(self, customer_id: str | None) -> str | None:
+        """The customer a list is limited to: the signed-in one for a customer-facing client, else the filter given."""
+        return self.acting_for if self.customer_facing else customer_id
 
 
 def hash_key(key: str) -> str:
@@ -58,11 +81,13 @@ class KeyStore:
         return self._by_hash.get(hash_key(key))
 
     def load(self, text: str) -> None:
-        """Entries: [{"client": "booking-web", "key_sha256": "…", "scopes": ["profile:read", …]}, …]."""
+        """Entries: [{"client": "booking-web", "key_sha256": "…", "scopes": ["profile:read", …],
+        "customer_facing": true}, …] (customer_facing: the client acts for the customer in X-Customer-Id)."""
         for entry in json.loads(text):
             if "key" in entry:
                 raise ValueError(f"client {entry.get('client')}: store key_sha256, never the key itself")
-            self.add(entry["key_sha256"].lower(), Client(entry["client"], frozenset(entry["scopes"])))
+            self.add(entry["key_sha256"].lower(), Client(entry["client"], frozenset(entry["scopes"]),
+                                                          customer_facing=bool(entry.get("customer_facing", False))))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:
@@ -103,11 +128,22 @@ def require(scope: str):  # noqa: ANN201 - a FastAPI dependency
             raise Problem(401, "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
         if not client.holds(scope):
             raise Problem(403, f"this key lacks the scope {scope}", required_scope=scope)
+        if client.customer_facing:
+            client = replace(client, acting_for=_signed_in_customer(request))
         request.state.client = client
         return client
 
     dependency.scope = scope  # type: ignore[attr-defined] - lets tests list every route's scope
     return dependency
+
+
+def _signed_in_customer(request: Request) -> str:
+    customer_id = request.headers.get(CUSTOMER_HEADER, "").strip()
+    if not CUSTOMER_ID.match(customer_id):
+        raise Problem(400, f"a customer-facing key must name the signed-in customer in {CUSTOMER_HEADER}",
+                      title="Bad Request",
+                      errors=[{"field": CUSTOMER_HEADER, "location": "header", "message": "missing or malformed"}])
+    return customer_id
 
 
 def Scope(scope: str):  # noqa: N802, ANN201 - reads as a type: `client: Scope("loyalty:read")`

@@ -97,14 +97,15 @@ async def require_kafka() -> str:
     return _reachable["kafka"]
 
 
-# Test API keys: 'all' holds every scope, 'none' no scope, and one key per single scope.
-TEST_KEYS = {"all": "tcrm_test_all", "none": "tcrm_test_none"} | {
+# Test API keys: 'all' holds every scope, 'none' no scope, one key per single scope, and 'customer':
+# a customer-facing key with every scope (it must name the signed-in customer in X-Customer-Id).
+TEST_KEYS = {"all": "tcrm_test_all", "none": "tcrm_test_none", "customer": "tcrm_test_customer"} | {
     scope: f"tcrm_test_{scope.replace(':', '_')}" for scope in SCOPES
 }
 TEST_KEY_ENTRIES = json.dumps(
     [
-        {"client": f"test-{label}", "key_sha256": hash_key(key),
-         "scopes": list(SCOPES) if label == "all" else [] if label == "none" else [label]}
+        {"client": f"test-{label}", "key_sha256": hash_key(key), "customer_facing": label == "customer",
+         "scopes": list(SCOPES) if label in ("all", "customer") else [] if label == "none" else [label]}
         for label, key in TEST_KEYS.items()
     ]
 )
@@ -114,6 +115,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def drop_database(conn: asyncpg.Connection, database: str) -> None:
+    """Drop a test database; a server process of another role (autovacuum) on it can refuse FORCE for a
+    moment, so try again, and leave it behind rather than fail a test that passed."""
+    for attempt in range(5):
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            await asyncio.sleep(0.2 * (attempt + 1))
+    logging.getLogger(__name__).warning("test database left behind", extra={"database": database})
 
 
 @dataclass
@@ -127,9 +140,12 @@ class RunningService:
     server: uvicorn.Server
     task: asyncio.Task
 
-    def client_as(self, label: str | None) -> httpx.AsyncClient:
-        """A client using the test key `label` ('none', 'all' or one scope), or no key at all."""
+    def client_as(self, label: str | None, *, customer: str | None = None) -> httpx.AsyncClient:
+        """A client using the test key `label` ('none', 'all', 'customer' or one scope), or no key at all;
+        `customer`: the signed-in customer it names in X-Customer-Id."""
         headers = {"Authorization": f"Bearer {TEST_KEYS[label]}"} if label else {}
+        if customer is not None:
+            headers["X-Customer-Id"] = customer
         return httpx.AsyncClient(base_url=self.url, timeout=30, headers=headers)
 
     async def stop(self) -> None:
@@ -226,7 +242,7 @@ class Backend:
             conn = await asyncpg.connect(self.pg_admin)
             try:
                 for database in self.databases:
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                    await drop_database(conn, database)
             finally:
                 await conn.close()
 
