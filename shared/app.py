@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared import errors
 from shared.auth import KeyStore
 from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
+from shared.edge import PROBLEM_RESPONSES, GuardRequests
 from shared.consumer import BatchHook, EventConsumer, Subscriptions
 from shared.db import SessionHooks, exclusive, make_engine, make_sessionmaker, migrate, ping, session_class, utcnow
 from shared.logging import correlation_id, error_fields, service_name
@@ -205,7 +206,8 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
     errors.install(app)
 
-    app.add_middleware(ObserveRequests, service=spec.name)
+    app.add_middleware(GuardRequests, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ObserveRequests, service=spec.name)  # outermost: sees every answer, its own 500s too
 
     @app.get("/health/live", tags=["ops"])
     async def live() -> dict[str, str]:
@@ -225,12 +227,13 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
             return JSONResponse({"status": "ok", "checks": checks})
         return errors.problem_response(503, "Service Unavailable", "not ready", checks=checks)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text format"}})
     async def metrics(runtime: RuntimeDep) -> Response:
         return Response(exposition(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     for router in spec.routers:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
 
 
@@ -254,15 +257,26 @@ class ObserveRequests:
         started = time.perf_counter()
         status = 500
 
+        started_response = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-correlation-id", cid.encode("latin-1"))]
             await send(message)
 
+        failure: Exception | None = None
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - answered here, logged once below with the correlation id
+            failure, status = exc, 500
+            if started_response:
+                raise
+            response = errors.problem_response(500, "Internal Server Error",
+                                               "an unexpected error occurred; it has been logged",
+                                               instance=scope.get("path"))
+            await response(scope, receive, send_with_id)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             if route != "/metrics":
@@ -271,7 +285,8 @@ class ObserveRequests:
                 metrics.http_requests.labels(method, route, str(status)).inc()
                 metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)
             if status >= 500:
-                log.error("request failed", extra={"method": scope["method"], "route": route, "status": status})
+                log.error("request failed", extra={"method": scope["method"], "route": route, "status": status,
+                                                   **(error_fields(failure) if failure else {})})
             correlation_id.reset(token_cid)
             service_name.reset(token_svc)
 

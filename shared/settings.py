@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     bus_timeout_seconds: float = 10.0
     # In-process bus only: at start, publish again what was published this long ago or less.
     memory_bus_replay_seconds: float = 3600.0
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)  # a larger request body is a 413
     log_level: str = "INFO"
 
     @field_validator("timezone")

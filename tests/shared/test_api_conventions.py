@@ -107,6 +107,35 @@ async def test_bad_input_is_a_problem_naming_the_field_never_a_500(api: httpx.As
     assert "secret internals" not in crash.text
     assert '"error_type": "RuntimeError"' in logs.getvalue()  # logged: what and where
     assert "secret internals" not in logs.getvalue()  # but not the message, which may hold personal data
+    # one line for the failure, carrying the correlation id the client was given
+    errors = [json.loads(line) for line in logs.getvalue().splitlines() if json.loads(line)["level"] == "error"]
+    assert len(errors) == 1, errors
+    assert errors[0]["correlation_id"] == crash.headers["x-correlation-id"]
+
+
+async def test_control_characters_and_oversized_bodies_are_refused_at_the_door(api: httpx.AsyncClient) -> None:
+    headers = auth("all") | {"Idempotency-Key": "edge-1", "content-type": "application/json"}
+    nul = await api.post("/v1/orders", content=b'{"customer_id": "c\\u0000x", "seq": 1}', headers=headers)
+    assert nul.status_code == 422, nul.text
+    assert nul.headers["content-type"] == "application/problem+json"
+    assert nul.json()["errors"][0]["field"] == "customer_id"
+    bell = await api.post("/v1/orders", content=b'{"customer_id": "ok", "seq": 1, "x": [{"y": "\\u0007"}]}',
+                          headers=headers)
+    assert bell.status_code == 422 and bell.json()["errors"][0]["field"] == "x.0.y"
+    in_query = await api.get("/v1/boom", params={"q": "a\x00b"}, headers=auth("all"))
+    assert in_query.status_code == 422 and in_query.json()["errors"][0]["field"] == "q"
+    huge = await api.post("/v1/orders", content=b"[" + b"1," * 600_000 + b"1]", headers=headers)
+    assert huge.status_code == 413 and huge.headers["content-type"] == "application/problem+json"
+    fine = await api.post("/v1/orders", json={"customer_id": "行\t程\n", "seq": 2}, headers=headers)
+    assert fine.status_code == 201, fine.text  # tab and line feed are text
+
+
+async def test_the_openapi_document_shows_problem_answers_and_the_metrics_type(api: httpx.AsyncClient) -> None:
+    document = (await api.get("/openapi.json")).json()
+    post = document["paths"]["/v1/orders"]["post"]["responses"]
+    for status in ("401", "403", "422"):
+        assert "application/problem+json" in post[status]["content"], status
+    assert "text/plain" in document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
 
 
 async def test_same_idempotency_key_fifty_times_at_once_gives_one_effect_and_one_answer(api: httpx.AsyncClient) -> None:
