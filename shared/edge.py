@@ -6,6 +6,8 @@
   refused in the path, the query and JSON bodies with a 422 problem naming the field. PostgreSQL
   refuses NUL in text while SQLite stores it: refusing at the door makes both backends answer the same.
 
+- OPTIONS is answered with the `Allow` of the path (from the app's OpenAPI document).
+
 Also the problem+json responses every route may give, for the OpenAPI document.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from pydantic import BaseModel
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PROBLEM_JSON
@@ -75,7 +78,8 @@ def _where(value: Any, path: str = "") -> str | None:
 
 
 async def _send_problem(send: Send, status: int, detail: str, errors: list[dict[str, str]] | None = None) -> None:
-    body = {"type": "about:blank", "title": {413: "Content Too Large", 422: "Unprocessable Content"}[status],
+    body = {"type": "about:blank",
+            "title": {404: "Not Found", 413: "Content Too Large", 422: "Unprocessable Content"}[status],
             "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
@@ -83,6 +87,29 @@ async def _send_problem(send: Send, status: int, detail: str, errors: list[dict[
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(raw)).encode())]})
     await send({"type": "http.response.body", "body": raw})
+
+
+def _methods_by_path(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
+    """(path regex, methods) of every operation the app documents; built once per app."""
+    table = getattr(app.state, "methods_by_path", None)
+    if table is None:
+        table = [(compile_path(path)[0], {m.upper() for m in item if m.upper() != "PARAMETERS"})
+                 for path, item in app.openapi().get("paths", {}).items()]
+        app.state.methods_by_path = table
+    return table
+
+
+async def _answer_options(scope: Scope, send: Send) -> None:
+    """OPTIONS: 204 with the `Allow` the path really has (404 for no such path)."""
+    allowed = set().union(*(methods for regex, methods in _methods_by_path(scope["app"])
+                            if regex.match(scope["path"])))
+    if not allowed:
+        await _send_problem(send, 404, f"no resource at {scope['path']}")
+        return
+    allowed.add("OPTIONS")
+    await send({"type": "http.response.start", "status": 204,
+                "headers": [(b"allow", ", ".join(sorted(allowed)).encode())]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 class GuardRequests:
@@ -94,6 +121,9 @@ class GuardRequests:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            await _answer_options(scope, send)
             return
         if (field := self._bad_target(scope)) is not None:
             await _send_problem(send, 422, f"invalid {field[0]}: control characters are not allowed",

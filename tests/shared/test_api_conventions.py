@@ -165,3 +165,11 @@ async def test_the_correlation_id_of_a_request_travels_into_the_events_it_causes
     async with runtime.read_sessions() as session:
         [payload] = (await session.execute(select(OutboxRecord.payload))).scalars().all()
     assert json.loads(payload)["correlationid"] == "trace-7f3a"
+
+
+async def test_options_answers_the_methods_a_path_really_has(api: httpx.AsyncClient) -> None:
+    answer = await api.options("/v1/orders")
+    assert answer.status_code == 204
+    assert answer.headers["allow"] == "OPTIONS, POST"
+    assert (await api.options("/health/live")).headers["allow"] == "GET, OPTIONS"
+    assert (await api.options("/v1/nothing-here")).status_code == 404
