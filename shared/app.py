@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared import errors
 from shared.auth import KeyStore
 from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
-from shared.edge import PROBLEM_RESPONSES, GuardRequests
+from shared.edge import PROBLEM_RESPONSES, GuardRequests, document_the_guard
 from shared.consumer import BatchHook, EventConsumer, Subscriptions
 from shared.db import SessionHooks, exclusive, make_engine, make_sessionmaker, migrate, ping, session_class, utcnow
 from shared.logging import correlation_id, error_fields, service_name
@@ -234,6 +234,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
 
     for router in spec.routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    document_the_guard(app)
     return app
 
 

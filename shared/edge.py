@@ -63,6 +63,33 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # what the guard lets through, for the OpenAPI document
+
+
+def document_the_guard(app: Any) -> None:
+    """Say in the app's OpenAPI what the guard enforces: string parameters (path, query, header) take
+    no control characters. A client generated from the document is then not surprised by a 422."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for item in document.get("paths", {}).values():
+                for operation in item.values():
+                    for parameter in operation.get("parameters", ()) if isinstance(operation, dict) else ():
+                        _no_control(parameter.get("schema", {}))
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def _no_control(schema: dict[str, Any]) -> None:
+    for option in schema.get("anyOf", ()):
+        _no_control(option)
+    if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema and "enum" not in schema:
+        schema["pattern"] = NO_CONTROL
+
+
 def _where(value: Any, path: str = "") -> str | None:
     """The dotted path of the first string (or key) in `value` holding a control character."""
     if isinstance(value, str):

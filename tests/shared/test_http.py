@@ -57,3 +57,22 @@ async def test_unknown_route_is_a_problem_not_a_page(running) -> None:  # noqa: 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 404
+
+
+async def test_string_parameters_document_what_the_door_refuses(running) -> None:  # noqa: ANN001
+    """The guard refuses control characters in the path and query; every service's OpenAPI says so, so a
+    client generated from it is not surprised by a 422."""
+    checked = 0
+    for service in running:
+        document = (await service.client.get("/openapi.json")).json()
+        for item in document["paths"].values():
+            for operation in item.values():
+                for parameter in operation.get("parameters", ()):
+                    for schema in parameter["schema"].get("anyOf", [parameter["schema"]]):
+                        if schema.get("type") == "string" and not {"format", "enum"} & set(schema):
+                            assert "pattern" in schema, (service.name, parameter["name"])
+                            checked += 1
+        async with service.client_as("all") as client:
+            refused = await client.get("/v1/no-such-thing%00")
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "path"
+    assert checked >= 10
