@@ -5,6 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY tourcrm ./tourcrm
 RUN pip install . && useradd --system --uid 10001 tourcrm
 USER tourcrm
 # var: scratch only in production (the metrics files of several worker processes)
