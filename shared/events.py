@@ -11,9 +11,11 @@ import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from datetime import timedelta
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from shared.logging import correlation_id
 
@@ -43,6 +45,11 @@ class EventData(BaseModel):
     @classmethod
     def dataschema(cls) -> str:
         return f"tourcrm:{cls.type}:{cls.version}"
+
+    def implausible(self, now: datetime) -> tuple[str, str] | None:
+        """(field, why) when the data cannot be true at `now` (e.g. a booking completed next year): the
+        door refuses it (HTTP 422, a parked record). Rules that need no clock are validators."""
+        return None
 
 
 class Envelope(BaseModel):
@@ -135,6 +142,40 @@ class Product(BaseModel):
 
 CustomerId = str
 Money = Decimal
+
+# ISO 4217 codes of money: not the codes for testing, "no currency", precious metals and units of account.
+NOT_MONEY = {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"}
+CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - NOT_MONEY
+
+
+def _known_currency(code: str) -> str:
+    if code not in CURRENCIES:
+        raise ValueError(f"{code} is not an ISO 4217 currency")
+    return code
+
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
+BookingAmount = Annotated[Money, Field(ge=0, le=Decimal("100000000"), max_digits=14, decimal_places=2,
+                                       description="at most a hundred million: no booking costs more")]
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc)
+CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a producer's clock may run
+
+
+def _in_business_range(moment: datetime) -> datetime:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= aware < LATEST:
+        raise ValueError("must be between 2000 and 2100")
+    return moment
+
+
+def _trip_date(day: date) -> date:
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise ValueError("must be between 2000 and 2100")
+    return day
+
+
+BusinessTime = Annotated[datetime, AfterValidator(_in_business_range)]
+TripDate = Annotated[date, AfterValidator(_trip_date)]
 Channel = Literal["web", "app", "call-centre", "store", "agent", "other"]
 
 
@@ -148,12 +189,25 @@ class BookingCompleted(EventData):
     customer_id: CustomerId = Field(min_length=1, max_length=100)
     channel: Channel = "web"
     product: Product
-    amount: Money = Field(ge=0, max_digits=14, decimal_places=2)
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    amount: BookingAmount
+    currency: Currency = "CNY"
     party_size: int = Field(default=1, ge=1, le=1000)
-    travel_start: date | None = None
-    travel_end: date | None = None
-    completed_at: datetime
+    travel_start: TripDate | None = None
+    travel_end: TripDate | None = None
+    completed_at: BusinessTime
+
+    @field_validator("travel_end")
+    @classmethod
+    def _trip_ends_after_it_starts(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("travel_start")
+        if start and end and end < start:
+            raise ValueError("is before travel_start")
+        return end
+
+    def implausible(self, now: datetime) -> tuple[str, str] | None:
+        if self.completed_at > now + CLOCK_SKEW:
+            return "completed_at", "is in the future"
+        return None
 
 
 class BookingCancelled(EventData):
@@ -162,9 +216,14 @@ class BookingCancelled(EventData):
     booking_id: str = Field(min_length=1, max_length=100)
     customer_id: CustomerId = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=500)
-    refunded_amount: Money | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
-    cancelled_at: datetime | None = None
+    refunded_amount: BookingAmount | None = None
+    currency: Currency = "CNY"
+    cancelled_at: BusinessTime | None = None
+
+    def implausible(self, now: datetime) -> tuple[str, str] | None:
+        if self.cancelled_at and self.cancelled_at > now + CLOCK_SKEW:
+            return "cancelled_at", "is in the future"
+        return None
 
 
 # --- profile ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,31 @@ def test_settings_default_to_embedded_sqlite_and_refuse_placeholder_secrets(tmp_
         Settings(service="profile", environment="production")
     with pytest.raises(ValidationError):
         Settings(timezone="Mars/Olympus")
+
+
+BOOKING = {"booking_id": "B1", "customer_id": "C1", "product": {"id": "P", "name": "桂林", "kind": "tour"},
+           "amount": "100.50", "completed_at": "2026-05-01T10:00:00+08:00",
+           "travel_start": "2026-04-26", "travel_end": "2026-04-30"}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"currency": "ZZZ"}, "currency"),
+    ({"currency": "XXX"}, "currency"),  # ISO's "no currency" is no money
+    ({"completed_at": "9999-12-31T23:59:59Z"}, "completed_at"),  # overflowed the business time zone once
+    ({"completed_at": "0001-01-01T00:00:00Z"}, "completed_at"),
+    ({"travel_end": "2026-04-20"}, "travel_end"),  # before the start
+    ({"travel_start": "1899-01-01"}, "travel_start"),
+    ({"amount": "100000000.01"}, "amount"),  # beyond any real booking
+])
+def test_a_booking_that_can_never_apply_is_refused_naming_the_field(change: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        BookingCompleted.model_validate(BOOKING | change)
+    assert [e["loc"][0] for e in caught.value.errors()] == [field]
+
+
+def test_a_booking_completed_in_the_future_is_implausible_beyond_the_clock_skew() -> None:
+    booking = BookingCompleted.model_validate(BOOKING | {"currency": "USD"})
+    written = booking.completed_at
+    assert booking.implausible(written) is None
+    assert booking.implausible(written - timedelta(minutes=4)) is None  # a producer's clock a little ahead
+    assert booking.implausible(written - timedelta(hours=1)) == ("completed_at", "is in the future")
