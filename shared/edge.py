@@ -120,16 +120,19 @@ def _methods_by_path(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
     """(path regex, methods) of every operation the app documents; built once per app."""
     table = getattr(app.state, "methods_by_path", None)
     if table is None:
-        table = [(compile_path(path)[0], {m.upper() for m in item if m.upper() != "PARAMETERS"})
+        table = [(compile_path(path)[0], "{" in path, {m.upper() for m in item if m.upper() != "PARAMETERS"})
                  for path, item in app.openapi().get("paths", {}).items()]
         app.state.methods_by_path = table
     return table
 
 
 async def _answer_options(scope: Scope, send: Send) -> None:
-    """OPTIONS: 204 with the `Allow` the path really has (404 for no such path)."""
-    allowed = set().union(*(methods for regex, methods in _methods_by_path(scope["app"])
-                            if regex.match(scope["path"])))
+    """OPTIONS: 204 with the `Allow` the path really has (404 for no such path); a path the document
+    names as it is (`/v1/customers/duplicates`) is that resource, not a value of a template beside it."""
+    matches = [(templated, methods) for regex, templated, methods in _methods_by_path(scope["app"])
+               if regex.match(scope["path"])]
+    exact = [methods for templated, methods in matches if not templated]
+    allowed = set().union(*(exact or [methods for _, methods in matches]))
     if not allowed:
         await _send_problem(send, 404, f"no resource at {scope['path']}")
         return
