@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import service
+from services.profile import customers
 from services.profile.schemas import CustomerResolve
 from shared import outbox
 from shared.errors import Problem
@@ -110,9 +110,9 @@ async def import_customers(sessions: async_sessionmaker[AsyncSession], path: Pat
                 try:
                     async with outbox.savepoint(session):
                         if request.phones or request.emails or request.external_ids:
-                            _, matched_by, _ = await service.resolve(session, request, origin="import")
+                            _, matched_by, _ = await customers.resolve(session, request, origin="import")
                         else:
-                            await service.create_customer(session, request, origin="import")
+                            await customers.create_customer(session, request, origin="import")
                             matched_by = None
                 except Problem as exc:
                     errors = exc.extra.get("errors") or [{"field": "row"}]
