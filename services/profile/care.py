@@ -144,7 +144,7 @@ async def emit_due_care(session: AsyncSession, *, now: datetime, tz: ZoneInfo | 
 async def care_tasks_page(session: AsyncSession, cursor: str | None, limit: int,
                           status: str | None) -> Page[CareTaskPublic]:
     """The care schedule, by task id."""
-    rows = await repo.care_tasks_page(session, decode_cursor(cursor, str), limit, status)
+    rows = await repo.page_by_id(session, CareTask, decode_cursor(cursor, str), limit, status=status)
     return page_of(rows, limit, lambda t: (t.id,), care_public)
 
 

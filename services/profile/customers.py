@@ -223,6 +223,6 @@ async def patch(session: AsyncSession, customer_id: str, data: CustomerPatch, if
 
 async def customers_page(session: AsyncSession, cursor: str | None, limit: int, status: str | None) -> Page[CustomerPublic]:
     """The files by id, of one status when given."""
-    rows = await repo.customers_page(session, decode_cursor(cursor, str), limit, status)
+    rows = await repo.page_by_id(session, Customer, decode_cursor(cursor, str), limit, status=status)
     page = page_of(rows, limit, lambda c: (c.id,))
     return Page(items=[await answer(session, c) for c in page.items], next_cursor=page.next_cursor)

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import repository as repo
@@ -49,8 +49,8 @@ async def profile_export(session: AsyncSession, customer_id: str) -> ProfileExpo
         bookings=[booking_public(b, catalog.get(b.product_id)) for b in bookings],
         value=value_public(await repo.value_of(session, customer_id), customer_id, settings_of(session).currency),
         care_tasks=[care_public(t) for t in await repo.care_tasks_of(session, customer_id)],
-        merges=[merge_public(m) for m in (await session.execute(
-            select(MergeRecord).where(MergeRecord.surviving_id == customer_id))).scalars()],
+        merges=[merge_public(m) for m in await repo.rows(session, MergeRecord,
+                                                         where=(MergeRecord.surviving_id == customer_id,))],
         loyalty_view=LoyaltySummary(tier=member.tier, points_balance=member.points_balance) if member else None,
         complaints_view=[complaint_public(c) for c in await repo.complaints_of(session, customer_id)],
         feedback_view=[FeedbackPublic(response_id=f.response_id, nps=f.nps, csat=f.csat, submitted_at=f.submitted_at)
@@ -112,7 +112,7 @@ async def _scrub_events(session: AsyncSession, keys: list[str]) -> None:
     """Personal data in our outbox and dead letters about these customers: published rows go, pending ones are redacted."""
     record = outbox.OutboxRecord
     await session.execute(delete(record).where(record.key.in_(keys), record.published_at.is_not(None)))
-    pending = (await session.execute(select(record).where(record.key.in_(keys), record.published_at.is_(None)))).scalars()
+    pending = await repo.rows(session, record, where=(record.key.in_(keys), record.published_at.is_(None)))
     for row in pending:
         payload = json.loads(row.payload)
         data = payload.get("data", {})

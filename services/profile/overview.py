@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import repository as repo
+from services.profile.models import Product
 from services.profile.customers import answer
 from services.profile.public import (
     BookingPublic, BookingsSummary, ComplaintsSummary, LoyaltySummary, Overview, ProductPublic, Satisfaction,
@@ -62,7 +63,7 @@ async def bookings_page(session: AsyncSession, customer_id: str, cursor: str | N
 
 async def products_page(session: AsyncSession, cursor: str | None, limit: int) -> Page[ProductPublic]:
     """The catalog, by id."""
-    return page_of(await repo.products_page(session, decode_cursor(cursor, str), limit), limit, lambda p: (p.id,),
+    return page_of(await repo.page_by_id(session, Product, decode_cursor(cursor, str), limit), limit, lambda p: (p.id,),
                    product_public)
 
 

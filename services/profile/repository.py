@@ -33,6 +33,19 @@ async def get_customer(session: AsyncSession, customer_id: str, *, for_update: b
     return customer
 
 
+async def page_by_id(session: AsyncSession, model: type[M], after: tuple[str] | None, limit: int,
+                     **equal: Any) -> list[M]:
+    """`limit + 1` rows of `model` by id after the cursor key; `equal`: column == value, for the values not None."""
+    key = model.id  # type: ignore[attr-defined]
+    query = select(model).order_by(key).limit(limit + 1)
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(getattr(model, column) == value)
+    if after is not None:
+        query = query.where(key > after[0])
+    return list((await session.execute(query)).scalars())
+
+
 async def get_row(session: AsyncSession, model: type[M], key: Any, what: str) -> M:
     """A row by primary key, or a 404 naming `what`."""
     row = await session.get(model, key)
@@ -80,15 +93,6 @@ async def customers_by_id(session: AsyncSession, customer_ids: Iterable[str]) ->
     for chunk in chunks(sorted(set(customer_ids))):
         found.update((c.id, c) for c in (await session.execute(select(Customer).where(Customer.id.in_(chunk)))).scalars())
     return found
-
-
-async def customers_page(session: AsyncSession, after: tuple[str] | None, limit: int, status: str | None) -> list[Customer]:
-    query = select(Customer).order_by(Customer.id).limit(limit + 1)
-    if status:
-        query = query.where(Customer.status == status)
-    if after is not None:
-        query = query.where(Customer.id > after[0])
-    return list((await session.execute(query)).scalars())
 
 
 async def contacts(session: AsyncSession, customer_id: str) -> tuple[list[str], list[str]]:
@@ -242,13 +246,6 @@ async def products_by_id(session: AsyncSession, ids: Iterable[str] | None = None
     return found
 
 
-async def products_page(session: AsyncSession, after: tuple[str] | None, limit: int) -> list[Product]:
-    query = select(Product).order_by(Product.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(Product.id > after[0])
-    return list((await session.execute(query)).scalars())
-
-
 async def buyers_per_product(session: AsyncSession, *, among: Any = None, excluding: set[str] | None = None) -> dict[str, int]:
     """product id → how many customers (of the subquery `among`, when given) completed a booking of it."""
     query = (select(Booking.product_id, func.count(func.distinct(Booking.customer_id)))
@@ -296,15 +293,6 @@ async def at_risk_page(session: AsyncSession, after: tuple[float, str] | None, l
 # --- care, segments, erasure ----------------------------------------------------------------------------
 
 
-async def care_tasks_page(session: AsyncSession, after: tuple[str] | None, limit: int, status: str | None) -> list[CareTask]:
-    query = select(CareTask).order_by(CareTask.id).limit(limit + 1)
-    if status:
-        query = query.where(CareTask.status == status)
-    if after is not None:
-        query = query.where(CareTask.id > after[0])
-    return list((await session.execute(query)).scalars())
-
-
 async def care_tasks_of(session: AsyncSession, customer_id: str) -> list[CareTask]:
     return (await rows_of(session, CareTask, [customer_id], CareTask.due_at, CareTask.id))[customer_id]
 
@@ -324,8 +312,20 @@ async def care_keys(session: AsyncSession, customer_ids: set[str]) -> set[tuple[
 
 
 async def select_rows(session: AsyncSession, *columns: Any, where: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-    """Rows of a few columns, for the scans of scheduled work (care) that read one table."""
+    """Rows of a few columns of one table, for scans (care scheduling, segment attributes)."""
     return [tuple(r) for r in (await session.execute(select(*columns).where(*where))).all()]
+
+
+async def rows(session: AsyncSession, model: type[M], *, where: Iterable[Any] = (), order: Iterable[Any] = ()) -> list[M]:
+    """Rows of one table, whole."""
+    return list((await session.execute(select(model).where(*where).order_by(*order))).scalars())
+
+
+async def booked_products(session: AsyncSession) -> list[tuple[str, str | None, list[str]]]:
+    """(customer, destination, tags) of the product of every completed booking."""
+    return [tuple(r) for r in (await session.execute(  # type: ignore[misc]
+        select(Booking.customer_id, Product.destination, Product.tags)
+        .join(Product, Product.id == Booking.product_id).where(Booking.status == "completed"))).all()]
 
 
 async def segments(session: AsyncSession) -> list[Segment]:

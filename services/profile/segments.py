@@ -8,13 +8,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import repository as repo
-from services.profile.models import (
-    Booking, ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, Product, Segment,
-)
+from services.profile.models import ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, Segment
 from services.profile.public import (
     Items, SegmentContact, SegmentExport, SegmentMember, SegmentPublic, segment_public,
 )
@@ -33,7 +30,7 @@ def _age(born: date | None, today: date) -> int | None:
 async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, Any]]:
     """customer id → the fields rules can test, for every active file."""
     rows: dict[str, dict[str, Any]] = {}
-    for c in (await session.execute(select(Customer).where(Customer.status == "active"))).scalars():
+    for c in await repo.rows(session, Customer, where=(Customer.status == "active",)):
         prefs = c.preferences or {}
         address = c.address or {}
         rows[c.id] = {
@@ -47,28 +44,26 @@ async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, 
             "churn_score": 0.0, "at_risk": False, "last_nps": None, "last_csat": None, "open_complaints": 0,
             "booked_destinations": [], "booked_tags": [],
         }
-    for v in (await session.execute(select(CustomerValue))).scalars():
+    for v in await repo.rows(session, CustomerValue):
         if (row := rows.get(v.customer_id)) is not None:
             row.update(value_class=v.value_class, quadrant=v.quadrant, repeat_status=v.repeat_status,
                        loyalty_status=v.loyalty_status, r_score=v.r_score, f_score=v.f_score, m_score=v.m_score,
                        frequency=v.frequency, monetary=float(v.monetary), recency_days=v.recency_days,
                        lifetime_value=float(v.lifetime_value), churn_score=v.churn_score, at_risk=v.at_risk)
-    for m in (await session.execute(select(MembershipView))).scalars():
+    for m in await repo.rows(session, MembershipView):
         if (row := rows.get(m.customer_id)) is not None:
             row.update(tier=m.tier, points_balance=m.points_balance)
-    for f in (await session.execute(select(FeedbackView).order_by(FeedbackView.submitted_at))).scalars():
+    for f in await repo.rows(session, FeedbackView, order=(FeedbackView.submitted_at,)):
         if (row := rows.get(f.customer_id)) is not None:
             if f.nps is not None:
                 row["last_nps"] = f.nps
             if f.csat is not None:
                 row["last_csat"] = f.csat
-    for c in (await session.execute(select(ComplaintView.customer_id).where(ComplaintView.status == "open"))).scalars():
+    for (c,) in await repo.select_rows(session, ComplaintView.customer_id, where=(ComplaintView.status == "open",)):
         if (row := rows.get(c)) is not None:
             row["open_complaints"] += 1
     booked: dict[str, tuple[set, set]] = defaultdict(lambda: (set(), set()))
-    for cid, dest, tags in (await session.execute(
-            select(Booking.customer_id, Product.destination, Product.tags)
-            .join(Product, Product.id == Booking.product_id).where(Booking.status == "completed"))).all():
+    for cid, dest, tags in await repo.booked_products(session):
         if dest:
             booked[cid][0].add(dest)
         booked[cid][1].update(tags or [])
