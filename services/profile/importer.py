@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.profile import customers
 from services.profile.schemas import CustomerResolve
 from shared import outbox
+from shared.db import transaction
 from shared.errors import Problem
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ async def import_customers(sessions: async_sessionmaker[AsyncSession], path: Pat
     batch: list[tuple[int, dict[str, str]]] = []
 
     async def flush() -> None:
-        async with sessions() as session, session.begin():
+        async with transaction(sessions) as session:
             for line, row in batch:
                 try:
                     request = row_to_request(row)
