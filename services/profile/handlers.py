@@ -65,12 +65,18 @@ async def on_member_enrolled(event: Event[ev.MemberEnrolled], session: AsyncSess
     row.tier = row.tier or event.data.tier
 
 
-async def on_points_movement(event: Event, session: AsyncSession) -> None:
+async def on_points_movement(event: Event[ev.PointsEarned | ev.PointsRedeemed | ev.PointsReversed],
+                             session: AsyncSession) -> None:
+    """points-earned, -redeemed, -reversed: the same effect, the new balance."""
     row = await _member_view(session, event.data.customer_id)
     row.points_balance = event.data.balance
-    if event.type == "points-expired":
-        row.expiring_points, row.expiring_on = 0, None
-        touch(session, row.customer_id)
+
+
+async def on_points_expired(event: Event[ev.PointsExpired], session: AsyncSession) -> None:
+    row = await _member_view(session, event.data.customer_id)
+    row.points_balance = event.data.balance
+    row.expiring_points, row.expiring_on = 0, None
+    touch(session, row.customer_id)
 
 
 async def on_tier_changed(event: Event[ev.TierChanged], session: AsyncSession) -> None:
