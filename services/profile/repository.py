@@ -88,6 +88,14 @@ async def survivor_of(session: AsyncSession, customer_id: str) -> tuple[str, boo
 # --- the customer file ---------------------------------------------------------------------------------
 
 
+async def existing_ids(session: AsyncSession, customer_ids: Iterable[str]) -> list[str]:
+    """Those of these ids that have a file."""
+    found: list[str] = []
+    for chunk in chunks(sorted(set(customer_ids))):
+        found += (await session.execute(select(Customer.id).where(Customer.id.in_(chunk)))).scalars()
+    return found
+
+
 async def customers_by_id(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, Customer]:
     found: dict[str, Customer] = {}
     for chunk in chunks(sorted(set(customer_ids))):

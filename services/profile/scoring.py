@@ -38,7 +38,7 @@ async def recompute_touched(session: AsyncSession) -> None:
     touched = session.info.pop(TOUCHED, None)
     if not touched:
         return
-    existing = await repo.customers_by_id(session, touched)  # a stub whose event was rolled back has no file to value
+    existing = await repo.existing_ids(session, touched)  # a stub whose event was rolled back has no file to value
     await recompute_customers(session, existing, now=utcnow())
 
 
