@@ -8,6 +8,7 @@ checked against a hand-computed dataset.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,31 +24,59 @@ TREATMENTS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """Amounts in the business currency: its own as they are, others at a configured rate."""
+
+    currency: str
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def convert(self, amount: Decimal, currency: str) -> Decimal | None:
+        """The amount in the business currency, or None when there is no rate for `currency`."""
+        if currency == self.currency:
+            return Decimal(amount)
+        rate = self.rates.get(currency)
+        return None if rate is None else (Decimal(amount) * Decimal(rate)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 @dataclass(slots=True)
 class Facts:
-    """One customer's completed (not cancelled) bookings, reduced."""
+    """One customer's completed (not cancelled) bookings, reduced. Money is in the business currency; bookings in a
+    currency without a rate count as trips but not in `monetary`: their amounts are in `unconverted`."""
 
     frequency: int = 0
     monetary: Decimal = Decimal("0")
     first: datetime | None = None
     last: datetime | None = None
     rhythm_days: float | None = None  # mean days between consecutive bookings (2+ bookings)
+    priced: int = 0  # bookings counted in `monetary`
+    unconverted: dict[str, Decimal] = field(default_factory=dict)
 
 
-def facts(bookings: list[tuple[datetime, Decimal]]) -> Facts:
-    """From (completed_at, amount) of the customer's live bookings."""
+def facts(bookings: list[tuple[datetime, Decimal, str]], exchange: Exchange) -> Facts:
+    """From (completed_at, amount, currency) of the customer's live bookings."""
     if not bookings:
         return Facts()
     ordered = sorted(bookings, key=lambda b: b[0])
     rhythm = None
     if len(ordered) >= 2:
         rhythm = (ordered[-1][0] - ordered[0][0]).total_seconds() / 86400 / (len(ordered) - 1)
+    priced: list[Decimal] = []
+    unconverted: dict[str, Decimal] = {}
+    for _, amount, currency in ordered:
+        converted = exchange.convert(amount, currency)
+        if converted is None:
+            unconverted[currency] = (unconverted.get(currency, Decimal("0")) + Decimal(amount)).quantize(CENT)
+        else:
+            priced.append(converted)
     return Facts(
         frequency=len(ordered),
-        monetary=sum((a for _, a in ordered), Decimal("0")).quantize(CENT),
+        monetary=sum(priced, Decimal("0")).quantize(CENT),
         first=ordered[0][0],
         last=ordered[-1][0],
         rhythm_days=round(rhythm, 2) if rhythm is not None else None,
+        priced=len(priced),
+        unconverted=unconverted,
     )
 
 
@@ -82,10 +111,10 @@ def loyalty_status(frequency: int, recency_days: int | None, rhythm_days: float 
 
 def lifetime_value(f: Facts, now: datetime) -> Decimal:
     """Historical net spend + average order × bookings per year (tenure ≥ 1 year) × a 3-year horizon."""
-    if f.frequency == 0 or f.first is None:
+    if f.priced == 0 or f.first is None:
         return Decimal("0.00")
     tenure_years = max((now - f.first).total_seconds() / 86400 / 365, 1.0)
-    average = f.monetary / f.frequency
+    average = f.monetary / f.priced  # the average priced order
     per_year = Decimal(str(f.frequency / tenure_years))
     return (f.monetary + average * per_year * LTV_HORIZON_YEARS).quantize(CENT, rounding=ROUND_HALF_UP)
 

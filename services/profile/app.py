@@ -8,9 +8,10 @@ from fastapi import FastAPI
 
 from services.profile import models  # noqa: F401 - the tables
 from services.profile import commands
-from services.profile.api import router
+from services.profile.api import ROUTERS
+from services.profile.bookings import write_deferred
 from services.profile.jobs import JOBS
-from services.profile.service import recompute_touched, write_deferred
+from services.profile.scoring import recompute_touched
 from services.profile.subscriptions import SUBSCRIPTIONS
 from shared.app import ServiceSpec, build_app
 from shared.bus import Bus
@@ -23,7 +24,7 @@ SPEC = ServiceSpec(
     scopes=("profile:read", "profile:write"),
     title="tourcrm profile — customer files",
     description="Customer files, segments, value classes, churn risk, recommendations, customer care, export and erasure.",
-    routers=[router],
+    routers=list(ROUTERS),
     subscriptions=SUBSCRIPTIONS,
     # the batch's deferred bookings in a few statements, then the values of the customers it touched, once each
     after_batch=[write_deferred, recompute_touched],

@@ -4,8 +4,9 @@ Effects are keyed on business ids (booking id, complaint id, response id, reques
 producer retrying under a new event id changes nothing.
 
 Handlers record facts only (booking-completed, on the consumer's fast path, only notes them for
-`service.write_deferred`, which writes the batch's bookings together); a customer whose value or churn they may change is noted with `service.touch`
-and recomputed once per consumed batch by `service.recompute_touched` (the spec's after_batch hook).
+`bookings.write_deferred`, which writes the batch's bookings together); a customer whose value or churn they may
+change is noted with `scoring.touch` and recomputed once per consumed batch by `scoring.recompute_touched` (the
+spec's after_batch hooks).
 """
 
 from __future__ import annotations
@@ -13,123 +14,142 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import service
-from services.profile.models import FeedbackView
+from services.profile import bookings
+from services.profile.bookings import ensure_customer
+from services.profile.data_rights import record_erasure_confirmation
+from services.profile.models import ComplaintView, FeedbackView, MembershipView
+from services.profile.scoring import touch
 from shared import events as ev
-from shared.db import settings_of, utcnow
+from shared.db import aware, utcnow
 from shared.events import Event
+
+
+async def _member_view(session: AsyncSession, customer_id: str) -> MembershipView:
+    """What loyalty told us about the customer (behind any merge)."""
+    cid = await ensure_customer(session, customer_id)
+    row = await session.get(MembershipView, cid)
+    if row is None:
+        row = MembershipView(customer_id=cid)
+        session.add(row)
+    row.updated_at = utcnow()
+    return row
+
+
+async def _complaint_view(session: AsyncSession, data: ev.EventData) -> ComplaintView:
+    """What complaints told us about this complaint (behind any merge)."""
+    cid = await ensure_customer(session, data.customer_id)  # type: ignore[attr-defined]
+    row = await session.get(ComplaintView, data.complaint_id)  # type: ignore[attr-defined]
+    if row is None:
+        row = ComplaintView(complaint_id=data.complaint_id, customer_id=cid, status="open")  # type: ignore[attr-defined]
+        session.add(row)
+    row.updated_at = utcnow()
+    return row
 
 
 async def on_booking_completed(event: Event[ev.BookingCompleted], session: AsyncSession) -> None:
     if session.in_nested_transaction():  # one event at a time (a failed batch redone, a replay): write it now
-        await service.record_booking(session, event.data, now=utcnow())
-    else:  # the batch's fast path: written together by service.write_deferred at the end of the batch
-        service.defer_booking(session, event.data, now=utcnow())
+        await bookings.record_booking(session, event.data, now=utcnow())
+    else:  # the batch's fast path: written together by bookings.write_deferred at the end of the batch
+        bookings.defer_booking(session, event.data, now=utcnow())
 
 
 async def on_booking_cancelled(event: Event[ev.BookingCancelled], session: AsyncSession) -> None:
-    await service.record_cancellation(session, event.data, now=utcnow(), tz=settings_of(session).tz)
-
-
-def _recompute(session: AsyncSession, customer_id: str) -> None:
-    service.touch(session, customer_id)  # at the end of the batch
+    await bookings.record_cancellation(session, event.data, now=utcnow())
 
 
 # --- loyalty -------------------------------------------------------------------------------------------
 
 
 async def on_member_enrolled(event: Event[ev.MemberEnrolled], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.member_view(session, cid)
+    row = await _member_view(session, event.data.customer_id)
     row.tier = row.tier or event.data.tier
 
 
-async def on_points_movement(event: Event, session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.member_view(session, cid)
+async def on_points_movement(event: Event[ev.PointsEarned | ev.PointsRedeemed | ev.PointsReversed],
+                             session: AsyncSession) -> None:
+    """points-earned, -redeemed, -reversed: the same effect, the new balance."""
+    row = await _member_view(session, event.data.customer_id)
     row.points_balance = event.data.balance
-    if event.type == "points-expired":
-        row.expiring_points, row.expiring_on = 0, None
-        _recompute(session, cid)
+
+
+async def on_points_expired(event: Event[ev.PointsExpired], session: AsyncSession) -> None:
+    row = await _member_view(session, event.data.customer_id)
+    row.points_balance = event.data.balance
+    row.expiring_points, row.expiring_on = 0, None
+    touch(session, row.customer_id)
 
 
 async def on_tier_changed(event: Event[ev.TierChanged], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.member_view(session, cid)
+    row = await _member_view(session, event.data.customer_id)
     row.tier = event.data.new_tier
 
 
 async def on_points_expiring(event: Event[ev.PointsExpiring], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.member_view(session, cid)
+    row = await _member_view(session, event.data.customer_id)
     row.expiring_points, row.expiring_on = event.data.points, event.data.expires_on
-    _recompute(session, cid)
+    touch(session, row.customer_id)
 
 
 # --- complaints ----------------------------------------------------------------------------------------
 
 
 async def on_complaint_filed(event: Event[ev.ComplaintFiled], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.complaint_view(session, event.data.complaint_id, cid)
-    row.category, row.severity, row.filed_at = event.data.category, event.data.severity, event.data.filed_at
-    _recompute(session, cid)
+    row = await _complaint_view(session, event.data)
+    row.category, row.severity, row.filed_at = event.data.category, event.data.severity, aware(event.data.filed_at)
+    touch(session, row.customer_id)
 
 
 async def on_complaint_escalated(event: Event[ev.ComplaintEscalated], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.complaint_view(session, event.data.complaint_id, cid)
+    row = await _complaint_view(session, event.data)
     row.severity = event.data.severity
 
 
 async def on_complaint_resolved(event: Event[ev.ComplaintResolved], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.complaint_view(session, event.data.complaint_id, cid)
+    row = await _complaint_view(session, event.data)
     row.status, row.sla_met, row.category, row.severity = "resolved", event.data.sla_met, event.data.category, event.data.severity
-    _recompute(session, cid)
+    touch(session, row.customer_id)
 
 
 async def on_complaint_closed(event: Event[ev.ComplaintClosed], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.complaint_view(session, event.data.complaint_id, cid)
+    row = await _complaint_view(session, event.data)
     row.status, row.satisfied = "closed", event.data.satisfied
-    _recompute(session, cid)
+    touch(session, row.customer_id)
 
 
 async def on_complaint_reopened(event: Event[ev.ComplaintReopened], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
-    row = await service.complaint_view(session, event.data.complaint_id, cid)
+    row = await _complaint_view(session, event.data)
     row.status = "open"
-    _recompute(session, cid)
+    touch(session, row.customer_id)
 
 
 # --- feedback ------------------------------------------------------------------------------------------
 
 
 async def on_feedback_submitted(event: Event[ev.FeedbackSubmitted], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
+    cid = await ensure_customer(session, event.data.customer_id)
     row = await session.get(FeedbackView, event.data.response_id)
     if row is None:
-        row = FeedbackView(response_id=event.data.response_id, customer_id=cid, submitted_at=event.data.submitted_at)
+        row = FeedbackView(response_id=event.data.response_id, customer_id=cid,
+                           submitted_at=aware(event.data.submitted_at))
         session.add(row)
     row.nps, row.csat, row.sentiment = event.data.nps, event.data.csat, event.data.sentiment
     row.detractor = row.detractor or (event.data.nps is not None and event.data.nps <= 6)
-    _recompute(session, cid)
+    touch(session, cid)
 
 
 async def on_detractor_detected(event: Event[ev.DetractorDetected], session: AsyncSession) -> None:
-    cid = await service.ensure_customer(session, event.data.customer_id)
+    cid = await ensure_customer(session, event.data.customer_id)
     row = await session.get(FeedbackView, event.data.response_id)
     if row is None:  # the comment excerpt is never kept here
         row = FeedbackView(response_id=event.data.response_id, customer_id=cid, nps=event.data.nps,
-                           submitted_at=event.time)
+                           submitted_at=aware(event.time))
         session.add(row)
     row.detractor = True
-    _recompute(session, cid)
+    touch(session, cid)
 
 
 # --- data rights ---------------------------------------------------------------------------------------
 
 
 async def on_customer_data_erased(event: Event[ev.CustomerDataErased], session: AsyncSession) -> None:
-    await service.record_erasure_confirmation(session, event.data)
+    await record_erasure_confirmation(session, event.data)

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import service
+from services.profile import customers
 from services.profile.schemas import CustomerResolve
 from shared import outbox
+from shared.db import transaction
 from shared.errors import Problem
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ async def import_customers(sessions: async_sessionmaker[AsyncSession], path: Pat
     batch: list[tuple[int, dict[str, str]]] = []
 
     async def flush() -> None:
-        async with sessions() as session, session.begin():
+        async with transaction(sessions) as session:
             for line, row in batch:
                 try:
                     request = row_to_request(row)
@@ -110,9 +111,9 @@ async def import_customers(sessions: async_sessionmaker[AsyncSession], path: Pat
                 try:
                     async with outbox.savepoint(session):
                         if request.phones or request.emails or request.external_ids:
-                            _, matched_by, _ = await service.resolve(session, request, origin="import")
+                            _, matched_by, _ = await customers.resolve(session, request, origin="import")
                         else:
-                            await service.create_customer(session, request, origin="import")
+                            await customers.create_customer(session, request, origin="import")
                             matched_by = None
                 except Problem as exc:
                     errors = exc.extra.get("errors") or [{"field": "row"}]

@@ -1,11 +1,11 @@
-"""Periodic work of the profile service; the logic lives in service.py and takes an explicit `now`."""
+"""Periodic work of the profile service; the logic lives in scoring.py and care.py and takes an explicit `now`."""
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from services.profile import service
+from services.profile import care, scoring
 from shared.app import every
 from shared.db import transaction
 
@@ -26,14 +26,14 @@ def seconds_until_nightly(now: datetime, tz) -> float:  # noqa: ANN001
 
 async def run_nightly(runtime: Runtime, now: datetime) -> int:
     async with transaction(runtime.sessions) as session:
-        return await service.recompute_all(session, now=now, tz=runtime.settings.tz)
+        return await scoring.recompute_all(session, now=now, tz=runtime.settings.tz)
 
 
 async def run_care(runtime: Runtime, now: datetime) -> dict[str, int]:
     async with transaction(runtime.sessions) as session:
-        created = await service.schedule_care(session, now=now, tz=runtime.settings.tz)
+        created = await care.schedule_care(session, now=now, tz=runtime.settings.tz)
     async with transaction(runtime.sessions) as session:
-        counts = await service.emit_due_care(session, now=now, tz=runtime.settings.tz)
+        counts = await care.emit_due_care(session, now=now, tz=runtime.settings.tz)
     return {"scheduled": created, **counts}
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Date, Float, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from shared.db import utcnow
+from shared.db import utc_column, utcnow
 
 
 class Customer(SQLModel, table=True):
@@ -30,8 +30,8 @@ class Customer(SQLModel, table=True):
     notes: str | None = Field(default=None, sa_column=Column(Text))
     merged_into: str | None = Field(default=None, sa_column=Column(String(100), index=True))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class ContactPoint(SQLModel, table=True):
@@ -67,7 +67,7 @@ class Consent(SQLModel, table=True):
     purpose: str = Field(sa_column=Column(String(20), primary_key=True))
     status: str = Field(sa_column=Column(String(10), nullable=False))
     source: str | None = Field(default=None, sa_column=Column(String(100)))
-    changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    changed_at: datetime = Field(sa_column=utc_column())
 
 
 class ConsentHistory(SQLModel, table=True):
@@ -78,7 +78,7 @@ class ConsentHistory(SQLModel, table=True):
     purpose: str = Field(sa_column=Column(String(20), nullable=False))
     status: str = Field(sa_column=Column(String(10), nullable=False))
     source: str | None = Field(default=None, sa_column=Column(String(100)))
-    changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    changed_at: datetime = Field(sa_column=utc_column())
 
 
 class Product(SQLModel, table=True):
@@ -90,7 +90,7 @@ class Product(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(50), nullable=False))
     destination: str | None = Field(default=None, sa_column=Column(String(200)))
     tags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class Booking(SQLModel, table=True):
@@ -107,9 +107,9 @@ class Booking(SQLModel, table=True):
     party_size: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     travel_start: date | None = Field(default=None, sa_column=Column(Date))
     travel_end: date | None = Field(default=None, sa_column=Column(Date))
-    completed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    completed_at: datetime = Field(sa_column=utc_column())
     status: str = Field(default="completed", sa_column=Column(String(20), nullable=False))  # completed|cancelled
-    cancelled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    cancelled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancel_reason: str | None = Field(default=None, sa_column=Column(String(500)))
     refunded_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
 
@@ -121,8 +121,8 @@ class CustomerValue(SQLModel, table=True):
     customer_id: str = Field(sa_column=Column(String(100), primary_key=True))
     frequency: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     monetary: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(14, 2), nullable=False))
-    first_booking_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    last_booking_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    first_booking_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_booking_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     recency_days: int | None = Field(default=None, sa_column=Column(Integer))
     rhythm_days: float | None = Field(default=None, sa_column=Column(Float))
     r_score: int | None = Field(default=None, sa_column=Column(Integer))
@@ -136,8 +136,10 @@ class CustomerValue(SQLModel, table=True):
     churn_score: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
     churn_reasons: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     at_risk: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, index=True))
-    at_risk_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    computed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    at_risk_since: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    computed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    # booking amounts left out of `monetary` (no exchange rate to the business currency): currency -> amount
+    unconverted: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class MembershipView(SQLModel, table=True):
@@ -149,7 +151,7 @@ class MembershipView(SQLModel, table=True):
     points_balance: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     expiring_points: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     expiring_on: date | None = Field(default=None, sa_column=Column(Date))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class ComplaintView(SQLModel, table=True):
@@ -163,8 +165,8 @@ class ComplaintView(SQLModel, table=True):
     severity: str | None = Field(default=None, sa_column=Column(String(20)))
     sla_met: bool | None = Field(default=None, sa_column=Column(Boolean))
     satisfied: bool | None = Field(default=None, sa_column=Column(Boolean))
-    filed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    filed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class FeedbackView(SQLModel, table=True):
@@ -177,7 +179,7 @@ class FeedbackView(SQLModel, table=True):
     csat: float | None = Field(default=None, sa_column=Column(Float))
     sentiment: float | None = Field(default=None, sa_column=Column(Float))
     detractor: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
-    submitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    submitted_at: datetime = Field(sa_column=utc_column())
 
 
 class MergeRecord(SQLModel, table=True):
@@ -187,7 +189,7 @@ class MergeRecord(SQLModel, table=True):
     merged_ids: list = Field(sa_column=Column(JSON, nullable=False))
     reason: str | None = Field(default=None, sa_column=Column(String(500)))
     merged_by: str = Field(sa_column=Column(String(100), nullable=False))
-    merged_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    merged_at: datetime = Field(sa_column=utc_column())
 
 
 class Segment(SQLModel, table=True):
@@ -197,7 +199,7 @@ class Segment(SQLModel, table=True):
     match: str = Field(default="all", sa_column=Column(String(3), nullable=False))
     rules: list = Field(sa_column=Column(JSON, nullable=False))
     created_by: str = Field(sa_column=Column(String(100), nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class CareTask(SQLModel, table=True):
@@ -209,11 +211,11 @@ class CareTask(SQLModel, table=True):
     customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     occasion: str = Field(sa_column=Column(String(100), nullable=False))
-    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    due_at: datetime = Field(sa_column=utc_column(index=True))
     status: str = Field(default="scheduled", sa_column=Column(String(20), nullable=False, index=True))
     channel: str | None = Field(default=None, sa_column=Column(String(20)))
     note: str | None = Field(default=None, sa_column=Column(String(200)))
-    emitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    emitted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class ErasureRequest(SQLModel, table=True):
@@ -221,7 +223,7 @@ class ErasureRequest(SQLModel, table=True):
     request_id: str = Field(sa_column=Column(String(100), primary_key=True))
     customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
     requested_by: str = Field(sa_column=Column(String(100), nullable=False))
-    requested_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    requested_at: datetime = Field(sa_column=utc_column())
     services: list = Field(sa_column=Column(JSON, nullable=False))
 
 
@@ -230,7 +232,7 @@ class ErasureConfirmation(SQLModel, table=True):
     request_id: str = Field(sa_column=Column(String(100), primary_key=True))
     service: str = Field(sa_column=Column(String(50), primary_key=True))
     customer_id: str = Field(sa_column=Column(String(100), nullable=False))
-    erased_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    erased_at: datetime = Field(sa_column=utc_column())
 
 
 class ProfileConfig(SQLModel, table=True):
@@ -239,4 +241,4 @@ class ProfileConfig(SQLModel, table=True):
     __tablename__ = "profile_config"
     key: str = Field(sa_column=Column(String(50), primary_key=True))
     value: dict = Field(sa_column=Column(JSON, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

@@ -1,43 +1,29 @@
-"""Queries of the profile service; never commits."""
+"""Queries of the profile service; never commits. Lists cut with a cursor fetch `limit + 1` rows after the key
+they are given (`shared.pages.page_of` keeps `limit` of them)."""
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import datetime, timezone
-from typing import Any
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile.models import (
-    Booking, ComplaintView, Consent, ContactPoint, Customer, CustomerValue, ExternalId, FeedbackView, MembershipView,
-    Product,
+    Booking, CareTask, ComplaintView, Consent, ContactPoint, Customer, CustomerValue, ErasureConfirmation,
+    ErasureRequest, ExternalId, FeedbackView, MembershipView, Product, Segment,
 )
-from shared.errors import NotFound, Unprocessable
+from services.profile.schemas import CHANNELS
+from shared.errors import NotFound
+
+M = TypeVar("M")
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored one is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def encode_cursor(*parts: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(parts, default=str).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
-    if not cursor:
-        return None
-    try:
-        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(parts, list) or len(parts) != size:
-            raise ValueError
-        return parts
-    except ValueError:
-        raise Unprocessable("the cursor is not one this API gave out", field="cursor") from None
+def chunks(ids: list[str], size: int = 500) -> list[list[str]]:
+    """Id lists cut to a size every backend takes in one IN (...)."""
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 async def get_customer(session: AsyncSession, customer_id: str, *, for_update: bool = False) -> Customer:
@@ -47,62 +33,74 @@ async def get_customer(session: AsyncSession, customer_id: str, *, for_update: b
     return customer
 
 
-async def survivor_id(session: AsyncSession, customer_id: str) -> str:
-    """Follow merges to the surviving file (ids of unknown customers come back unchanged)."""
-    seen = set()
-    current = customer_id
-    while current not in seen:
-        seen.add(current)
-        row = (await session.execute(select(Customer.merged_into).where(Customer.id == current))).first()
-        if row is None or row[0] is None:
-            return current
-        current = row[0]
-    return current
+async def page_by_id(session: AsyncSession, model: type[M], after: tuple[str] | None, limit: int,
+                     **equal: Any) -> list[M]:
+    """`limit + 1` rows of `model` by id after the cursor key; `equal`: column == value, for the values not None."""
+    key = model.id  # type: ignore[attr-defined]
+    query = select(model).order_by(key).limit(limit + 1)
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(getattr(model, column) == value)
+    if after is not None:
+        query = query.where(key > after[0])
+    return list((await session.execute(query)).scalars())
 
 
-async def resolve_survivor(session: AsyncSession, customer_id: str) -> tuple[str, bool]:
-    """(surviving id, whether that file exists): one query unless the id was merged."""
-    seen = set()
-    current = customer_id
-    while current not in seen:
-        seen.add(current)
-        row = (await session.execute(select(Customer.merged_into).where(Customer.id == current))).first()
-        if row is None:
-            return current, False
-        if row[0] is None:
-            return current, True
-        current = row[0]
-    return current, True
+async def get_row(session: AsyncSession, model: type[M], key: Any, what: str) -> M:
+    """A row by primary key, or a 404 naming `what`."""
+    row = await session.get(model, key)
+    if row is None:
+        raise NotFound(what, key)
+    return row
 
 
-async def survivors(session: AsyncSession, customer_ids: set[str]) -> dict[str, tuple[str, bool]]:
-    """resolve_survivor for many ids: one query per level of merges (usually one)."""
-    rows: dict[str, str | None] = {}
+# --- merge chains: the one walker --------------------------------------------------------------------
+
+
+async def survivors(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, tuple[str, bool]]:
+    """Each id → (the surviving file it was merged into, whether that file exists); ids of unknown customers come
+    back unchanged with False. One query per level of merges (usually one) per 500 ids."""
+    wanted = set(customer_ids)
+    merged_into: dict[str, str | None] = {}
     looked: set[str] = set()
-    todo = set(customer_ids)
+    todo = set(wanted)
     while todo:
         looked |= todo
         for chunk in chunks(sorted(todo)):
-            rows.update((await session.execute(select(Customer.id, Customer.merged_into)
-                                               .where(Customer.id.in_(chunk)))).all())
-        todo = {m for m in rows.values() if m is not None and m not in looked}
+            merged_into.update((await session.execute(select(Customer.id, Customer.merged_into)
+                                                      .where(Customer.id.in_(chunk)))).all())
+        todo = {m for m in merged_into.values() if m is not None and m not in looked}
 
     def follow(current: str) -> tuple[str, bool]:
-        seen = set()
-        while current not in seen:
+        seen: set[str] = set()
+        while current in merged_into and merged_into[current] is not None and current not in seen:
             seen.add(current)
-            if current not in rows:
-                return current, False
-            if rows[current] is None:
-                return current, True
-            current = rows[current]
-        return current, True
-    return {cid: follow(cid) for cid in customer_ids}
+            current = merged_into[current]  # type: ignore[assignment]
+        return current, current in merged_into
+    return {cid: follow(cid) for cid in wanted}
 
 
-def chunks(ids: list[str], size: int = 500) -> list[list[str]]:
-    """Id lists cut to a size every backend takes in one IN (...)."""
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
+async def survivor_of(session: AsyncSession, customer_id: str) -> tuple[str, bool]:
+    """(surviving id, whether that file exists) of one id."""
+    return (await survivors(session, [customer_id]))[customer_id]
+
+
+# --- the customer file ---------------------------------------------------------------------------------
+
+
+async def existing_ids(session: AsyncSession, customer_ids: Iterable[str]) -> list[str]:
+    """Those of these ids that have a file."""
+    found: list[str] = []
+    for chunk in chunks(sorted(set(customer_ids))):
+        found += (await session.execute(select(Customer.id).where(Customer.id.in_(chunk)))).scalars()
+    return found
+
+
+async def customers_by_id(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, Customer]:
+    found: dict[str, Customer] = {}
+    for chunk in chunks(sorted(set(customer_ids))):
+        found.update((c.id, c) for c in (await session.execute(select(Customer).where(Customer.id.in_(chunk)))).scalars())
+    return found
 
 
 async def contacts(session: AsyncSession, customer_id: str) -> tuple[list[str], list[str]]:
@@ -132,12 +130,6 @@ async def external_ids(session: AsyncSession, customer_id: str) -> list[dict[str
     return [{"source": r.source, "id": r.external_id} for r in rows]
 
 
-async def consents(session: AsyncSession, customer_id: str) -> list[Consent]:
-    return list((await session.execute(
-        select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.channel, Consent.purpose)
-    )).scalars())
-
-
 async def find_by_contact(session: AsyncSession, kind: str, value: str) -> list[str]:
     rows = (await session.execute(
         select(ContactPoint.customer_id).join(Customer, Customer.id == ContactPoint.customer_id)
@@ -152,19 +144,131 @@ async def find_by_external(session: AsyncSession, source: str, external_id: str)
     return row.customer_id if row else None
 
 
+async def shared_contacts(session: AsyncSession, limit: int) -> list[tuple[str, str]]:
+    """(kind, value) of contacts that more than one active file has."""
+    files = func.count(func.distinct(ContactPoint.customer_id))
+    return [(k, v) for k, v in (await session.execute(
+        select(ContactPoint.kind, ContactPoint.value).join(Customer, Customer.id == ContactPoint.customer_id)
+        .where(Customer.status == "active").group_by(ContactPoint.kind, ContactPoint.value).having(files > 1).limit(limit)
+    )).all()]
+
+
+async def named_and_born(session: AsyncSession, born: Any = None) -> list[tuple[str, str, Any]]:
+    """(id, name, birth date) of active files with both (born on `born` when given)."""
+    query = (select(Customer.id, Customer.name, Customer.birth_date)
+             .where(Customer.status == "active", Customer.birth_date.is_not(None), Customer.name.is_not(None))
+             .order_by(Customer.birth_date, Customer.id))
+    if born is not None:
+        query = query.where(Customer.birth_date == born)
+    return [(cid, name, day) for cid, name, day in (await session.execute(query)).all()]
+
+
+async def merged_into(session: AsyncSession, customer_id: str) -> list[str]:
+    """The files merged into this one."""
+    return list((await session.execute(select(Customer.id).where(Customer.merged_into == customer_id))).scalars())
+
+
+async def valued_customer_ids(session: AsyncSession) -> list[str]:
+    """Every customer with a value to compute: active and erased files, and whoever has a completed booking."""
+    files = (await session.execute(select(Customer.id).where(Customer.status.in_(("active", "erased"))))).scalars()
+    buyers = (await session.execute(select(Booking.customer_id).where(Booking.status == "completed").distinct())).scalars()
+    return sorted({*files, *buyers})
+
+
+# --- rows about customers, many at a time --------------------------------------------------------------
+
+
+async def rows_of(session: AsyncSession, model: type[M], customer_ids: Iterable[str], *order: Any) -> dict[str, list[M]]:
+    """customer id → the rows of `model` about that customer (in `order`), one query per 500 ids."""
+    found: dict[str, list[M]] = defaultdict(list)
+    for chunk in chunks(sorted(set(customer_ids))):
+        query = select(model).where(model.customer_id.in_(chunk)).order_by(*order)  # type: ignore[attr-defined]
+        for row in (await session.execute(query)).scalars():
+            found[row.customer_id].append(row)  # type: ignore[attr-defined]
+    return found
+
+
+async def trips_of(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, list[tuple[datetime, Any, str]]]:
+    """customer id → (completed_at, amount, currency) of each completed booking."""
+    found: dict[str, list[tuple[datetime, Any, str]]] = defaultdict(list)
+    for chunk in chunks(sorted(set(customer_ids))):
+        for cid, at, amount, currency in (await session.execute(
+                select(Booking.customer_id, Booking.completed_at, Booking.amount, Booking.currency)
+                .where(Booking.customer_id.in_(chunk), Booking.status == "completed"))).all():
+            found[cid].append((at, amount, currency))
+    return found
+
+
+async def stored_buyers(session: AsyncSession) -> list[tuple[str, datetime, int, Any]]:
+    """(customer, last booking, frequency, monetary) of every stored value of a buyer."""
+    v = CustomerValue
+    return [tuple(r) for r in (await session.execute(  # type: ignore[misc]
+        select(v.customer_id, v.last_booking_at, v.frequency, v.monetary).where(v.frequency > 0))).all()]
+
+
+async def consents(session: AsyncSession, customer_id: str) -> list[Consent]:
+    return (await rows_of(session, Consent, [customer_id], Consent.channel, Consent.purpose))[customer_id]
+
+
+async def granted_channels_of(session: AsyncSession, customer_ids: Iterable[str], purpose: str) -> dict[str, list[str]]:
+    """The channels each customer granted for `purpose`, in CHANNELS order."""
+    granted: dict[str, set[str]] = {cid: set() for cid in customer_ids}
+    for chunk in chunks(sorted(granted)):
+        for cid, channel in await session.execute(select(Consent.customer_id, Consent.channel).where(
+                Consent.customer_id.in_(chunk), Consent.purpose == purpose, Consent.status == "granted")):
+            granted[cid].add(channel)
+    return {cid: [c for c in CHANNELS if c in channels] for cid, channels in granted.items()}
+
+
 async def bookings_of(session: AsyncSession, customer_id: str) -> list[Booking]:
     return list((await session.execute(
         select(Booking).where(Booking.customer_id == customer_id).order_by(Booking.completed_at.desc(), Booking.booking_id)
     )).scalars())
 
 
-async def products_by_id(session: AsyncSession, ids: set[str] | None = None) -> dict[str, Product]:
-    query = select(Product)
-    if ids is not None:
-        if not ids:
-            return {}
-        query = query.where(Product.id.in_(ids))
-    return {p.id: p for p in (await session.execute(query)).scalars()}
+async def bookings_page(session: AsyncSession, customer_id: str, after: tuple[datetime, str] | None,
+                        limit: int) -> list[Booking]:
+    """A customer's bookings, newest first."""
+    query = (select(Booking).where(Booking.customer_id == customer_id)
+             .order_by(Booking.completed_at.desc(), Booking.booking_id).limit(limit + 1))
+    if after is not None:
+        at, booking_id = after
+        query = query.where((Booking.completed_at < at) | ((Booking.completed_at == at) & (Booking.booking_id > booking_id)))
+    return list((await session.execute(query)).scalars())
+
+
+async def bookings_by_id(session: AsyncSession, booking_ids: Iterable[str]) -> dict[str, Booking]:
+    found: dict[str, Booking] = {}
+    for chunk in chunks(sorted(set(booking_ids))):
+        found.update((b.booking_id, b) for b in (await session.execute(
+            select(Booking).where(Booking.booking_id.in_(chunk)))).scalars())
+    return found
+
+
+async def products_by_id(session: AsyncSession, ids: Iterable[str] | None = None) -> dict[str, Product]:
+    if ids is None:
+        return {p.id: p for p in (await session.execute(select(Product))).scalars()}
+    found: dict[str, Product] = {}
+    for chunk in chunks(sorted(set(ids))):
+        found.update((p.id, p) for p in (await session.execute(select(Product).where(Product.id.in_(chunk)))).scalars())
+    return found
+
+
+async def buyers_per_product(session: AsyncSession, *, among: Any = None, excluding: set[str] | None = None) -> dict[str, int]:
+    """product id → how many customers (of the subquery `among`, when given) completed a booking of it."""
+    query = (select(Booking.product_id, func.count(func.distinct(Booking.customer_id)))
+             .where(Booking.status == "completed").group_by(Booking.product_id))
+    if among is not None:
+        query = query.where(Booking.customer_id.in_(among))
+    if excluding:
+        query = query.where(Booking.product_id.not_in(excluding))
+    return dict((await session.execute(query)).all())  # type: ignore[arg-type]
+
+
+def peers_of(customer_id: str, products: set[str]) -> Any:
+    """A subquery: the other customers who completed a booking of one of `products`."""
+    return select(Booking.customer_id).where(Booking.product_id.in_(products), Booking.customer_id != customer_id,
+                                             Booking.status == "completed").distinct()
 
 
 async def membership(session: AsyncSession, customer_id: str) -> MembershipView | None:
@@ -172,21 +276,79 @@ async def membership(session: AsyncSession, customer_id: str) -> MembershipView 
 
 
 async def complaints_of(session: AsyncSession, customer_id: str) -> list[ComplaintView]:
-    return list((await session.execute(
-        select(ComplaintView).where(ComplaintView.customer_id == customer_id).order_by(ComplaintView.filed_at)
-    )).scalars())
+    return (await rows_of(session, ComplaintView, [customer_id], ComplaintView.filed_at))[customer_id]
 
 
 async def feedback_of(session: AsyncSession, customer_id: str) -> list[FeedbackView]:
-    return list((await session.execute(
-        select(FeedbackView).where(FeedbackView.customer_id == customer_id)
-        .order_by(FeedbackView.submitted_at, FeedbackView.response_id)
-    )).scalars())
+    return (await rows_of(session, FeedbackView, [customer_id], FeedbackView.submitted_at,
+                          FeedbackView.response_id))[customer_id]
 
 
 async def value_of(session: AsyncSession, customer_id: str) -> CustomerValue | None:
     return await session.get(CustomerValue, customer_id)
 
 
-async def count(session: AsyncSession, query) -> int:  # noqa: ANN001
-    return int((await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
+async def at_risk_page(session: AsyncSession, after: tuple[float, str] | None, limit: int) -> list[CustomerValue]:
+    """Values at risk, highest churn score first."""
+    v = CustomerValue
+    query = select(v).where(v.at_risk.is_(True)).order_by(v.churn_score.desc(), v.customer_id).limit(limit + 1)
+    if after is not None:
+        score, cid = after
+        query = query.where((v.churn_score < score) | ((v.churn_score == score) & (v.customer_id > cid)))
+    return list((await session.execute(query)).scalars())
+
+
+# --- care, segments, erasure ----------------------------------------------------------------------------
+
+
+async def care_tasks_of(session: AsyncSession, customer_id: str) -> list[CareTask]:
+    return (await rows_of(session, CareTask, [customer_id], CareTask.due_at, CareTask.id))[customer_id]
+
+
+async def due_care_tasks(session: AsyncSession, now: datetime, limit: int = 5000) -> list[CareTask]:
+    return list((await session.execute(select(CareTask).where(CareTask.status == "scheduled", CareTask.due_at <= now)
+                                       .order_by(CareTask.due_at, CareTask.id).limit(limit))).scalars())
+
+
+async def care_keys(session: AsyncSession, customer_ids: set[str]) -> set[tuple[str, str, str]]:
+    """(customer, kind, occasion) of the care tasks these customers have."""
+    found: set[tuple[str, str, str]] = set()
+    for chunk in chunks(sorted(customer_ids)):
+        found.update(tuple(r) for r in (await session.execute(  # type: ignore[misc]
+            select(CareTask.customer_id, CareTask.kind, CareTask.occasion).where(CareTask.customer_id.in_(chunk)))).all())
+    return found
+
+
+async def select_rows(session: AsyncSession, *columns: Any, where: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a few columns of one table, for scans (care scheduling, segment attributes)."""
+    return [tuple(r) for r in (await session.execute(select(*columns).where(*where))).all()]
+
+
+async def rows(session: AsyncSession, model: type[M], *, where: Iterable[Any] = (), order: Iterable[Any] = ()) -> list[M]:
+    """Rows of one table, whole."""
+    return list((await session.execute(select(model).where(*where).order_by(*order))).scalars())
+
+
+async def booked_products(session: AsyncSession) -> list[tuple[str, str | None, list[str]]]:
+    """(customer, destination, tags) of the product of every completed booking."""
+    return [tuple(r) for r in (await session.execute(  # type: ignore[misc]
+        select(Booking.customer_id, Product.destination, Product.tags)
+        .join(Product, Product.id == Booking.product_id).where(Booking.status == "completed"))).all()]
+
+
+async def segments(session: AsyncSession) -> list[Segment]:
+    return list((await session.execute(select(Segment).order_by(Segment.name))).scalars())
+
+
+async def segment_named(session: AsyncSession, name: str) -> Segment | None:
+    return (await session.execute(select(Segment).where(Segment.name == name))).scalars().first()
+
+
+async def latest_erasure(session: AsyncSession, customer_id: str) -> ErasureRequest | None:
+    return (await session.execute(select(ErasureRequest).where(ErasureRequest.customer_id == customer_id)
+                                  .order_by(ErasureRequest.requested_at.desc()))).scalars().first()
+
+
+async def confirmations(session: AsyncSession, request_id: str) -> dict[str, ErasureConfirmation]:
+    return {c.service: c for c in (await session.execute(
+        select(ErasureConfirmation).where(ErasureConfirmation.request_id == request_id))).scalars()}

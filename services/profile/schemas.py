@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -154,12 +155,20 @@ class SegmentIn(Strict):
     rules: list[Rule] = Field(min_length=1, max_length=30)
 
 
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Rate = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=8)]
+
+
 class ValueConfig(Strict):
     value_class_thresholds: tuple[float, float, float] = Field(
         default=(0.5, 0.8, 0.95), description="cumulative value share ending most-valuable, key, ordinary")
     churn_threshold: float = Field(default=0.6, gt=0, le=1)
     quiet_hours: tuple[int, int] = Field(default=(21, 9), description="local hours [start, end) with no care messages")
     post_trip_days: int = Field(default=3, ge=0, le=60)
+    exchange_rates: dict[CurrencyCode, Rate] = Field(
+        default_factory=dict, examples=[{"USD": "7.10"}],
+        description="units of the business currency (TOURCRM_CURRENCY) per unit of each other currency; bookings in "
+                    "a currency without a rate are left out of the monetary value and reported as `unconverted`")
 
     @field_validator("value_class_thresholds")
     @classmethod
@@ -174,17 +183,3 @@ class ValueConfig(Strict):
         if not all(0 <= h <= 23 for h in v):
             raise ValueError("hours are 0..23")
         return v
-
-
-class Page(BaseModel):
-    items: list[Any]
-    next_cursor: str | None = None
-
-
-class Accepted(BaseModel):
-    event_id: str
-    type: str
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

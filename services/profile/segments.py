@@ -1,4 +1,5 @@
-"""Rule-based segments evaluated live over the customer file, its value, and what other services told us."""
+"""Rule-based segments evaluated live over the customer file, its value, and what other services told us;
+campaign exports limited to the customers who consented to the purpose."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile.models import (
-    Booking, ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, Product, Segment,
+from services.profile import repository as repo
+from services.profile.models import ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, Segment
+from services.profile.public import (
+    Items, SegmentContact, SegmentExport, SegmentMember, SegmentPublic, segment_public,
 )
-from services.profile.schemas import Rule
+from services.profile.schemas import Rule, SegmentIn
+from shared.db import new_id, settings_of, utcnow
+from shared.errors import Conflict, Unprocessable
+from shared.pages import Page, decode_cursor, page_of
 
 
 def _age(born: date | None, today: date) -> int | None:
@@ -25,7 +30,7 @@ def _age(born: date | None, today: date) -> int | None:
 async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, Any]]:
     """customer id → the fields rules can test, for every active file."""
     rows: dict[str, dict[str, Any]] = {}
-    for c in (await session.execute(select(Customer).where(Customer.status == "active"))).scalars():
+    for c in await repo.rows(session, Customer, where=(Customer.status == "active",)):
         prefs = c.preferences or {}
         address = c.address or {}
         rows[c.id] = {
@@ -39,28 +44,26 @@ async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, 
             "churn_score": 0.0, "at_risk": False, "last_nps": None, "last_csat": None, "open_complaints": 0,
             "booked_destinations": [], "booked_tags": [],
         }
-    for v in (await session.execute(select(CustomerValue))).scalars():
+    for v in await repo.rows(session, CustomerValue):
         if (row := rows.get(v.customer_id)) is not None:
             row.update(value_class=v.value_class, quadrant=v.quadrant, repeat_status=v.repeat_status,
                        loyalty_status=v.loyalty_status, r_score=v.r_score, f_score=v.f_score, m_score=v.m_score,
                        frequency=v.frequency, monetary=float(v.monetary), recency_days=v.recency_days,
                        lifetime_value=float(v.lifetime_value), churn_score=v.churn_score, at_risk=v.at_risk)
-    for m in (await session.execute(select(MembershipView))).scalars():
+    for m in await repo.rows(session, MembershipView):
         if (row := rows.get(m.customer_id)) is not None:
             row.update(tier=m.tier, points_balance=m.points_balance)
-    for f in (await session.execute(select(FeedbackView).order_by(FeedbackView.submitted_at))).scalars():
+    for f in await repo.rows(session, FeedbackView, order=(FeedbackView.submitted_at,)):
         if (row := rows.get(f.customer_id)) is not None:
             if f.nps is not None:
                 row["last_nps"] = f.nps
             if f.csat is not None:
                 row["last_csat"] = f.csat
-    for c in (await session.execute(select(ComplaintView.customer_id).where(ComplaintView.status == "open"))).scalars():
+    for (c,) in await repo.select_rows(session, ComplaintView.customer_id, where=(ComplaintView.status == "open",)):
         if (row := rows.get(c)) is not None:
             row["open_complaints"] += 1
     booked: dict[str, tuple[set, set]] = defaultdict(lambda: (set(), set()))
-    for cid, dest, tags in (await session.execute(
-            select(Booking.customer_id, Product.destination, Product.tags)
-            .join(Product, Product.id == Booking.product_id).where(Booking.status == "completed"))).all():
+    for cid, dest, tags in await repo.booked_products(session):
         if dest:
             booked[cid][0].add(dest)
         booked[cid][1].update(tags or [])
@@ -105,16 +108,67 @@ def matches(rule: Rule, row: dict[str, Any]) -> bool:
         return False
 
 
+NUMERIC_OPS = {"gt", "gte", "lt", "lte"}
+
+
+def _today(session: AsyncSession) -> date:
+    return utcnow().astimezone(settings_of(session).tz).date()
+
+
 async def members(session: AsyncSession, segment: Segment, today: date) -> list[str]:
+    """The ids of the active files that match the segment's rules today."""
     rules = [Rule.model_validate(r) for r in segment.rules]
     combine = all if segment.match == "all" else any
     rows = await attributes(session, today)
     return sorted(cid for cid, row in rows.items() if combine(matches(rule, row) for rule in rules))
 
 
-def segment_public(s: Segment, size: int | None = None) -> dict[str, Any]:
-    out = {"id": s.id, "name": s.name, "match": s.match, "rules": s.rules, "created_by": s.created_by,
-           "created_at": s.created_at.isoformat() if s.created_at else None}
-    if size is not None:
-        out["size"] = size
-    return out
+async def create_segment(session: AsyncSession, body: SegmentIn, *, created_by: str) -> SegmentPublic:
+    """A named set of rules; a name is taken once."""
+    for i, rule in enumerate(body.rules):
+        if rule.op in NUMERIC_OPS and (isinstance(rule.value, bool) or not isinstance(rule.value, (int, float))):
+            raise Unprocessable(f"{rule.op} needs a number", field=f"rules.{i}.value")
+        if rule.op in ("in", "not_in") and not isinstance(rule.value, list):
+            raise Unprocessable(f"{rule.op} needs a list", field=f"rules.{i}.value")
+    if await repo.segment_named(session, body.name) is not None:
+        raise Conflict(f"a segment named {body.name!r} exists", errors=[{"field": "name", "message": "taken"}])
+    segment = Segment(id=new_id(), name=body.name, match=body.match,
+                      rules=[r.model_dump(mode="json") for r in body.rules], created_by=created_by, created_at=utcnow())
+    session.add(segment)
+    return segment_public(segment)
+
+
+async def list_segments(session: AsyncSession) -> Items[SegmentPublic]:
+    return Items(items=[segment_public(s) for s in await repo.segments(session)])
+
+
+async def get_segment(session: AsyncSession, segment_id: str) -> SegmentPublic:
+    """The segment with its live size."""
+    segment = await repo.get_row(session, Segment, segment_id, "segment")
+    return segment_public(segment, len(await members(session, segment, _today(session))))
+
+
+async def members_page(session: AsyncSession, segment_id: str, cursor: str | None, limit: int) -> Page[SegmentMember]:
+    """Live membership: the rules evaluated now, by customer id."""
+    ids = await members(session, await repo.get_row(session, Segment, segment_id, "segment"), _today(session))
+    if (after := decode_cursor(cursor, str)) is not None:
+        ids = [i for i in ids if i > after[0]]
+    return page_of(ids[:limit + 1], limit, lambda i: (i,), lambda i: SegmentMember(customer_id=i))
+
+
+async def export_segment(session: AsyncSession, segment_id: str, purpose: str) -> SegmentExport:
+    """Members for a campaign: only those who consented to `purpose`, with the consented channels' contacts."""
+    ids = await members(session, await repo.get_row(session, Segment, segment_id, "segment"), _today(session))
+    consented = await repo.granted_channels_of(session, ids, purpose)
+    allowed = [cid for cid in ids if consented[cid]]
+    customers = await repo.customers_by_id(session, allowed)
+    contacts = await repo.contacts_of(session, allowed)
+    items = []
+    for cid in allowed:
+        channels, customer, (phones, emails) = consented[cid], customers[cid], contacts[cid]
+        items.append(SegmentContact(
+            customer_id=cid, name=customer.name, preferred_language=customer.preferred_language or "zh-CN",
+            channels=channels, phones=phones if {"phone", "sms"} & set(channels) else [],
+            emails=emails if "email" in channels else []))
+    return SegmentExport(segment_id=segment_id, purpose=purpose, items=items,
+                         excluded_without_consent=len(ids) - len(allowed))

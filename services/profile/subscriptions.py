@@ -18,7 +18,7 @@ SUBSCRIPTIONS: Subscriptions = {
     ev.PointsEarned: [h.on_points_movement],
     ev.PointsRedeemed: [h.on_points_movement],
     ev.PointsReversed: [h.on_points_movement],
-    ev.PointsExpired: [h.on_points_movement],
+    ev.PointsExpired: [h.on_points_expired],
     ev.TierChanged: [h.on_tier_changed],
     ev.PointsExpiring: [h.on_points_expiring],
     ev.ComplaintFiled: [h.on_complaint_filed],

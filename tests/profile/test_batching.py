@@ -1,4 +1,4 @@
-"""Values are recomputed once per consumed batch (service.recompute_touched, the after_batch hook), not per event:
+"""Values are recomputed once per consumed batch (scoring.recompute_touched, the after_batch hook), not per event:
 batching must change no result. Many bookings for many customers, cancellations and retries in the same batches
 as their bookings, consumed in batches of 40; then the batch recompute is compared with the nightly
 recompute_all and with one-by-one recompute_customer calls."""
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from services.profile import service
+from services.profile import bookings, scoring
 from services.profile.models import Booking, Customer, CustomerValue
 from shared.bus import Record
 from shared.events import BOOKINGS, BookingCancelled, BookingCompleted, new_event
@@ -72,7 +72,7 @@ async def test_batched_recompute_matches_recompute_all_and_one_by_one(backend: B
     async with profile.runtime.sessions() as session:
         consumer = snapshot(await value_rows(session), buyers, (*FACTS, *SCORES))
         # the nightly batch: everyone against everyone, the reference
-        await service.recompute_all(session, now=NOW, tz=SHANGHAI)
+        await scoring.recompute_all(session, now=NOW, tz=SHANGHAI)
         reference = snapshot(await value_rows(session), buyers)
         await session.rollback()
     # what the consumer stored: the facts are exact, whatever the batches were
@@ -83,25 +83,25 @@ async def test_batched_recompute_matches_recompute_all_and_one_by_one(backend: B
 
     # one batch that touched everyone: the after_batch hook's result is the nightly one
     async with profile.runtime.sessions() as session:
-        service.touch(session, *buyers)
-        await service.recompute_touched(session)
+        scoring.touch(session, *buyers)
+        await scoring.recompute_touched(session)
         hooked = snapshot(await value_rows(session), buyers, (*FACTS, *SCORES))
         await session.rollback()
     assert hooked == {c: {f: v[f] for f in (*FACTS, *SCORES)} for c, v in reference.items()}
 
     # the batch function on every customer, on a subset, and one by one: all equal to the reference
     async with profile.runtime.sessions() as session:
-        await service.recompute_customers(session, buyers, now=NOW, tz=SHANGHAI)
+        await scoring.recompute_customers(session, buyers, now=NOW, tz=SHANGHAI)
         assert snapshot(await value_rows(session), buyers) == reference
         await session.rollback()
     subset = buyers[::3]
     async with profile.runtime.sessions() as session:
-        await service.recompute_customers(session, subset, now=NOW, tz=SHANGHAI)
+        await scoring.recompute_customers(session, subset, now=NOW, tz=SHANGHAI)
         assert snapshot(await value_rows(session), subset) == {c: reference[c] for c in subset}
         await session.rollback()
     async with profile.runtime.sessions() as session:
         for cid in reversed(buyers):
-            await service.recompute_customer(session, cid, now=NOW, tz=SHANGHAI)
+            await scoring.recompute_customer(session, cid, now=NOW, tz=SHANGHAI)
         assert snapshot(await value_rows(session), buyers) == reference
         await session.rollback()
     # a population with spread: the comparison is not trivially all-equal scores
@@ -114,21 +114,21 @@ async def test_a_failing_event_in_a_batch_is_dead_lettered_and_the_rest_valued(b
     """On the fast path bookings are deferred to the end of the batch; when one event fails, the consumer redoes
     the batch one event at a time, in savepoints, where bookings are written at once: that event is parked with
     nothing of it left (not its stub file, not a value row), the others land and are valued."""
-    real = service.record_booking
+    real = bookings.record_booking
 
     async def record_booking(session, data, **kw):  # noqa: ANN001, ANN003, ANN202
         await real(session, data, **kw)  # adds a stub file, the booking, and notes the customer
         if data.booking_id == "BG-bad":
             raise RuntimeError("refused")
         return True
-    real_defer = service.defer_booking
+    real_defer = bookings.defer_booking
 
     def defer_booking(session, data, **kw):  # noqa: ANN001, ANN003, ANN202
         real_defer(session, data, **kw)
         if data.booking_id == "BG-bad":
             raise RuntimeError("refused")
-    monkeypatch.setattr(service, "record_booking", record_booking)
-    monkeypatch.setattr(service, "defer_booking", defer_booking)
+    monkeypatch.setattr(bookings, "record_booking", record_booking)
+    monkeypatch.setattr(bookings, "defer_booking", defer_booking)
     profile = await backend.service("profile", consumer_batch_size=100)
     good = [booking(f"BG-{n}", f"bg-{n % 3}", amount="500.00") for n in range(6)]
     bad = booking("BG-bad", "bg-new", amount="700.00")

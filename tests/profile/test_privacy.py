@@ -169,7 +169,7 @@ async def test_erasure_redacts_events_added_earlier_in_its_own_transaction(backe
     customer before it commits: the erasure must redact that event too, not only those already written."""
     from sqlalchemy import select
 
-    from services.profile import service
+    from services.profile import customers, data_rights
     from services.profile.schemas import CustomerPatch
     from shared.db import transaction
     from shared.outbox import OutboxRecord
@@ -178,8 +178,8 @@ async def test_erasure_redacts_events_added_earlier_in_its_own_transaction(backe
     runtime = profile.runtime
     cid = (await create(profile, name="王秘密", phones=["13600001234"]))["id"]
     async with transaction(runtime.sessions) as session:
-        await service.update_customer(session, cid, CustomerPatch(name="王更秘密", phones=["13600005678"]), "*")
-        await service.erase(session, cid, requested_by="test", services=["profile"])
+        await customers.update_customer(session, cid, CustomerPatch(name="王更秘密", phones=["13600005678"]), "*")
+        await data_rights.erase(session, cid, requested_by="test", services=["profile"])
     async with runtime.read_sessions() as session:
         payloads = list((await session.execute(select(OutboxRecord.payload).where(OutboxRecord.key == cid))).scalars())
     assert any("customer-erased" in p for p in payloads)  # the transaction's own events are there

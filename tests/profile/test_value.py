@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from services.profile import analytics, service
+from services.profile import analytics, care, scoring
 from shared.bus import Record
 from shared.db import transaction
 from shared.events import FEEDBACK, FeedbackSubmitted, new_event
@@ -40,7 +40,7 @@ async def test_value_against_a_hand_computed_dataset(backend: Backend) -> None:
             await post_booking(profile, booking(f"{key}-{n}", ids[key], amount=amount, completed_at=at(day)))
     await wait_bookings(profile, 11)
     async with transaction(profile.runtime.sessions) as session:
-        assert await service.recompute_all(session, now=NOW, tz=SHANGHAI) == 5
+        assert await scoring.recompute_all(session, now=NOW, tz=SHANGHAI) == 5
     got = {k: (await profile.client.get(f"/v1/customers/{cid}/value")).json() for k, cid in ids.items()}
 
     # Total value 30,000. Sorted by value: A 14000 | C 8000 | B 6000 | D 1500 | E 500.
@@ -83,7 +83,7 @@ async def test_value_against_a_hand_computed_dataset(backend: Backend) -> None:
     bad = await profile.client.put("/v1/config", json=cfg | {"value_class_thresholds": [0.9, 0.6, 0.3]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "value_class_thresholds"
     async with transaction(profile.runtime.sessions) as session:
-        await service.recompute_all(session, now=NOW, tz=SHANGHAI)
+        await scoring.recompute_all(session, now=NOW, tz=SHANGHAI)
     classes = {k: (await profile.client.get(f"/v1/customers/{cid}/value")).json()["value_class"] for k, cid in ids.items()}
     assert classes == {"A": "most-valuable", "C": "key", "B": "ordinary", "D": "small", "E": "small"}
 
@@ -145,14 +145,14 @@ async def test_customer_at_risk_once_per_episode(backend: Backend) -> None:
     await feedback(2, 2)  # still at risk: no second event
     await eventually(lambda: _applied(profile, "R2"))
     async with transaction(profile.runtime.sessions) as session:
-        await service.recompute_all(session, tz=SHANGHAI)
+        await scoring.recompute_all(session, tz=SHANGHAI)
     assert len(await outbox_events(profile, "customer-at-risk", cid)) == 1
     at_risk = (await profile.client.get("/v1/at-risk")).json()["items"]
     assert [i["customer_id"] for i in at_risk] == [cid]
     # an at-risk customer gets a win-back care task, once per episode
     for _ in range(2):
         async with transaction(profile.runtime.sessions) as session:
-            await service.schedule_care(session, now=datetime(2025, 12, 1, tzinfo=timezone.utc), tz=SHANGHAI)
+            await care.schedule_care(session, now=datetime(2025, 12, 1, tzinfo=timezone.utc), tz=SHANGHAI)
     tasks = (await profile.client.get(f"/v1/customers/{cid}/care-tasks")).json()["items"]
     assert [t["kind"] for t in tasks] == ["win-back"]
     await feedback(3, 9)  # promoter: back to 0.5, the episode ends
@@ -231,9 +231,9 @@ async def test_care_tasks_honour_consent_quiet_hours_and_run_once(backend: Backe
     await wait_bookings(profile, 1)
 
     async with transaction(profile.runtime.sessions) as session:
-        created = await service.schedule_care(session, now=now, tz=SHANGHAI)
+        created = await care.schedule_care(session, now=now, tz=SHANGHAI)
     async with transaction(profile.runtime.sessions) as session:
-        assert await service.schedule_care(session, now=now, tz=SHANGHAI) == 0  # once per occasion
+        assert await care.schedule_care(session, now=now, tz=SHANGHAI) == 0  # once per occasion
     # birthdays of glad (07-02) and silent (07-01), the traveller's thanks (trip ended 06-27 + 3 days),
     # and the anniversary of the traveller's first trip (travel started 06-23 → next 2026-06-23 is too far: none)
     assert created == 3
@@ -242,12 +242,12 @@ async def test_care_tasks_honour_consent_quiet_hours_and_run_once(backend: Backe
 
     quiet = datetime(2025, 6, 30, 14, 0, tzinfo=timezone.utc)  # 22:00 Shanghai
     async with transaction(profile.runtime.sessions) as session:
-        assert (await service.emit_due_care(session, now=quiet, tz=SHANGHAI))["emitted"] == 0
+        assert (await care.emit_due_care(session, now=quiet, tz=SHANGHAI))["emitted"] == 0
     async with transaction(profile.runtime.sessions) as session:
-        assert (await service.emit_due_care(session, now=now, tz=SHANGHAI))["emitted"] == 1  # the thanks
+        assert (await care.emit_due_care(session, now=now, tz=SHANGHAI))["emitted"] == 1  # the thanks
     later = datetime(2025, 7, 2, 3, 0, tzinfo=timezone.utc)  # 11:00 Shanghai, both birthdays due
     async with transaction(profile.runtime.sessions) as session:
-        counts = await service.emit_due_care(session, now=later, tz=SHANGHAI)
+        counts = await care.emit_due_care(session, now=later, tz=SHANGHAI)
     assert counts == {"emitted": 1, "skipped": 1, "deferred": 0}
     due = {e["data"]["customer_id"]: e["data"] for e in await outbox_events(profile, "care-task-due")}
     assert due[traveller]["kind"] == "post-trip-thanks" and due[traveller]["channel"] == "email"
@@ -257,3 +257,30 @@ async def test_care_tasks_honour_consent_quiet_hours_and_run_once(backend: Backe
     assert skipped[0]["status"] == "skipped" and "no channel consented" in skipped[0]["note"]
     listed = (await profile.client.get("/v1/care-tasks", params={"status": "emitted"})).json()["items"]
     assert len(listed) == 2
+
+
+async def test_monetary_value_counts_the_business_currency_and_reports_amounts_without_a_rate(backend: Backend) -> None:
+    """100 CNY + 100 USD are not 200 of anything: without a USD rate the monetary value is the 100 CNY (the business
+    currency) and the 100 USD is reported unconverted; with the configured rate 7.10 it counts as 710 CNY."""
+    from services.profile.jobs import run_nightly
+
+    profile = await backend.service("profile")
+    cid = (await create(profile, name="多币种客户"))["id"]
+    await post_booking(profile, booking("FX-1", cid, amount="100.00", completed_at=at("2025-06-01")))
+    await post_booking(profile, booking("FX-2", cid, amount="100.00", completed_at=at("2025-06-10")) | {"currency": "USD"})
+    await wait_bookings(profile, 2)
+    await run_nightly(profile.runtime, NOW)
+    value = (await profile.client.get(f"/v1/customers/{cid}/value")).json()
+    assert (value["frequency"], value["monetary"], value["unconverted"]) == (2, "100.00", {"USD": "100.00"})
+    assert value["currency"] == "CNY"
+
+    cfg = (await profile.client.get("/v1/config")).json()
+    bad = await profile.client.put("/v1/config", json=cfg | {"exchange_rates": {"USD": "-1"}})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("exchange_rates")
+    r = await profile.client.put("/v1/config", json=cfg | {"exchange_rates": {"USD": "7.10"}})
+    assert r.status_code == 200, r.text
+    await run_nightly(profile.runtime, NOW)
+    value = (await profile.client.get(f"/v1/customers/{cid}/value")).json()
+    assert (value["monetary"], value["unconverted"]) == ("810.00", {})
+    overview = (await profile.client.get(f"/v1/customers/{cid}/overview")).json()
+    assert overview["value"]["monetary"] == "810.00"

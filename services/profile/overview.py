@@ -1,0 +1,81 @@
+"""Read models of one customer: the 360 view, the value answer, the booking history, and the lists around them
+(catalog, at-risk) — from profile's own tables and the events it consumed, no calls to other services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.profile import repository as repo
+from services.profile.models import Product
+from services.profile.customers import answer
+from services.profile.public import (
+    BookingPublic, BookingsSummary, ComplaintsSummary, LoyaltySummary, Overview, ProductPublic, Satisfaction,
+    ValuePublic, booking_public, complaint_public, consent_public, product_public, value_public,
+)
+from shared.db import settings_of
+from shared.errors import NotFound
+from shared.pages import Page, decode_cursor, page_of
+
+RECENT = 10
+
+
+async def value(session: AsyncSession, customer_id: str) -> ValuePublic:
+    """RFM, value class, quadrant, churn of an existing file (money in the business currency)."""
+    await repo.get_customer(session, customer_id)
+    return value_public(await repo.value_of(session, customer_id), customer_id, settings_of(session).currency)
+
+
+async def overview(session: AsyncSession, customer_id: str) -> Overview:
+    """The 360 view: the file, consents, recent bookings, loyalty, complaints, satisfaction, value."""
+    customer = await repo.get_customer(session, customer_id)
+    bookings = await repo.bookings_of(session, customer_id)
+    catalog = await repo.products_by_id(session, {b.product_id for b in bookings[:RECENT]})
+    member = await repo.membership(session, customer_id)
+    complaints = await repo.complaints_of(session, customer_id)
+    feedback = await repo.feedback_of(session, customer_id)
+    last_nps = next((f for f in reversed(feedback) if f.nps is not None), None)
+    last_csat = next((f for f in reversed(feedback) if f.csat is not None), None)
+    return Overview(
+        customer=await answer(session, customer),
+        consents=[consent_public(c) for c in await repo.consents(session, customer_id)],
+        bookings=BookingsSummary(count=len(bookings),
+                                 recent=[booking_public(b, catalog.get(b.product_id)) for b in bookings[:RECENT]]),
+        loyalty=LoyaltySummary(tier=member.tier, points_balance=member.points_balance,
+                               expiring_points=member.expiring_points, expiring_on=member.expiring_on) if member else None,
+        complaints=ComplaintsSummary(open=[complaint_public(c) for c in complaints if c.status == "open"],
+                                     total=len(complaints)),
+        satisfaction=Satisfaction(
+            last_nps=last_nps.nps if last_nps else None, last_csat=last_csat.csat if last_csat else None,
+            detractor=bool(last_nps and last_nps.nps is not None and last_nps.nps <= 6), responses=len(feedback)),
+        value=value_public(await repo.value_of(session, customer_id), customer_id, settings_of(session).currency),
+    )
+
+
+async def bookings_page(session: AsyncSession, customer_id: str, cursor: str | None, limit: int) -> Page[BookingPublic]:
+    """A customer's bookings, newest first."""
+    await repo.get_customer(session, customer_id)
+    rows = await repo.bookings_page(session, customer_id, decode_cursor(cursor, datetime, str), limit)
+    catalog = await repo.products_by_id(session, {b.product_id for b in rows})
+    return page_of(rows, limit, lambda b: (b.completed_at, b.booking_id), lambda b: booking_public(b, catalog.get(b.product_id)))
+
+
+async def products_page(session: AsyncSession, cursor: str | None, limit: int) -> Page[ProductPublic]:
+    """The catalog, by id."""
+    return page_of(await repo.page_by_id(session, Product, decode_cursor(cursor, str), limit), limit, lambda p: (p.id,),
+                   product_public)
+
+
+async def product(session: AsyncSession, product_id: str) -> ProductPublic:
+    found = await repo.products_by_id(session, [product_id])
+    if product_id not in found:
+        raise NotFound("product", product_id)
+    return product_public(found[product_id])
+
+
+async def at_risk_page(session: AsyncSession, cursor: str | None, limit: int) -> Page[ValuePublic]:
+    """Customers whose churn score crossed the threshold, highest risk first."""
+    currency = settings_of(session).currency
+    return page_of(await repo.at_risk_page(session, decode_cursor(cursor, float, str), limit), limit,
+                   lambda v: (v.churn_score, v.customer_id), lambda v: value_public(v, v.customer_id, currency))

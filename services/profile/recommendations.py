@@ -1,0 +1,83 @@
+"""Recommendations with reasons: personalised (interests, destinations, what they booked, what travellers like them
+booked) only with a granted profiling consent; otherwise the popular products."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.profile import repository as repo
+from services.profile.models import Booking, Customer, Product
+from services.profile.public import Recommendation, Recommendations, product_public
+from shared.errors import Conflict
+
+INTEREST_TAGS = {
+    "nature": {"nature", "scenic", "hiking", "mountain", "lake", "自然", "山水"},
+    "history": {"history", "heritage", "culture", "ancient", "历史", "古迹"},
+    "culture": {"culture", "history", "heritage", "art", "museum", "文化"},
+    "beach": {"beach", "island", "sea", "海滨"},
+    "food": {"food", "cuisine", "美食"},
+    "family": {"family", "kids", "亲子"},
+}
+
+
+async def recommendations(session: AsyncSession, customer_id: str, *, now: datetime, limit: int = 5) -> Recommendations:
+    """Up to `limit` products, best first, each with the reasons it was chosen."""
+    customer = await repo.get_customer(session, customer_id)
+    if customer.status != "active":
+        raise Conflict(f"customer {customer_id} is {customer.status}")
+    bookings = [b for b in await repo.bookings_of(session, customer_id) if b.status == "completed"]
+    catalog = await repo.products_by_id(session)
+    exclude = {b.product_id for b in bookings if b.completed_at >= now - timedelta(days=365)}
+    if bookings:
+        exclude.add(bookings[0].product_id)  # what was just booked
+    personalised = bool((await repo.granted_channels_of(session, [customer_id], "profiling"))[customer_id])
+    if personalised:
+        items = await _personal(session, customer, bookings, catalog, exclude)
+    else:
+        popularity = await repo.buyers_per_product(session)
+        items = [Recommendation(product=product_public(product), score=float(popularity[pid]),
+                                reasons=[f"popular with travellers ({popularity[pid]} booked it)"])
+                 for pid, product in catalog.items() if pid not in exclude and popularity.get(pid)]
+    items.sort(key=lambda i: (-i.score, i.product.id))
+    return Recommendations(customer_id=customer_id, personalised=personalised,
+                           note=None if personalised else "no profiling consent: popular products only",
+                           items=items[:limit])
+
+
+async def _personal(session: AsyncSession, customer: Customer, bookings: list[Booking], catalog: dict[str, Product],
+                    exclude: set[str]) -> list[Recommendation]:
+    prefs = customer.preferences or {}
+    interests = [i.casefold() for i in prefs.get("interests", [])]
+    destinations = {d.casefold() for d in prefs.get("destinations", [])}
+    booked_tags: dict[str, str] = {}
+    for b in bookings:
+        if (p := catalog.get(b.product_id)) is not None:
+            for tag in p.tags:
+                booked_tags.setdefault(tag.casefold(), p.name)
+    mine = {b.product_id for b in bookings}
+    co = await repo.buyers_per_product(session, among=repo.peers_of(customer.id, mine), excluding=mine) if mine else {}
+    items = []
+    for pid, product in catalog.items():
+        if pid in exclude:
+            continue
+        tags = {t.casefold() for t in product.tags}
+        score, reasons = 0.0, []
+        for interest in interests:
+            if tags & INTEREST_TAGS.get(interest, {interest}):
+                score += 3
+                reasons.append(f"matches your interest in {interest}")
+        if product.destination and product.destination.casefold() in destinations:
+            score += 2
+            reasons.append(f"{product.destination} is on your list of destinations")
+        liked = sorted({booked_tags[t] for t in tags if t in booked_tags})
+        if liked:
+            score += min(2, len(liked))
+            reasons.append(f"like {', '.join(liked[:2])}, which you booked")
+        if co.get(pid):
+            score += 1.5 * min(co[pid], 3)
+            reasons.append(f"travellers like you also booked it ({co[pid]})")
+        if score > 0:
+            items.append(Recommendation(product=product_public(product), score=score, reasons=reasons))
+    return items

@@ -1,0 +1,191 @@
+"""Customer value and churn: RFM, lifetime value, value class, quadrant, churn risk. One scoring path,
+`recompute_customers`, serves the consumer's end of batch (the customers it touched), a merge (the survivor) and
+the nightly run (everyone): each customer is scored against the stored values of everyone else plus the fresh
+facts of the customers being recomputed. Money counts in the business currency (`config.exchange_of`)."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.profile import analytics, repository as repo
+from services.profile.config import exchange_of, get_config
+from services.profile.models import ComplaintView, CustomerValue, FeedbackView, MembershipView
+from services.profile.schemas import ValueConfig
+from shared import events as ev
+from shared import outbox
+from shared.db import settings_of, utcnow
+
+log = logging.getLogger(__name__)
+
+TOUCHED = "profile.touched"  # session.info: customer ids whose value the batch must recompute
+
+
+def touch(session: AsyncSession, *customer_ids: str) -> None:
+    """Note customers whose value and churn the end of this batch (`recompute_touched`) recomputes."""
+    session.info.setdefault(TOUCHED, set()).update(customer_ids)
+
+
+async def recompute_touched(session: AsyncSession) -> None:
+    """The consumer's after_batch hook: recompute, once each, the customers the batch's handlers touched."""
+    touched = session.info.pop(TOUCHED, None)
+    if not touched:
+        return
+    existing = await repo.existing_ids(session, touched)  # a stub whose event was rolled back has no file to value
+    await recompute_customers(session, existing, now=utcnow())
+
+
+class Population:
+    """The buyers' recency, frequency and value, sorted once, to score any number of customers against."""
+
+    def __init__(self, lasts: list[datetime], freqs: list[int], moneys: list[Decimal]) -> None:
+        self.lasts, self.freqs, self.moneys = sorted(lasts), sorted(freqs), sorted(moneys)
+        self.prefix = [Decimal("0")]
+        for m in self.moneys:
+            self.prefix.append(self.prefix[-1] + m)
+        self.total = self.prefix[-1]
+
+    def score(self, f: analytics.Facts, thresholds: tuple[float, float, float]) -> tuple[int, int, int, str]:
+        """(r, f, m, value class) of a buyer who is part of this population."""
+        greater = self.total - self.prefix[bisect.bisect_right(self.moneys, f.monetary)]
+        return (analytics.quintile(f.last, self.lasts), analytics.quintile(f.frequency, self.freqs),
+                analytics.quintile(f.monetary, self.moneys),
+                analytics.value_class(f.monetary, greater, self.total, thresholds))
+
+
+@dataclass
+class _Inputs:
+    """What scoring these customers reads: their fresh facts, what other services told us, their stored rows."""
+
+    facts: dict[str, analytics.Facts]
+    complaints: dict[str, list[ComplaintView]]
+    feedback: dict[str, list[FeedbackView]]
+    members: dict[str, list[MembershipView]]
+    rows: dict[str, list[CustomerValue]]
+
+
+async def _inputs(session: AsyncSession, ids: list[str], config: ValueConfig) -> _Inputs:
+    exchange = exchange_of(session, config)
+    trips = await repo.trips_of(session, ids)
+    return _Inputs(
+        facts={cid: analytics.facts(trips.get(cid, []), exchange) for cid in ids},
+        complaints=await repo.rows_of(session, ComplaintView, ids, ComplaintView.filed_at),
+        feedback=await repo.rows_of(session, FeedbackView, ids, FeedbackView.submitted_at, FeedbackView.response_id),
+        members=await repo.rows_of(session, MembershipView, ids),
+        rows=await repo.rows_of(session, CustomerValue, ids),
+    )
+
+
+async def _population(session: AsyncSession, fresh: dict[str, analytics.Facts]) -> Population | None:
+    """Everyone else's stored value and these customers' fresh facts; None when nobody here bought anything."""
+    if not any(f.frequency > 0 for f in fresh.values()):
+        return None
+    lasts: list[datetime] = []
+    freqs: list[int] = []
+    moneys: list[Decimal] = []
+    for cid, last, frequency, monetary in await repo.stored_buyers(session):
+        if cid not in fresh:
+            lasts.append(last)
+            freqs.append(frequency)
+            moneys.append(Decimal(monetary))
+    for f in fresh.values():
+        if f.frequency > 0:
+            lasts.append(f.last)  # type: ignore[arg-type]
+            freqs.append(f.frequency)
+            moneys.append(f.monetary)
+    return Population(lasts, freqs, moneys)
+
+
+async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str], *, now: datetime | None = None,
+                              tz: ZoneInfo | None = None, config: ValueConfig | None = None) -> dict[str, CustomerValue]:
+    """These customers' value and churn, each scored against the population: the stored values of everyone
+    else plus these customers' fresh facts. Set-based: a handful of queries per 500 customers."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    now = now or utcnow()
+    tz = tz or settings_of(session).tz
+    config = config or await get_config(session)
+    inputs = await _inputs(session, ids, config)
+    population = await _population(session, inputs.facts)
+    rows: dict[str, CustomerValue] = {}
+    for cid in ids:
+        stored = inputs.rows.get(cid)
+        row = rows[cid] = stored[0] if stored else CustomerValue(customer_id=cid)
+        if not stored:
+            session.add(row)
+        _score(row, inputs.facts[cid], population, config, now, tz)
+        members = inputs.members.get(cid)
+        signals = _signals(inputs.complaints.get(cid, []), inputs.feedback.get(cid, []), members[0] if members else None)
+        score, reasons = analytics.churn(row.frequency, row.recency_days, row.rhythm_days, signals,
+                                         now.astimezone(tz).date())
+        _apply_churn(session, row, score, reasons, config.churn_threshold, now)
+        row.computed_at = now
+    return rows
+
+
+async def recompute_customer(session: AsyncSession, customer_id: str, *, now: datetime | None = None,
+                             tz: ZoneInfo | None = None, config: ValueConfig | None = None) -> CustomerValue:
+    """One customer's value and churn, scored against the stored rest of the population."""
+    rows = await recompute_customers(session, [customer_id], now=now, tz=tz, config=config)
+    await session.flush()
+    return rows[customer_id]
+
+
+async def recompute_all(session: AsyncSession, *, now: datetime | None = None, tz: ZoneInfo | None = None) -> int:
+    """The nightly run: every customer with a value, through `recompute_customers` (so against everyone's fresh facts)."""
+    ids = await repo.valued_customer_ids(session)
+    await recompute_customers(session, ids, now=now, tz=tz)
+    await session.flush()
+    log.info("customer values recomputed", extra={"customers": len(ids)})
+    return len(ids)
+
+
+def _score(row: CustomerValue, f: analytics.Facts, population: Population | None, config: ValueConfig,
+           now: datetime, tz: ZoneInfo) -> None:
+    row.frequency, row.monetary, row.first_booking_at, row.last_booking_at, row.rhythm_days = (
+        f.frequency, f.monetary, f.first, f.last, f.rhythm_days)
+    row.unconverted = {currency: str(amount) for currency, amount in sorted(f.unconverted.items())}
+    row.recency_days = analytics.business_days_between(f.last, now, tz) if f.last else None
+    if f.frequency > 0 and population is not None:
+        row.r_score, row.f_score, row.m_score, row.value_class = population.score(f, config.value_class_thresholds)
+    else:
+        row.r_score = row.f_score = row.m_score = None
+        row.value_class = None
+    row.lifetime_value = analytics.lifetime_value(f, now)
+    row.repeat_status = analytics.repeat_status(f.frequency)
+    row.loyalty_status = analytics.loyalty_status(f.frequency, row.recency_days, f.rhythm_days)
+    row.quadrant = analytics.quadrant(row.value_class, row.loyalty_status)
+
+
+def _signals(complaints: list[ComplaintView], feedback: list[FeedbackView],
+             member: MembershipView | None) -> analytics.Signals:
+    nps = [f.nps for f in feedback if f.nps is not None]
+    detractor_flags = [f for f in feedback if f.detractor]
+    last_nps = nps[-1] if nps else (detractor_flags[-1].nps if detractor_flags else None)
+    return analytics.Signals(
+        open_complaints=sum(1 for c in complaints if c.status == "open"),
+        badly_handled=sum(1 for c in complaints if c.sla_met is False or c.satisfied is False),
+        last_nps=last_nps,
+        csat=[f.csat for f in feedback if f.csat is not None],
+        expiring_points=member.expiring_points if member else 0,
+        expiring_on=member.expiring_on if member else None,
+    )
+
+
+def _apply_churn(session: AsyncSession, row: CustomerValue, score: float, reasons: list[str], threshold: float,
+                 now: datetime) -> None:
+    row.churn_score, row.churn_reasons = score, reasons
+    if score >= threshold and not row.at_risk:
+        row.at_risk, row.at_risk_since = True, now
+        outbox.emit(session, ev.CustomerAtRisk(customer_id=row.customer_id, score=score, reasons=reasons),
+                    row.customer_id)
+    elif score < threshold and row.at_risk:
+        row.at_risk, row.at_risk_since = False, None  # the episode is over; a new crossing is a new episode
