@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from shared.bus import Record
 from shared.events import (
@@ -66,7 +66,13 @@ async def test_ingest_rejects_bad_bookings_with_the_field(backend: Backend) -> N
                           ({"channel": "carrier-pigeon"}, "channel"), ({"party_size": 0}, "party_size"),
                           ({"product": {"id": "P"}}, "product.name"), ({"surprise": 1}, "surprise"),
                           ({"travel_start": "2025-05-10", "travel_end": "2025-05-01"}, "travel_end"),
-                          ({"completed_at": "2025-05-01T10:00:00"}, "completed_at")]:
+                          ({"completed_at": "2025-05-01T10:00:00"}, "completed_at"),
+                          # what can never apply: issue 14, item 2
+                          ({"currency": "ZZZ"}, "currency"), ({"amount": "999999999999.00"}, "amount"),
+                          ({"completed_at": "9999-12-31T23:59:59Z"}, "completed_at"),
+                          ({"completed_at": "0001-01-01T00:00:00Z"}, "completed_at"),
+                          ({"completed_at": (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()},
+                           "completed_at")]:
         r = await profile.client.post("/v1/bookings/completed", json=good | change)
         assert r.status_code == 422, (change, r.text)
         assert field in [e["field"] for e in r.json()["errors"]], (change, r.json())
