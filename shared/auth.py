@@ -113,8 +113,14 @@ def dev_key(var_dir: Path) -> str:
     return key
 
 
-def require(scope: str):  # noqa: ANN201 - a FastAPI dependency
-    """Dependency: the calling client, which must hold `scope` (401 without a valid key, 403 without the scope)."""
+def require(scope: str, *, customers: bool = False):  # noqa: ANN201 - a FastAPI dependency
+    """Dependency: the calling client, which must hold `scope` (401 without a valid key, 403 without the scope).
+
+    Customer-facing clients reach only routes that serve customers (`customers=True`; other routes are
+    for staff: 403), must name the signed-in customer (400 without X-Customer-Id), and a `{customer_id}`
+    in the path must be that customer (404 otherwise). Routes that address a customer's resource by its
+    own id (a complaint, a redemption) check its owner with `client.ensure_reaches`.
+    """
     if not SCOPE_PATTERN.match(scope):
         raise ValueError(f"malformed scope {scope!r} (want service:action)")
 
@@ -129,11 +135,17 @@ def require(scope: str):  # noqa: ANN201 - a FastAPI dependency
         if not client.holds(scope):
             raise Problem(403, f"this key lacks the scope {scope}", required_scope=scope)
         if client.customer_facing:
+            if not customers:
+                raise Problem(403, "this operation is for staff; a customer-facing key cannot use it",
+                              required_scope=scope)
             client = replace(client, acting_for=_signed_in_customer(request))
+            client.ensure_reaches(request.path_params.get("customer_id", client.acting_for), "customer",
+                                  request.path_params.get("customer_id"))
         request.state.client = client
         return client
 
     dependency.scope = scope  # type: ignore[attr-defined] - lets tests list every route's scope
+    dependency.customers = customers  # type: ignore[attr-defined]
     return dependency
 
 
@@ -146,5 +158,7 @@ def _signed_in_customer(request: Request) -> str:
     return customer_id
 
 
-def Scope(scope: str):  # noqa: N802, ANN201 - reads as a type: `client: Scope("loyalty:read")`
-    return Annotated[Client, Depends(require(scope))]
+def Scope(scope: str, *, customers: bool = False):  # noqa: N802, ANN201 - reads as a type: `client: Scope("loyalty:read")`
+    """`client: Scope("loyalty:read")` authorises a staff route; `Scope("loyalty:read", customers=True)` one that
+    also serves customer-facing clients acting for their signed-in customer."""
+    return Annotated[Client, Depends(require(scope, customers=customers))]

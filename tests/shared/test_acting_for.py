@@ -15,15 +15,25 @@ OWNERS = {"c-1": "alice", "c-2": "bob"}  # resource → its customer
 
 
 @router.get("/v1/things/{thing_id}")
-async def get_thing(thing_id: str, client: Scope("profile:read")) -> dict[str, str | None]:
+async def get_thing(thing_id: str, client: Scope("profile:read", customers=True)) -> dict[str, str | None]:
     client.ensure_reaches(OWNERS.get(thing_id), "thing", thing_id)
     return {"thing": thing_id, "acting_for": client.acting_for}
 
 
 @router.get("/v1/things")
-async def list_things(client: Scope("profile:read"), customer: str | None = None) -> list[str]:
+async def list_things(client: Scope("profile:read", customers=True), customer: str | None = None) -> list[str]:
     only = client.for_customer(customer)
     return [t for t, owner in OWNERS.items() if only is None or owner == only]
+
+
+@router.get("/v1/customers/{customer_id}/things")
+async def things_of(customer_id: str, client: Scope("profile:read", customers=True)) -> list[str]:
+    return [t for t, owner in OWNERS.items() if owner == customer_id]
+
+
+@router.get("/v1/stats")
+async def stats(client: Scope("profile:read")) -> dict[str, int]:
+    return {"things": len(OWNERS)}
 
 
 def app() -> FastAPI:
@@ -60,10 +70,16 @@ async def test_a_customer_facing_key_reaches_only_its_customer() -> None:
         assert other.status_code == 404  # not 403: that would confirm it exists
         assert (await alice.get("/v1/things", params={"customer": "bob"})).json() == ["c-1"]
         assert (await alice.get("/v1/things")).json() == ["c-1"]
+        assert (await alice.get("/v1/customers/alice/things")).json() == ["c-1"]
+        assert (await alice.get("/v1/customers/bob/things")).status_code == 404  # a customer id in the path
+        staff_only = await alice.get("/v1/stats")
+        assert staff_only.status_code == 403 and staff_only.headers["content-type"] == "application/problem+json"
 
 
 async def test_a_staff_key_acts_for_nobody() -> None:
     async with client("staff-key", "alice") as agent:
         assert (await agent.get("/v1/things/c-2")).json() == {"thing": "c-2", "acting_for": None}
         assert (await agent.get("/v1/things")).json() == ["c-1", "c-2"]
+        assert (await agent.get("/v1/customers/bob/things")).json() == ["c-2"]
+        assert (await agent.get("/v1/stats")).json() == {"things": 2}
     assert Client("x", frozenset()).reaches("anyone")

@@ -76,3 +76,22 @@ async def test_string_parameters_document_what_the_door_refuses(running) -> None
             refused = await client.get("/v1/no-such-thing%00")
         assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "path"
     assert checked >= 10
+
+
+async def test_a_customer_facing_key_never_reaches_another_customer(running) -> None:  # noqa: ANN001
+    """Every operation of every service with a customer in its path, called by a customer-facing key acting
+    for someone else, is a 404 (or a 403 for staff operations); without X-Customer-Id, never a 2xx."""
+    for service in running:
+        document = (await service.client.get("/openapi.json")).json()
+        async with service.client_as("customer", customer="intruder") as intruder, \
+                service.client_as("customer") as headless:
+            for path, item in document["paths"].items():
+                if not path.startswith("/v1"):
+                    continue
+                for method in item:
+                    concrete = path.replace("{customer_id}", "victim").replace("{", "").replace("}", "")
+                    if "{customer_id}" in path:
+                        answer = await intruder.request(method.upper(), concrete)
+                        assert answer.status_code in (403, 404), (service.name, method, path, answer.text)
+                    answer = await headless.request(method.upper(), concrete)
+                    assert answer.status_code in (400, 403), (service.name, method, path, answer.text)

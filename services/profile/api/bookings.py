@@ -31,17 +31,17 @@ async def ingest_booking_cancelled(body: ev.BookingCancelled, session: UnitOfWor
 
 
 @router.get("/customers/{customer_id}/bookings", response_model=Page[BookingPublic])
-async def customer_bookings(customer_id: str, session: ReadSessionDep, client: Scope("profile:read"),
+async def customer_bookings(customer_id: str, session: ReadSessionDep, client: Scope("profile:read", customers=True),
                             cursor: Cursor = None, limit: Limit = 50) -> Page[BookingPublic]:
     return await overview.bookings_page(session, customer_id, cursor, limit)
 
 
 @router.get("/products", response_model=Page[ProductPublic])
-async def list_products(session: ReadSessionDep, client: Scope("profile:read"), cursor: Cursor = None,
+async def list_products(session: ReadSessionDep, client: Scope("profile:read", customers=True), cursor: Cursor = None,
                         limit: Limit = 50) -> Page[ProductPublic]:
     return await overview.products_page(session, cursor, limit)
 
 
 @router.get("/products/{product_id}", response_model=ProductPublic)
-async def get_product(product_id: str, session: ReadSessionDep, client: Scope("profile:read")) -> ProductPublic:
+async def get_product(product_id: str, session: ReadSessionDep, client: Scope("profile:read", customers=True)) -> ProductPublic:
     return await overview.product(session, product_id)

@@ -50,7 +50,7 @@ async def list_duplicates(session: ReadSessionDep, client: Scope("profile:read")
 
 @router.get("/customers/{customer_id}", response_model=CustomerPublic)
 async def get_customer(customer_id: str, session: ReadSessionDep, response: Response,
-                       client: Scope("profile:read")) -> CustomerPublic:
+                       client: Scope("profile:read", customers=True)) -> CustomerPublic:
     file = await customers.read(session, customer_id)
     response.headers["ETag"] = file.etag
     return file
@@ -58,7 +58,7 @@ async def get_customer(customer_id: str, session: ReadSessionDep, response: Resp
 
 @router.patch("/customers/{customer_id}", response_model=CustomerPublic)
 async def update_customer(customer_id: str, body: CustomerPatch, session: UnitOfWork, response: Response,
-                          client: Scope("profile:write"), if_match: Annotated[str | None, Header()] = None
+                          client: Scope("profile:write", customers=True), if_match: Annotated[str | None, Header()] = None
                           ) -> CustomerPublic:
     """Needs `If-Match` with the ETag last read: 428 without it, 412 when the file changed since."""
     file = await customers.patch(session, customer_id, body, if_match)
@@ -67,14 +67,14 @@ async def update_customer(customer_id: str, body: CustomerPatch, session: UnitOf
 
 
 @router.get("/customers/{customer_id}/consents", response_model=Consents)
-async def get_consents(customer_id: str, session: ReadSessionDep, client: Scope("profile:read")) -> Consents:
+async def get_consents(customer_id: str, session: ReadSessionDep, client: Scope("profile:read", customers=True)) -> Consents:
     rows = await customers.consents_of(session, customer_id)
     return Consents(customer_id=customer_id, items=[consent_public(c) for c in rows])
 
 
 @router.post("/customers/{customer_id}/consents", response_model=Consents)
 async def change_consents(customer_id: str, body: ConsentChanges, session: UnitOfWork,
-                          client: Scope("profile:write")) -> Consents:
+                          client: Scope("profile:write", customers=True)) -> Consents:
     rows = await customers.change_consents(session, customer_id, body.changes)
     return Consents(customer_id=customer_id, items=[consent_public(c) for c in rows])
 

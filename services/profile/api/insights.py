@@ -34,7 +34,7 @@ async def customer_overview(customer_id: str, session: ReadSessionDep, client: S
 
 
 @router.get("/customers/{customer_id}/recommendations", response_model=Recommendations)
-async def customer_recommendations(customer_id: str, session: ReadSessionDep, client: Scope("profile:read"),
+async def customer_recommendations(customer_id: str, session: ReadSessionDep, client: Scope("profile:read", customers=True),
                                    limit: Annotated[int, Query(ge=1, le=50)] = 5) -> Recommendations:
     return await recs.recommendations(session, customer_id, now=utcnow(), limit=limit)
 
