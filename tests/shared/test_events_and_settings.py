@@ -88,3 +88,15 @@ def test_settings_default_to_embedded_sqlite_and_refuse_placeholder_secrets(tmp_
         Settings(service="profile", environment="production")
     with pytest.raises(ValidationError):
         Settings(timezone="Mars/Olympus")
+
+
+def test_a_topic_prefix_without_a_separator_gets_a_dot(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.app import make_bus
+    from shared.events import BOOKINGS
+
+    monkeypatch.setenv("TOURCRM_TOPIC_PREFIX", "probe")
+    bus = make_bus(Settings(service="loyalty", kafka_bootstrap_servers="127.0.0.1:9092"))
+    assert bus.physical(BOOKINGS) == "probe.tourcrm.bookings" and bus.physical("loyalty") == "probe.loyalty"
+    for kept in ("probe.", "probe-", "probe_", ""):
+        monkeypatch.setenv("TOURCRM_TOPIC_PREFIX", kept)
+        assert make_bus(Settings(kafka_bootstrap_servers="127.0.0.1:9092")).physical(BOOKINGS) == kept + BOOKINGS
