@@ -82,8 +82,10 @@ class Consumer:
     backoff. Only `stop()` ends it.
     """
 
-    def __init__(self, group: str, topics: list[str], handler: BatchHandler, metrics: Metrics, batch_size: int) -> None:
-        self.group, self.topics, self.handler = group, topics, handler
+    def __init__(
+        self, bus: Bus, group: str, topics: list[str], handler: BatchHandler, metrics: Metrics, batch_size: int
+    ) -> None:
+        self.bus, self.group, self.topics, self.handler = bus, group, topics, handler
         self.metrics, self.batch_size = metrics, batch_size
         self._task: asyncio.Task | None = None
         self._problem: str | None = None
@@ -181,11 +183,7 @@ class MemoryBus(Bus):
 
 
 class _MemoryConsumer(Consumer):
-    def __init__(
-        self, bus: MemoryBus, group: str, topics: list[str], handler: BatchHandler, metrics: Metrics, batch_size: int
-    ) -> None:
-        super().__init__(group, topics, handler, metrics, batch_size)
-        self.bus = bus
+    bus: MemoryBus
 
     def _next_batch(self) -> list[Record]:
         batch: list[Record] = []

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -173,11 +174,10 @@ class KafkaBus(Bus):
 
 
 class _KafkaConsumer(Consumer):
-    def __init__(
-        self, bus: KafkaBus, group: str, topics: list[str], handler: BatchHandler, metrics: Metrics, batch_size: int
-    ) -> None:
-        super().__init__(group, topics, handler, metrics, batch_size)
-        self.bus = bus
+    bus: KafkaBus
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self._lock = asyncio.Lock()  # held while a batch is in flight; a rebalance waits for it
         self._failures = 0  # batches failed in a row, for the backoff
 
