@@ -95,7 +95,12 @@ class EventConsumer:
                 outcome = await self._apply_batch(session, items)
         except Exception as exc:  # noqa: BLE001 - something failed: redo the batch one event at a time
             log.info("batch fell back to per-event mode", extra={"consumer": self.name, **error_fields(exc)})
-            outcome = await self._one_by_one(items)
+            outcome = _Outcome()
+            try:
+                await self._one_by_one(items, outcome)
+            finally:
+                self._count(outcome)  # what committed before a failure to park (the batch comes again)
+            return
         self._count(outcome)
 
     def _item(self, record: Record) -> _Item | None:
@@ -129,9 +134,8 @@ class EventConsumer:
                 await hook(session)
         return outcome
 
-    async def _one_by_one(self, items: list[_Item]) -> _Outcome:
+    async def _one_by_one(self, items: list[_Item], outcome: _Outcome) -> None:
         """Careful path: each item in a transaction of its own, in order; failures are parked."""
-        outcome = _Outcome()
         for item in items:
             if item.event is None:
                 await self._park(outcome, item.record, item.reason or "", item.envelope, attempts=1)
@@ -144,7 +148,6 @@ class EventConsumer:
                                  event_id=item.event.id)
             else:
                 outcome.applied.append((item.event.type, result))
-        return outcome
 
     async def _park(self, outcome: _Outcome, record: Record, error: str, envelope: Envelope | None, **how: Any) -> None:
         async with self.sessions() as session, session.begin():
