@@ -5,7 +5,7 @@
   it to the business time zone (what profile's hook did);
 - outbox write at commit: a product of kind 'echo-twice' makes the handler add one event twice to the
   outbox (the same event id: the INSERT of the outbox rows fails);
-- the commit: a product of kind 'unsaveable' makes a before_commit session hook refuse the commit.
+- the commit: a product of kind 'unsaveable' makes a before_commit session hook refuse the transaction's commit.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ async def to_business_time(session: AsyncSession) -> None:
 
 
 def refuse_commit(session: Any) -> None:
-    if session.info.pop(REFUSE, False):
+    # the commit of the transaction, not a savepoint's release (before_commit runs for both): as a
+    # deferred constraint or a serialization failure would
+    if not session.in_nested_transaction() and session.info.pop(REFUSE, False):
         raise RuntimeError("commit refused")
 
 
