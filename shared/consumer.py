@@ -135,25 +135,25 @@ class EventConsumer:
         return outcome
 
     async def _one_by_one(self, items: list[_Item], outcome: _Outcome) -> None:
-        """Careful path: each item in a transaction of its own, in order; failures are parked."""
+        """Careful path: each event in a transaction of its own, in order; then what failed is parked, in one
+        transaction after the batch's other events (as on the fast path, a letter shows once its batch is done)."""
+        letters: list[tuple[_Item, str, dict[str, Any]]] = []
         for item in items:
             if item.event is None:
-                await self._park(outcome, item.record, item.reason or "", item.envelope, attempts=1)
+                letters.append((item, item.reason or "", {"attempts": 1}))
                 continue
             result = await self._apply(item.event)
             if result is _DUPLICATE:
                 outcome.duplicates.append(item.event.type)
             elif isinstance(result, str):
-                await self._park(outcome, item.record, result, item.envelope, attempts=self.max_attempts,
-                                 event_id=item.event.id)
+                letters.append((item, result, {"attempts": self.max_attempts, "event_id": item.event.id}))
             else:
                 outcome.applied.append((item.event.type, result))
-
-    async def _park(self, outcome: _Outcome, record: Record, error: str, envelope: Envelope | None, **how: Any) -> None:
-        async with self.sessions() as session, session.begin():
-            newly = await deadletters.park(session, self.name, record, error, envelope, **how)
-        if newly:
-            outcome.parked.append(deadletters.type_label(envelope))
+        if letters:
+            async with self.sessions() as session, session.begin():
+                parked = [deadletters.type_label(item.envelope) for item, error, how in letters
+                          if await deadletters.park(session, self.name, item.record, error, item.envelope, **how)]
+            outcome.parked.extend(parked)
 
     def _count(self, outcome: _Outcome) -> None:
         """Metrics of what committed."""
