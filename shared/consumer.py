@@ -5,8 +5,8 @@ without a value, bad JSON, an unknown type, data that does not fit its schema) a
 letters with the reason; events already in the inbox are skipped. Fast path: the batch in one
 transaction — every new event's handlers, the parking, the after-batch hooks, the outbox rows and
 the commit. If anything in it fails, the batch is redone one event at a time, in order: each event in
-a transaction of its own (a fresh session, so the hooks see just that event's notes) with its
-handlers, the hooks, its outbox rows and the commit, tried a bounded number of times and then parked
+a transaction of its own (a fresh session, so the hooks see just that event's notes; its handlers and
+the hooks in a savepoint there), with its outbox rows and the commit, tried a bounded number of times and then parked
 with the reason. Only then does the bus commit its offsets; a crash in between redelivers the batch
 and the inbox makes the second delivery change nothing.
 """
@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import deadletters
+from shared import deadletters, outbox
 from shared.bus import Record
 from shared.db import utcnow
 from shared.events import Envelope, Event, EventData, EventError
@@ -196,9 +196,12 @@ class EventConsumer:
                 async with self.sessions() as session, session.begin():
                     if not await self._claim(session, [event]):
                         return _DUPLICATE
-                    elapsed = await self._run_handlers(session, event)
-                    for hook in self.after_batch:
-                        await hook(session)
+                    # handlers and hooks in a savepoint, as before: handlers may tell this path by it (loyalty
+                    # earns at once in a savepoint rather than leaving it to a hook)
+                    async with outbox.savepoint(session):
+                        elapsed = await self._run_handlers(session, event)
+                        for hook in self.after_batch:
+                            await hook(session)
                 return elapsed
             except Exception as exc:  # noqa: BLE001 - counted, retried, then dead-lettered
                 self.metrics.events_failed.labels(consumer=self.name, type=event.type).inc()
