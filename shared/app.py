@@ -26,9 +26,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import errors
 from shared.auth import KeyStore
-from shared.bus import Bus, Consumer, KafkaBus, MemoryBus
+from shared.bus import Bus, Consumer, MemoryBus
 from shared.edge import PROBLEM_RESPONSES, GuardRequests, document_the_guard
 from shared.consumer import BatchHook, EventConsumer, Subscriptions
+from shared.kafka import KafkaBus
 from shared.db import SessionHooks, exclusive, make_engine, make_sessionmaker, migrate, ping, session_class, utcnow
 from shared.logging import correlation_id, error_fields, service_name
 from shared.metrics import Metrics, exposition
@@ -94,6 +95,7 @@ def make_bus(settings: Settings) -> Bus:
             prefix=settings.topic_prefix,
             client_id=f"tourcrm-{settings.service}",
             timeout=settings.bus_timeout_seconds,
+            lag_interval=settings.consumer_lag_interval_seconds,
         )
     return MemoryBus()
 
@@ -125,6 +127,12 @@ class Runtime:
         )
         self._bus_consumer: Consumer | None = None
         self._jobs: list[asyncio.Task] = []
+
+    def health(self) -> dict[str, str]:
+        """The readiness of the parts that run in the background: 'ok', or what is wrong."""
+        if self._bus_consumer is None:
+            return {}
+        return {f"consumer:{self.spec.name}": self._bus_consumer.health()}
 
     async def start(self, *, run_migrations: bool = True) -> None:
         if run_migrations:
@@ -223,6 +231,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
             checks["database"] = type(exc).__name__
         if not await runtime.bus.ready():
             checks["bus"] = "unreachable"
+        checks.update(runtime.health())
         if all(v == "ok" for v in checks.values()):
             return JSONResponse({"status": "ok", "checks": checks})
         return errors.problem_response(503, "Service Unavailable", "not ready", checks=checks)

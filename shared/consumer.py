@@ -1,44 +1,66 @@
-"""The consumer path: a batch of records → one transaction that applies each new event once.
+"""The consumer path: a batch of records → its events applied once each, whatever fails.
 
-For each batch: records that are not events (bad JSON, unknown type, data that does not
-fit its schema) are dead-lettered with the reason; events already in the inbox are skipped;
-every other event runs its handlers inside a savepoint, retried a bounded number of times,
-and is then either marked in the inbox or dead-lettered. The whole batch commits once,
-and only then does the bus commit its offsets. If the commit itself fails, the bus delivers
-the batch again and the inbox makes the second delivery change nothing.
+For each batch: records that are not events (a key that is not UTF-8 or too long, no value, a header
+without a value, bad JSON, an unknown type, data that does not fit its schema) are parked as dead
+letters with the reason; events already in the inbox are skipped. Fast path: the batch in one
+transaction — every new event's handlers, the parking, the after-batch hooks, the outbox rows and
+the commit. If anything in it fails, the batch is redone one event at a time, in order: each event in
+a transaction of its own (a fresh session, so the hooks see just that event's notes; its handlers and
+the hooks in a savepoint there), with its outbox rows and the commit, tried a bounded number of times and then parked
+with the reason. Only then does the bus commit its offsets; a crash in between redelivers the batch
+and the inbox makes the second delivery change nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import outbox
+from shared import deadletters, outbox
 from shared.bus import Record
 from shared.db import utcnow
-from shared.events import Event, EventData, EventError, decode, decode_envelope
+from shared.events import Envelope, Event, EventData, EventError
 from shared.inbox import DeadLetter, InboxRecord
-from shared.logging import correlation_id
+from shared.logging import correlation_id, error_fields
 from shared.metrics import Metrics
+from shared.records import read
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event[Any], AsyncSession], Awaitable[None]]
 Subscriptions = Mapping[type[EventData], Sequence[Handler]]
 # Runs once per batch, after its handlers, in the batch's transaction (e.g. recompute what they touched;
-# handlers can leave notes for it in session.info). If it raises, the whole batch is delivered again.
+# handlers can leave notes for it in session.info). If the batch fails anywhere, it is redone one event
+# at a time: the hooks then run once per event, in that event's transaction, seeing its notes only.
 BatchHook = Callable[[AsyncSession], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Item:
+    """A record of the batch: an event to apply, or a record to park (with the reason)."""
+
+    record: Record
+    event: Event[Any] | None = None
+    envelope: Envelope | None = None
+    reason: str | None = None
+
+
+@dataclass
+class _Outcome:
+    """What a batch did, counted in the metrics once it committed."""
+
+    applied: list[tuple[str, float]] = field(default_factory=list)  # (type, seconds)
+    duplicates: list[str] = field(default_factory=list)
+    parked: list[str] = field(default_factory=list)  # type labels of letters newly parked
 
 
 class EventConsumer:
@@ -65,58 +87,83 @@ class EventConsumer:
         self.after_batch = list(after_batch)
 
     async def process_batch(self, records: list[Record]) -> None:
-        """Apply a batch in one transaction; raise to have the bus deliver it again."""
+        """Apply a batch; raises (to have the bus deliver it again) only when the database cannot be written."""
         self.metrics.batch_size.labels(consumer=self.name).observe(len(records))
-        events: list[tuple[Record, Event[Any]]] = []
-        bad: list[tuple[Record, str]] = []
-        for record in records:
-            try:
-                envelope = decode_envelope(record.value)
-                if envelope.type not in self.handlers:
-                    continue  # a known event this consumer does not handle: not its business
-                events.append((record, Event(envelope, envelope.typed())))
-            except EventError as exc:
-                bad.append((record, str(exc)))
-
+        items = [item for item in map(self._item, records) if item is not None]
         try:
-            # Fast path: the whole batch without savepoints, one flush and one commit.
             async with self.sessions() as session, session.begin():
-                applied = await self._apply_batch(session, events, bad, careful=False)
-        except Exception as exc:  # noqa: BLE001 - a handler failed: redo the batch one event at a time
-            log.info("batch fell back to per-event mode", extra={"consumer": self.name, "error_type": type(exc).__name__})
-            async with self.sessions() as session, session.begin():
-                applied = await self._apply_batch(session, events, bad, careful=True)
-        for event_type, elapsed in applied:  # counted once committed
-            self.metrics.handler_duration.labels(consumer=self.name, type=event_type).observe(elapsed)
-            self.metrics.events_consumed.labels(consumer=self.name, type=event_type).inc()
+                outcome = await self._apply_batch(session, items)
+        except Exception as exc:  # noqa: BLE001 - something failed: redo the batch one event at a time
+            log.info("batch fell back to per-event mode", extra={"consumer": self.name, **error_fields(exc)})
+            outcome = _Outcome()
+            try:
+                await self._one_by_one(items, outcome)
+            finally:
+                self._count(outcome)  # what committed before a failure to park (the batch comes again)
+            return
+        self._count(outcome)
 
-    async def _apply_batch(
-        self, session: AsyncSession, events: list[tuple[Record, Event[Any]]], bad: list[tuple[Record, str]],
-        *, careful: bool,
-    ) -> list[tuple[str, float]]:
-        """Apply new events (careful: each in a savepoint, parking failures); returns (type, seconds) applied."""
-        applied: list[tuple[str, float]] = []
-        fresh = await self._claim(session, [event for _, event in events])
-        for record, event in events:
-            if event.id not in fresh:
-                self.metrics.events_duplicate.labels(consumer=self.name, type=event.type).inc()
-                continue
-            fresh.discard(event.id)  # a second copy in the same batch is a duplicate too
-            if careful:
-                elapsed = await self._apply(session, event)
-                if isinstance(elapsed, str):
-                    await self._unclaim(session, event.id)
-                    await self._park(session, record, elapsed, event)
-                    continue
+    def _item(self, record: Record) -> _Item | None:
+        """The record as an event of this consumer, a record to park, or None (a type it does not handle)."""
+        try:
+            envelope = read(record)
+        except EventError as exc:
+            return _Item(record, reason=str(exc))
+        if envelope.type not in self.handlers:
+            return None  # a known event this consumer does not handle: not its business
+        try:
+            return _Item(record, Event(envelope, envelope.typed()), envelope)
+        except EventError as exc:
+            return _Item(record, envelope=envelope, reason=str(exc))  # the letter keeps its type and id
+
+    async def _apply_batch(self, session: AsyncSession, items: list[_Item]) -> _Outcome:
+        """Fast path: every item in the session's transaction; raises if anything fails."""
+        outcome = _Outcome()
+        fresh = await self._claim(session, [item.event for item in items if item.event is not None])
+        for item in items:
+            if item.event is None:
+                if await deadletters.park(session, self.name, item.record, item.reason or "", item.envelope, attempts=1):
+                    outcome.parked.append(deadletters.type_label(item.envelope))
+            elif item.event.id not in fresh:
+                outcome.duplicates.append(item.event.type)
             else:
-                elapsed = await self._run_handlers(session, event)  # raises: the caller redoes the batch carefully
-            applied.append((event.type, elapsed))
-        for record, reason in bad:
-            await self._park(session, record, reason, None)
-        if applied:
+                fresh.discard(item.event.id)  # a second copy in the same batch is a duplicate too
+                outcome.applied.append((item.event.type, await self._run_handlers(session, item.event)))
+        if outcome.applied:
             for hook in self.after_batch:
                 await hook(session)
-        return applied
+        return outcome
+
+    async def _one_by_one(self, items: list[_Item], outcome: _Outcome) -> None:
+        """Careful path: each event in a transaction of its own, in order; then what failed is parked, in one
+        transaction after the batch's other events (as on the fast path, a letter shows once its batch is done)."""
+        letters: list[tuple[_Item, str, dict[str, Any]]] = []
+        for item in items:
+            if item.event is None:
+                letters.append((item, item.reason or "", {"attempts": 1}))
+                continue
+            result = await self._apply(item.event)
+            if result is _DUPLICATE:
+                outcome.duplicates.append(item.event.type)
+            elif isinstance(result, str):
+                letters.append((item, result, {"attempts": self.max_attempts, "event_id": item.event.id}))
+            else:
+                outcome.applied.append((item.event.type, result))
+        if letters:
+            async with self.sessions() as session, session.begin():
+                parked = [deadletters.type_label(item.envelope) for item, error, how in letters
+                          if await deadletters.park(session, self.name, item.record, error, item.envelope, **how)]
+            outcome.parked.extend(parked)
+
+    def _count(self, outcome: _Outcome) -> None:
+        """Metrics of what committed."""
+        for event_type, elapsed in outcome.applied:
+            self.metrics.handler_duration.labels(consumer=self.name, type=event_type).observe(elapsed)
+            self.metrics.events_consumed.labels(consumer=self.name, type=event_type).inc()
+        for event_type in outcome.duplicates:
+            self.metrics.events_duplicate.labels(consumer=self.name, type=event_type).inc()
+        for label in outcome.parked:
+            self.metrics.events_dead_lettered.labels(consumer=self.name, type=label).inc()
 
     async def _claim(self, session: AsyncSession, events: list[Event[Any]]) -> set[str]:
         """Mark the events in the inbox in one statement; returns the ids that were not there yet."""
@@ -129,11 +176,6 @@ class EventConsumer:
         statement = insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
         return set((await session.execute(statement, list(rows.values()))).scalars())
 
-    async def _unclaim(self, session: AsyncSession, event_id: str) -> None:
-        await session.execute(
-            delete(InboxRecord).where(InboxRecord.consumer == self.name, InboxRecord.event_id == event_id)
-        )
-
     async def _run_handlers(self, session: AsyncSession, event: Event[Any]) -> float:
         """Run the event's handlers under its correlation id; returns the seconds they took."""
         token = correlation_id.set(event.envelope.correlationid or event.id)
@@ -145,97 +187,72 @@ class EventConsumer:
             correlation_id.reset(token)
         return time.perf_counter() - started
 
-    async def _apply(self, session: AsyncSession, event: Event[Any]) -> float | str:
-        """Run the event's handlers in a savepoint, retrying; the seconds taken, or the last error."""
+    async def _apply(self, event: Event[Any]) -> float | str | object:
+        """The event alone, in a transaction of its own (inbox, handlers, hooks, outbox rows, commit), retried:
+        the seconds its handlers took, _DUPLICATE if it was applied already, or the last error."""
         error = "no attempt"
         for attempt in range(1, self.max_attempts + 1):
             try:
-                async with outbox.savepoint(session):
-                    return await self._run_handlers(session, event)
+                async with self.sessions() as session, session.begin():
+                    if not await self._claim(session, [event]):
+                        return _DUPLICATE
+                    # handlers and hooks in a savepoint, as before: handlers may tell this path by it (loyalty
+                    # earns at once in a savepoint rather than leaving it to a hook)
+                    async with outbox.savepoint(session):
+                        elapsed = await self._run_handlers(session, event)
+                        for hook in self.after_batch:
+                            await hook(session)
+                return elapsed
             except Exception as exc:  # noqa: BLE001 - counted, retried, then dead-lettered
                 self.metrics.events_failed.labels(consumer=self.name, type=event.type).inc()
-                error = f"{type(exc).__name__}: {exc}"[:4000]
+                error = deadletters.error_text(exc)
                 log.warning(
-                    "handler failed",
+                    "event failed",
                     extra={"consumer": self.name, "event_id": event.id, "type": event.type, "attempt": attempt,
-                           "error_type": type(exc).__name__},
+                           **error_fields(exc)},
                 )
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
         return error
 
-    async def _park(self, session: AsyncSession, record: Record, error: str, event: Event[Any] | None) -> None:
-        fingerprint = event.id if event else f"{record.topic}:{record.partition}:{record.offset}"
-        existing = (
-            await session.execute(
-                select(DeadLetter).where(DeadLetter.consumer == self.name, DeadLetter.fingerprint == fingerprint)
-            )
-        ).scalar_one_or_none()
-        event_type = event.type if event else (record.event_type or "unknown")
-        if existing is not None:
-            existing.error, existing.attempts, existing.last_failed_at = error, existing.attempts + 1, utcnow()
-            existing.status = "parked"
-        else:
-            session.add(
-                DeadLetter(
-                    consumer=self.name,
-                    fingerprint=fingerprint,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    key=record.key,
-                    event_id=event.id if event else None,
-                    event_type=event.type if event else None,
-                    payload=record.value,
-                    headers=json.dumps([[k, base64.b64encode(v).decode()] for k, v in record.headers]),
-                    error=error,
-                    attempts=self.max_attempts if event else 1,
-                )
-            )
-        self.metrics.events_dead_lettered.labels(consumer=self.name, type=event_type).inc()
-        log.error(
-            "record dead-lettered",
-            extra={"consumer": self.name, "topic": record.topic, "partition": record.partition,
-                   "offset": record.offset, "event_id": event.id if event else None, "type": event_type},
-        )
-
     # --- dead letters ---------------------------------------------------------------------------
 
     async def dead_letters(self, *, status: str | None = "parked", limit: int = 100) -> list[DeadLetter]:
         async with self.sessions() as session:
-            query = select(DeadLetter).where(DeadLetter.consumer == self.name).order_by(DeadLetter.id).limit(limit)
-            if status:
-                query = query.where(DeadLetter.status == status)
-            return list((await session.execute(query)).scalars())
+            return await deadletters.list_letters(session, self.name, status=status, limit=limit)
 
     async def replay(self, ids: Sequence[int] | None = None) -> dict[int, str]:
-        """Apply parked dead letters again, each in its own transaction; returns id → outcome."""
+        """Read parked dead letters again from the stored record (value and headers) and apply them, each
+        event in its own transaction as in the careful path; returns id → outcome."""
         outcomes: dict[int, str] = {}
         for letter in await self.dead_letters(limit=10_000):
-            if ids is not None and letter.id not in ids:
-                continue
-            async with self.sessions() as session, session.begin():
-                row = await session.get(DeadLetter, letter.id, with_for_update=True)
-                if row is None or row.status != "parked":
-                    continue
-                try:
-                    envelope, data = decode(row.payload)
-                except EventError as exc:
-                    row.error, row.attempts, row.last_failed_at = str(exc), row.attempts + 1, utcnow()
-                    outcomes[row.id] = f"still failing: {exc}"
-                    continue
-                event = Event(envelope, data)
-                applied = await session.get(InboxRecord, (self.name, event.id))
-                if applied is None and event.type in self.handlers:
-                    outcome = await self._apply(session, event)
-                    if isinstance(outcome, str):
-                        row.error, row.attempts, row.last_failed_at = outcome, row.attempts + 1, utcnow()
-                        outcomes[row.id] = f"still failing: {outcome}"
-                        continue
-                    session.add(InboxRecord(consumer=self.name, event_id=event.id, event_type=event.type))
-                    for hook in self.after_batch:
-                        await hook(session)
-                    self.metrics.events_consumed.labels(consumer=self.name, type=event.type).inc()
-                row.status, row.replayed_at = "replayed", utcnow()
-                outcomes[row.id] = "replayed"
-        return outcomes
+            if ids is None or letter.id in ids:
+                outcomes[letter.id] = await self._replay_one(letter)
+        return {k: v for k, v in outcomes.items() if v}
+
+    async def _replay_one(self, letter: DeadLetter) -> str:
+        error: str | None = None
+        try:
+            envelope = read(deadletters.record_of(letter))
+            event = Event(envelope, envelope.typed())
+        except EventError as exc:
+            error = str(exc)
+        else:
+            if event.type in self.handlers:
+                result = await self._apply(event)
+                if isinstance(result, str):
+                    error = result
+                elif result is not _DUPLICATE:
+                    self._count(_Outcome(applied=[(event.type, float(result))]))
+        async with self.sessions() as session, session.begin():
+            row = await session.get(DeadLetter, letter.id, with_for_update=True)
+            if row is None or row.status != "parked":
+                return ""  # another replay took it meanwhile
+            if error is not None:
+                row.error, row.attempts, row.last_failed_at = error, row.attempts + 1, utcnow()
+                return f"still failing: {error}"
+            row.status, row.replayed_at = "replayed", utcnow()
+            return "replayed"
+
+
+_DUPLICATE = object()

@@ -11,6 +11,7 @@ import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -113,8 +114,13 @@ def decode(value: bytes | str) -> tuple[Envelope, EventData]:
 
 def decode_envelope(value: bytes | str) -> Envelope:
     """Bytes of a record → a CloudEvents envelope of a known type (data not yet validated), or EventError."""
+    return envelope_of(lambda: Envelope.model_validate_json(value))  # parses and validates in one pass
+
+
+def envelope_of(validate: Callable[[], Envelope]) -> Envelope:
+    """The envelope `validate()` makes (from JSON, or from binary-mode attributes), if of a known type; else EventError."""
     try:
-        envelope = Envelope.model_validate_json(value)  # parses and validates in one pass (pydantic-core)
+        envelope = validate()
     except ValidationError as exc:
         errors = exc.errors()
         if errors[0]["type"] == "json_invalid":

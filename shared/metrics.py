@@ -45,7 +45,7 @@ class Metrics:
             "tourcrm_events_failed_total", "Handler attempts that failed, by type", ["consumer", "type"], registry=self.registry
         )
         self.events_dead_lettered = Counter(
-            "tourcrm_events_dead_lettered_total", "Records parked as dead letters, by type", ["consumer", "type"], registry=self.registry
+            "tourcrm_events_dead_lettered_total", "Dead letters stored (committed), by type", ["consumer", "type"], registry=self.registry
         )
         self.handler_duration = Histogram(
             "tourcrm_event_handler_duration_seconds",
@@ -71,6 +71,10 @@ class Metrics:
         self.consumer_lag = Gauge(
             "tourcrm_consumer_lag", "Records not yet consumed, per partition", ["group", "topic", "partition"],
             registry=self.registry, multiprocess_mode="mostrecent",
+        )
+        self.consumer_restarts = Counter(
+            "tourcrm_consumer_restarts_total", "Consumer loops that died and were restarted", ["group"],
+            registry=self.registry,
         )
         self.job_failures = Counter(
             "tourcrm_job_failures_total", "Periodic job runs that failed", ["job"], registry=self.registry

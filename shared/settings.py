@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     # Consumer and relay tuning.
     consumer_batch_size: int = 500
     consumer_max_attempts: int = 3
+    consumer_lag_interval_seconds: float = 15.0  # how often the consumer lag is read from the broker
     relay_batch_size: int = 500
     relay_idle_seconds: float = 0.5
     bus_timeout_seconds: float = 10.0

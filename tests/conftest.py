@@ -25,7 +25,8 @@ import uvicorn
 
 from shared.app import Runtime, ServiceSpec
 from shared.auth import hash_key
-from shared.bus import Bus, KafkaBus, MemoryBus
+from shared.bus import Bus, MemoryBus
+from shared.kafka import KafkaBus
 from shared.logging import JsonFormatter
 from shared.settings import Settings
 from tourcrm import SERVICES, all_scopes

@@ -42,13 +42,13 @@ def booking_id(customer_id: str, seq: int) -> str:
     return f"{customer_id}-{seq:06d}"
 
 
-def order_event(customer_id: str, seq: int, kind: str = "tour"):  # noqa: ANN201
+def order_event(customer_id: str, seq: int, kind: str = "tour", completed_at: datetime | None = None):  # noqa: ANN201
     data = BookingCompleted(
         booking_id=booking_id(customer_id, seq),
         customer_id=customer_id,
         product=Product(id=f"P-{kind}", name="桂林山水五日游", kind=kind, destination="桂林", tags=["nature"]),
         amount="1999.00",
-        completed_at=datetime.now(timezone.utc),
+        completed_at=completed_at or datetime.now(timezone.utc),
     )
     return new_event(data, source="tourcrm/sample", subject=customer_id)
 

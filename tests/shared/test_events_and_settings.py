@@ -117,3 +117,15 @@ def test_a_booking_completed_in_the_future_is_implausible_beyond_the_clock_skew(
     assert booking.implausible(written) is None
     assert booking.implausible(written - timedelta(minutes=4)) is None  # a producer's clock a little ahead
     assert booking.implausible(written - timedelta(hours=1)) == ("completed_at", "is in the future")
+
+
+def test_a_topic_prefix_without_a_separator_gets_a_dot(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.app import make_bus
+    from shared.events import BOOKINGS
+
+    monkeypatch.setenv("TOURCRM_TOPIC_PREFIX", "probe")
+    bus = make_bus(Settings(service="loyalty", kafka_bootstrap_servers="127.0.0.1:9092"))
+    assert bus.physical(BOOKINGS) == "probe.tourcrm.bookings" and bus.physical("loyalty") == "probe.loyalty"
+    for kept in ("probe.", "probe-", "probe_", ""):
+        monkeypatch.setenv("TOURCRM_TOPIC_PREFIX", kept)
+        assert make_bus(Settings(kafka_bootstrap_servers="127.0.0.1:9092")).physical(BOOKINGS) == kept + BOOKINGS

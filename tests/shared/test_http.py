@@ -18,7 +18,8 @@ async def test_health_and_metrics_are_open_on_every_service(running) -> None:  #
             assert (await anonymous.get("/health/live")).json() == {"status": "ok"}
             ready = await anonymous.get("/health/ready")
             assert ready.status_code == 200, ready.text
-            assert ready.json()["checks"] == {"database": "ok", "bus": "ok"}
+            consumes = {f"consumer:{service.name}": "ok"} if service.runtime.spec.subscriptions else {}
+            assert ready.json()["checks"] == {"database": "ok", "bus": "ok", **consumes}
             metrics = await anonymous.get("/metrics")
             assert metrics.status_code == 200
             assert 'tourcrm_http_requests_total{method="GET",route="/health/live",status="200"}' in metrics.text

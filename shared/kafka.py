@@ -1,0 +1,304 @@
+"""The bus on Apache Kafka, through aiokafka: acks=all, idempotent producer, manual offset commits
+after the batch's effect committed, every send and stop bounded by a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.bus import BatchHandler, Bus, Consumer, Record, backoff, bounded
+from shared.logging import error_fields
+from shared.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+
+def separated(prefix: str) -> str:
+    """A topic prefix ends in a separator: 'probe' → 'probe.' (so 'probe.tourcrm.bookings'); one ending
+    in '.', '-' or '_' is kept as it is."""
+    return prefix if not prefix or prefix[-1] in ".-_" else prefix + "."
+
+
+def _key_of(raw: bytes | None) -> tuple[str | None, bytes | None]:
+    """A Kafka key → (key, None), or (None, its bytes) when they are not UTF-8 (the consumer parks the record)."""
+    if raw is None:
+        return None, None
+    try:
+        return raw.decode(), None
+    except UnicodeDecodeError:
+        return None, raw
+
+
+class KafkaBus(Bus):
+    """Kafka through aiokafka: acks=all, idempotent producer, manual commits, bounded sends and stops."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        prefix: str = "",
+        client_id: str = "tourcrm",
+        timeout: float = 10.0,
+        partitions: int = 3,
+        replication_factor: int = 1,
+        lag_interval: float = 15.0,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.prefix = separated(prefix)
+        self.lag_interval = lag_interval  # seconds between lag readings from the broker, stalled or not
+        self.client_id = client_id
+        self.timeout = timeout
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self._producer: AIOKafkaProducer | None = None
+        self._producer_lock = asyncio.Lock()
+        self._known_topics: set[str] = set()
+
+    def physical(self, topic: str) -> str:
+        return self.prefix + topic
+
+    def logical(self, topic: str) -> str:
+        return topic[len(self.prefix) :] if self.prefix and topic.startswith(self.prefix) else topic
+
+    async def start(self) -> None:
+        """Connect the producer; a broker that is down now is retried on the next publish."""
+        try:
+            await self._ensure_producer()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("kafka not reachable at start; will retry", extra=error_fields(exc))
+
+    async def stop(self) -> None:
+        await self._drop_producer()
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        missing = [t for t in topics if t not in self._known_topics]
+        if not missing:
+            return
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=int(self.timeout * 1000))
+        try:
+            await bounded(admin.start(), self.timeout)
+            existing = set(await bounded(admin.list_topics(), self.timeout))
+            new = [
+                NewTopic(self.physical(t), self.partitions, self.replication_factor)
+                for t in missing
+                if self.physical(t) not in existing
+            ]
+            if new:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await bounded(admin.create_topics(new), self.timeout)
+            self._known_topics.update(missing)
+        finally:
+            with contextlib.suppress(Exception):
+                await bounded(admin.close(), self.timeout)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        async with self._producer_lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap_servers,
+                    client_id=self.client_id,
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=5,
+                    request_timeout_ms=int(self.timeout * 1000),
+                    compression_type=None,
+                )
+                try:
+                    await bounded(producer.start(), self.timeout)
+                except BaseException:
+                    with contextlib.suppress(BaseException):
+                        await bounded(producer.stop(), self.timeout)
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def _drop_producer(self) -> None:
+        async with self._producer_lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            # An idempotent producer can hang in stop() while the broker is down (aiokafka #1101).
+            with contextlib.suppress(BaseException):
+                await bounded(producer.stop(), self.timeout)
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        """Send a batch and wait until the broker acknowledged all of it (acks=all), or raise."""
+        if not records:
+            return
+        try:
+            await self.ensure_topics(sorted({r.topic for r in records}))
+            producer = await self._ensure_producer()
+
+            async def send_all() -> None:
+                futures = [
+                    await producer.send(
+                        self.physical(r.topic),
+                        value=r.value,
+                        key=r.key.encode() if r.key is not None else None,
+                        headers=[("content-type", b"application/cloudevents+json"), *r.headers],
+                    )
+                    for r in records
+                ]
+                await asyncio.gather(*futures)
+
+            await bounded(send_all(), self.timeout)
+        except Exception:
+            await self._drop_producer()  # start clean: a half-broken idempotent producer can wedge
+            raise
+
+    def consumer(
+        self, group: str, topics: Sequence[str], handler: BatchHandler, *, metrics: Metrics, batch_size: int = 500
+    ) -> Consumer:
+        return _KafkaConsumer(self, group, list(topics), handler, metrics, batch_size)
+
+    async def ready(self) -> bool:
+        """Whether the broker answers a metadata request now (answers within a few seconds)."""
+
+        async def probe() -> None:
+            producer = await self._ensure_producer()
+            await producer.client.fetch_all_metadata()
+
+        try:
+            await bounded(probe(), min(self.timeout, 5.0))
+            return True
+        except Exception:  # noqa: BLE001
+            await self._drop_producer()
+            return False
+
+
+class _KafkaConsumer(Consumer):
+    bus: KafkaBus
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._lock = asyncio.Lock()  # held while a batch is in flight; a rebalance waits for it
+        self._failures = 0  # batches failed in a row, for the backoff
+
+    async def _open(self) -> AIOKafkaConsumer:
+        await self.bus.ensure_topics(self.topics)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bus.bootstrap_servers,
+            client_id=f"{self.bus.client_id}-{self.group}",
+            group_id=self.bus.physical(self.group),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=self.batch_size,
+            # Under load, wait up to 50 ms for 64 KiB so that batches (one transaction each) grow;
+            # when idle, a record is still delivered within 50 ms.
+            fetch_min_bytes=64 * 1024,
+            fetch_max_wait_ms=50,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+            request_timeout_ms=max(int(self.bus.timeout * 1000), 15_000),
+            metadata_max_age_ms=30_000,
+        )
+        consumer.subscribe([self.bus.physical(t) for t in self.topics], listener=_WaitForBatch(self._lock))
+        try:
+            await bounded(consumer.start(), self.bus.timeout)
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                await bounded(consumer.stop(), self.bus.timeout)
+            raise
+        return consumer
+
+    async def _join(self) -> AIOKafkaConsumer:
+        """A member of the group, retrying with a backoff while the broker cannot take it."""
+        attempts = 0
+        while True:
+            try:
+                return await self._open()
+            except Exception as exc:  # noqa: BLE001
+                attempts += 1
+                log.warning("consumer cannot join its group yet", extra={"group": self.group, **error_fields(exc)})
+                await asyncio.sleep(backoff(attempts))
+
+    async def _run(self) -> None:
+        consumer = await self._join()
+        watcher = asyncio.create_task(self._watch_lag(consumer), name=f"lag-{self.group}")
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                if batches:
+                    async with self._lock:
+                        await self._handle(consumer, batches)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await bounded(consumer.stop(), self.bus.timeout)
+
+    def _records(self, batches: dict[TopicPartition, list]) -> list[Record]:
+        records = []
+        for messages in batches.values():
+            for m in messages:
+                key, raw_key = _key_of(m.key)
+                records.append(Record(self.bus.logical(m.topic), key, m.value, None, list(m.headers or []),
+                                      m.partition, m.offset, raw_key))
+        return records
+
+    async def _handle(self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list]) -> None:
+        """Hand a fetched batch to the handler; commit its offsets, or rewind to deliver it again."""
+        try:
+            await self.handler(self._records(batches))
+        except Exception as exc:  # noqa: BLE001 - rewind and deliver again
+            self._failures += 1
+            log.warning("batch failed; rewinding", extra={"group": self.group, **error_fields(exc)})
+            for tp, messages in batches.items():
+                consumer.seek(tp, messages[0].offset)
+            await asyncio.sleep(backoff(self._failures))
+            return
+        self._failures = 0
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
+        try:
+            await bounded(consumer.commit(offsets), self.bus.timeout)
+        except Exception as exc:  # noqa: BLE001 - the inbox absorbs the redelivery
+            log.warning("offset commit failed; records may be redelivered", extra=error_fields(exc))
+            return
+        for tp, next_offset in offsets.items():
+            self._set_lag(tp, consumer.highwater(tp), next_offset)
+
+    def _set_lag(self, tp: TopicPartition, high: int | None, committed: int | None) -> None:
+        if high is not None and committed is not None:
+            self.metrics.consumer_lag.labels(
+                group=self.group, topic=self.bus.logical(tp.topic), partition=tp.partition
+            ).set(max(0, high - committed))
+
+    async def _watch_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Every lag_interval: the broker's end offsets minus the group's committed offsets, for the
+        assigned partitions — also while batches fail or hang, so that a stall shows."""
+        while True:
+            await asyncio.sleep(self.bus.lag_interval)
+            try:
+                assigned = sorted(consumer.assignment())
+                if not assigned:
+                    continue
+                ends = await bounded(consumer.end_offsets(assigned), self.bus.timeout)
+                committed = {tp: await bounded(consumer.committed(tp), self.bus.timeout) for tp in assigned}
+                never = [tp for tp, offset in committed.items() if offset is None]
+                if never:
+                    committed.update(await bounded(consumer.beginning_offsets(never), self.bus.timeout))
+                for tp in assigned:
+                    self._set_lag(tp, ends.get(tp), committed.get(tp))
+            except Exception as exc:  # noqa: BLE001 - the next reading comes
+                log.warning("consumer lag not read", extra={"group": self.group, **error_fields(exc)})
+
+
+class _WaitForBatch(ConsumerRebalanceListener):
+    """On revocation, wait until the batch in flight has committed its effect and its offsets."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self.lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        pass
