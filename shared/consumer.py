@@ -112,9 +112,12 @@ class EventConsumer:
         if envelope.type not in self.handlers:
             return None  # a known event this consumer does not handle: not its business
         try:
-            return _Item(record, Event(envelope, envelope.typed()), envelope)
+            data = envelope.typed()
         except EventError as exc:
             return _Item(record, envelope=envelope, reason=str(exc))  # the letter keeps its type and id
+        if (wrong := data.implausible(utcnow())) is not None:  # e.g. a booking completed next year
+            return _Item(record, envelope=envelope, reason=f"invalid data: {wrong[0]} {wrong[1]}")
+        return _Item(record, Event(envelope, data), envelope)
 
     async def _apply_batch(self, session: AsyncSession, items: list[_Item]) -> _Outcome:
         """Fast path: every item in the session's transaction; raises if anything fails."""

@@ -1,8 +1,9 @@
 """The sample service with a fault to inject in each stage of handling one event.
 
 - handler: a product of kind 'poison' (the sample handler raises);
-- after-batch hook: a booking completed at 9999-12-31T23:59:59Z, which overflows when the hook converts
-  it to the business time zone (what profile's hook did);
+- after-batch hook: a product of kind 'overflow' makes the hook overflow as profile's did converting a
+  booking completed at 9999-12-31T23:59:59Z to the business time zone (the event model now refuses that
+  date, so the fault is injected, not reached);
 - outbox write at commit: a product of kind 'echo-twice' makes the handler add one event twice to the
   outbox (the same event id: the INSERT of the outbox rows fails);
 - the commit: a product of kind 'unsaveable' makes a before_commit session hook refuse the transaction's commit.
@@ -11,9 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,7 +20,6 @@ from shared import outbox
 from shared.events import BookingCompleted, Event
 from tests.sample import app as sample
 
-FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 NOTES = "sample_completed"
 REFUSE = "sample_refuse_commit"
 HOOK_SAW: list[list[str]] = []  # the booking ids whose notes each hook call found
@@ -34,15 +32,16 @@ async def on_booking_completed(event: Event[BookingCompleted], session: AsyncSes
         outbox.add(session, echo, echo)
     if kind == "unsaveable":
         session.info[REFUSE] = True
-    session.info.setdefault(NOTES, []).append((event.data.booking_id, event.data.completed_at))
+    session.info.setdefault(NOTES, []).append((event.data.booking_id, kind))
     await sample.on_booking_completed(event, session)
 
 
 async def to_business_time(session: AsyncSession) -> None:
     notes = session.info.pop(NOTES, [])
     HOOK_SAW.append([booking for booking, _ in notes])
-    for _, completed_at in notes:
-        completed_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    for _, kind in notes:
+        if kind == "overflow":
+            raise OverflowError("date value out of range")
 
 
 def refuse_commit(session: Any) -> None:

@@ -21,7 +21,7 @@ from tests.shared.test_delivery import _parked, effect_count
 # stage → (product kind, completed_at, what the dead letter says)
 STAGES = {
     "handler": ("poison", None, "ValueError: poison product"),
-    "after-batch hook": ("tour", faults.FAR_FUTURE, "OverflowError"),
+    "after-batch hook": ("overflow", None, "OverflowError"),
     "outbox write at commit": ("echo-twice", None, "IntegrityError"),
     "commit": ("unsaveable", None, "RuntimeError: commit refused"),
 }
@@ -127,3 +127,20 @@ async def test_a_consumer_loop_killed_from_inside_fails_readiness_and_comes_back
 
 async def _ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/health/ready")).status_code == 200
+
+
+async def test_a_booking_that_cannot_be_true_is_parked_at_once_with_the_same_rule_as_the_http_door(
+    backend: Backend,
+) -> None:
+    """Records on the bus meet the rules of the HTTP ingest: a booking completed days from now is parked,
+    not retried, with the field and the reason; the bookings around it apply."""
+    from datetime import datetime, timedelta, timezone
+
+    future = sample.order_event("c-f", 1, completed_at=datetime.now(timezone.utc) + timedelta(days=3))
+    await backend.bus().publish([record("c-f", 0), Record(BOOKINGS, "c-f", future.to_bytes()), record("c-f", 2)])
+    runtime = await backend.runtime(sample.SPEC, await backend.database())
+    await eventually(lambda: equals(effect_count(runtime), 2))
+    await eventually(lambda: equals(_parked(runtime), 1))
+    [letter] = await runtime.consumer.dead_letters()
+    assert letter.event_id == future.id and "completed_at is in the future" in letter.error
+    assert letter.attempts == 1
