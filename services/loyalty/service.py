@@ -1026,8 +1026,8 @@ async def adjust(session: AsyncSession, customer_id: str, points: int, reason: s
                                 available=available)
         entry = await L.debit(session, account, kind="adjust", points=-points, cause_type="admin", cause_id=actor,
                               now=now, reason=reason, actor=actor, earned_by=member.customer_id)
-        emit(session, PointsEarned(customer_id=account.customer_id, points=entry.points, balance=account.balance,
-                                   entry_id=str(entry.id), cause=reason[:200], kind="adjust"), account.customer_id)
+        emit(session, PointsReversed(customer_id=account.customer_id, points=entry.points, balance=account.balance,
+                                     entry_id=str(entry.id), cause=reason[:200]), account.customer_id)
     await evaluate_tier(session, account, prog, now)
     return account, entry
 
@@ -1235,7 +1235,8 @@ async def erase(session: AsyncSession, data: CustomerErased, now: datetime) -> N
     if member is not None:
         await session.execute(update(Member).where(Member.customer_id == customer_id).values(
             customer_id=pseudonym, status="erased", segments="[]", account_id=None, merged_into=None, updated_at=now))
-    session.expunge_all()
+    await session.flush()
+    session.expire_all()  # rows loaded before are stale; expunging them would detach the batch's cached campaigns
     outbox.add(session, new_event(CustomerDataErased(service="loyalty", customer_id=customer_id,
                                                      request_id=data.request_id, erased_at=now),
                                   source=L.SOURCE, subject=customer_id), topic=LOYALTY)

@@ -19,6 +19,7 @@ from services.loyalty.models import LedgerEntry, Lot, Member, Redemption
 from shared.db import transaction
 from shared.errors import Problem
 from shared.lane import lane
+from shared.outbox import OutboxRecord
 from tests.conftest import Backend
 from tests.loyalty.support import cancelled, completed
 
@@ -46,6 +47,7 @@ async def test_any_sequence_keeps_the_ledger_whole(backend: Backend, ops: list[t
     holds: list[str] = []
     for op, arg in ops:
         clock += timedelta(minutes=5)
+        before = await written(runtime, customer)
         try:
             if op == "hold":  # as the API does: the fast lane, else the general path
                 try:
@@ -75,8 +77,27 @@ async def test_any_sequence_keeps_the_ledger_whole(backend: Backend, ops: list[t
                 elif op == "adjust":
                     await service.adjust(s, customer, arg, "property test", "tester", clock)
         except Problem as problem:
-            assert problem.status in (404, 409, 422), problem  # refused cleanly, nothing written
+            assert problem.status in (404, 409, 422), problem  # refused cleanly, nothing written:
+            assert await written(runtime, customer) == before, (op, arg, problem)
         await check(runtime, customer, clock)
+
+
+async def written(runtime, customer: str) -> tuple:  # noqa: ANN001
+    """Everything a movement of the customer's points writes: ledger entries, lots (and their state),
+    redemptions (and their state), the member row and the outbox events about the customer."""
+    async with runtime.read_sessions() as s:
+        entries = (await s.execute(select(LedgerEntry.id, LedgerEntry.points).where(LedgerEntry.customer_id == customer)
+                                   .order_by(LedgerEntry.id))).all()
+        lots = (await s.execute(select(Lot.id, Lot.remaining, Lot.expired).where(Lot.customer_id == customer)
+                                .order_by(Lot.id))).all()
+        holds = (await s.execute(select(Redemption.id, Redemption.status).where(Redemption.customer_id == customer)
+                                 .order_by(Redemption.id))).all()
+        member = (await s.execute(select(Member.balance, Member.held, Member.debt, Member.tier)
+                                  .where(Member.customer_id == customer))).all()
+        events = (await s.execute(select(func.count()).select_from(OutboxRecord)
+                                  .where(OutboxRecord.key == customer))).scalar_one()
+    return [tuple(r) for r in entries], [tuple(r) for r in lots], [tuple(r) for r in holds], \
+        [tuple(r) for r in member], events
 
 
 async def check(runtime, customer: str, now: datetime) -> None:  # noqa: ANN001

@@ -179,3 +179,16 @@ async def test_200_concurrent_redemptions_never_overdraw_one_member(backend: Bac
     view = await member(loyalty, "c-hot")
     assert (view["points_balance"], view["points_available"]) == (0, 0)
     await assert_ledger_consistent(loyalty)
+
+
+async def test_a_negative_adjustment_is_announced_as_points_reversed_with_the_adjustment_as_cause(backend: Backend) -> None:
+    """A negative adjustment takes points away: profile's 360 view must hear points-reversed, not points-earned."""
+    loyalty = await funded(backend, "c-adj-neg")
+    r = await loyalty.client.post("/v1/members/c-adj-neg/adjustments", json={"points": -300, "reason": "double credit"},
+                                  headers=key())
+    assert r.status_code == 201, r.text
+    earned = [e["data"] for e in await emitted(loyalty, "points-earned") if e["data"]["customer_id"] == "c-adj-neg"]
+    assert all(e["points"] > 0 for e in earned), earned
+    [reversed_] = [e["data"] for e in await emitted(loyalty, "points-reversed") if e["data"]["customer_id"] == "c-adj-neg"]
+    assert (reversed_["points"], reversed_["balance"], reversed_["cause"]) == (-300, 700, "double credit")
+    assert reversed_["entry_id"] == r.json()["entry"]["id"]
