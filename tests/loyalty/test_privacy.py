@@ -35,12 +35,17 @@ async def test_export_then_erase_forfeits_and_anonymises_and_reports_back(backen
     async with loyalty.client_as("loyalty:admin") as admin:
         assert (await admin.get("/v1/privacy/customers/c-gone")).status_code == 403
     export = (await loyalty.client.get("/v1/privacy/customers/c-gone")).json()
-    assert export["member"]["points_balance"] == 800 and [b["booking_id"] for b in export["bookings"]] == ["B-g"]
+    assert (export["service"], export["customer_id"]) == ("loyalty", "c-gone")
+    export = export["sections"]  # shared.privacy: every section a list of rows
+    assert [m["points_balance"] for m in export["member"]] == [800]
+    assert [b["booking_id"] for b in export["bookings"]] == ["B-g"]
+    assert [(e["points"], e["cause_id"]) for e in export["ledger"]] == [(800, "B-g")]
     erased = CustomerErased(customer_id="c-gone", request_id="ER-1")
     await publish(backend, erased, source="tourcrm/profile")
     await applied(loyalty, 2)
-    export = (await loyalty.client.get("/v1/privacy/customers/c-gone")).json()
-    assert export["member"] is None and export["ledger"] == [] and export["bookings"] == []
+    export = (await loyalty.client.get("/v1/privacy/customers/c-gone")).json()["sections"]
+    assert export["member"] == [] and export["ledger"] == [] and export["bookings"] == []
+    assert all(rows == [] for rows in export.values()), export
     assert (await loyalty.client.get("/v1/members/c-gone")).status_code == 404
     [report] = await emitted(loyalty, "customer-data-erased")
     assert report["data"] == {**report["data"], "service": "loyalty", "customer_id": "c-gone", "request_id": "ER-1"}

@@ -1,0 +1,16 @@
+"""HTTP routes of the loyalty service: parse, authorise, call a use case, shape the answer.
+
+State changes run in a `UnitOfWork` (one commit after the route returns; a unique-key race is a 409);
+POSTs that move points take an `Idempotency-Key` (redemptions, adjustments); capture and release are
+idempotent by state and run in the fast lane. The privacy export comes from `privacy.PRIVACY.router()`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.loyalty.api import admin, members, redemptions
+
+router = APIRouter(prefix="/v1", tags=["loyalty"])
+for part in (admin.router, members.router, redemptions.router):
+    router.include_router(part)
