@@ -71,3 +71,19 @@ async def test_one_booking_flows_one_way_through_the_modules(backend: Backend) -
     print(f"\nnew member: {new}\nexisting member: {known}")
     # one return at most: the commit's session hook (did the batch earn what it staged?)
     assert new.returns <= 1 and known.returns <= 1, (str(new), str(known))
+
+
+async def test_loyaltys_session_hooks_run_on_its_own_sessions_only(backend: Backend) -> None:
+    """In one process (the embedded runner) loyalty's before_commit hook must not judge profile's commits."""
+    import pytest
+
+    from services.loyalty.earning import STAGED
+    from shared.db import transaction
+
+    loyalty = await backend.service("loyalty")
+    profile = await backend.service("profile")
+    async with transaction(profile.runtime.sessions) as session:  # a profile commit with that key in its info
+        session.info[STAGED] = ["not loyalty's business"]
+    with pytest.raises(RuntimeError, match="staged but not applied"):
+        async with transaction(loyalty.runtime.sessions) as session:
+            session.info[STAGED] = ["staged, never applied"]
