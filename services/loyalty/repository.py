@@ -149,7 +149,7 @@ class Earning:
     campaigns: list[Campaign] = field(default_factory=list)
     offers: dict[str, Offer] = field(default_factory=dict)  # open win-back offers, by traveller
     referrals: dict[str, tuple[Referral, Member | None, Member | None]] = field(default_factory=dict)
-    travelled: set[str] = field(default_factory=set)  # travellers with a booking before this batch
+    travelled: set[str] = field(default_factory=set)  # referees with a booking before this batch
     stats: dict[str, Stats] = field(default_factory=dict)  # by account
 
 
@@ -190,21 +190,22 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
 
 async def _extras(session: AsyncSession, found: Earning, travellers: list[str]) -> None:
     """Open win-back offers of the travellers; pending referrals of those who never travelled, with referrers."""
-    if not travellers:
-        return
     for offer in (await session.execute(
         select(Offer).where(Offer.customer_id.in_(travellers), Offer.status == "open").order_by(Offer.created_at)
         .with_for_update())).scalars():
         found.offers.setdefault(offer.customer_id, offer)
-    found.travelled = set((await session.execute(
-        select(Booking.traveller_id).where(Booking.traveller_id.in_(travellers)).distinct())).scalars())
-    newcomers = [t for t in travellers if t not in found.travelled]
-    for referral in (await session.execute(
-        select(Referral).where(Referral.referee_id.in_(newcomers), Referral.status == "pending")
-        .order_by(Referral.referee_id).with_for_update())).scalars() if newcomers else ():
-        referrer = await resolve(session, referral.referrer_id, lock=True, known=found.members)
-        account = None if referrer is None else await account_of(session, referrer, lock=True, known=found.members)
-        found.referrals[referral.referee_id] = (referral, referrer, account)
+    pending = list((await session.execute(
+        select(Referral).where(Referral.referee_id.in_(travellers), Referral.status == "pending")
+        .order_by(Referral.referee_id).with_for_update())).scalars())
+    if not pending:
+        return
+    found.travelled = set((await session.execute(select(Booking.traveller_id).distinct().where(
+        Booking.traveller_id.in_([r.referee_id for r in pending])))).scalars())
+    for referral in pending:
+        if referral.referee_id not in found.travelled:
+            referrer = await resolve(session, referral.referrer_id, lock=True, known=found.members)
+            account = None if referrer is None else await account_of(session, referrer, lock=True, known=found.members)
+            found.referrals[referral.referee_id] = (referral, referrer, account)
 
 
 async def referral_code_of(session: AsyncSession, customer_id: str) -> ReferralCode | None:
