@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.loyalty import ledger, repository
 from services.loyalty.models import Lot, Member, Notice
 from services.loyalty.rules import in_grace, missing, qualified_tier, reviewed_tier, tier_rank
-from services.loyalty.tiers import local_date
+from services.loyalty.repository import local_date
 from shared.events import PointsExpired, PointsExpiring, TierDowngradeWarning
 from shared.outbox import emit
 

@@ -30,7 +30,7 @@ async def enrol(
             if roster:
                 await add_to_roster(session, existing, roster, now)
             return existing, False
-    today = now.astimezone(repository.tz(session)).date()
+    today = repository.local_date(session, now)
     member = ledger.new_member(session, customer_id, now, next_anniversary(today, today), member_type=member_type,
                                points_to=points_to)
     await session.flush()
@@ -63,7 +63,7 @@ async def add_to_roster(session: AsyncSession, head: Member, roster: list[str], 
 async def view(session: AsyncSession, member: Member) -> MemberPublic:
     """The member view: tier, balance, holds, points expiring soon, tier progress, benefits."""
     now = utcnow()
-    today = now.astimezone(repository.tz(session)).date()
+    today = repository.local_date(session, now)
     _, prog = await repository.programme(session)
     account = await repository.account_of(session, member)
     holds = await repository.live_holds(session, account.customer_id, now)

@@ -17,7 +17,8 @@ from services.loyalty.models import (
     Booking, CampaignAward, LedgerEntry, Lot, Member, Notice, Offer, Redemption, Referral, ReferralCode,
 )
 from services.loyalty.rules import effective_tier, segments_of, tier_rank
-from services.loyalty.tiers import announce, evaluate_tier, local_date
+from services.loyalty.repository import local_date
+from services.loyalty.tiers import announce, evaluate_tier
 from shared.events import LOYALTY
 from shared.privacy import PersonalData, Privacy
 

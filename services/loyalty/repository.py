@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
@@ -34,6 +33,11 @@ CURRENT = select(_PROGRAMME.c.version, _PROGRAMME.c.config).order_by(_PROGRAMME.
 def tz(session: AsyncSession) -> ZoneInfo:
     """The business time zone (expiry dates, reviews, campaign calendars): the service's settings.tz."""
     return settings_of(session).tz
+
+
+def local_date(session: AsyncSession, moment: datetime) -> date:
+    """The business day of a moment (settings.tz)."""
+    return moment.astimezone(tz(session)).date()
 
 
 async def programme(session: AsyncSession) -> tuple[int, Programme]:

@@ -9,15 +9,12 @@ from sqlalchemy import or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import repository
+from services.loyalty.repository import local_date
 from services.loyalty.models import Member
 from services.loyalty.rules import add_months, effective_tier, in_grace, qualified_tier, reviewed_tier, tier_rank
 from shared.errors import Unprocessable
 from shared.events import TierChanged
 from shared.outbox import emit
-
-
-def local_date(session: AsyncSession, moment: datetime) -> date:
-    return moment.astimezone(repository.tz(session)).date()
 
 
 def announce(member: Member, before: str, after: str, reason: str, now: datetime, session: AsyncSession) -> None:
