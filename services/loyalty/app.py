@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.loyalty import earning
 from services.loyalty import models  # noqa: F401 - the tables
-from services.loyalty.api import router
+from services.loyalty.api import routers
 from services.loyalty.jobs import housekeeping
 from services.loyalty.privacy import PRIVACY
 from services.loyalty.subscriptions import SUBSCRIPTIONS
@@ -23,7 +23,7 @@ SPEC = ServiceSpec(
     scopes=("loyalty:read", "loyalty:redeem", "loyalty:admin"),
     title="tourcrm loyalty — membership and points",
     description="Tiers, members, a points ledger, rewards, campaigns and referrals.",
-    routers=[router, PRIVACY.router()],
+    routers=[*routers, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
     after_batch=[earning.apply_staged],  # earns the batch's booking-completed events at once
     session_hooks={"before_commit": [earning.refuse_unapplied], "after_soft_rollback": [earning.forget_staged]},

@@ -14,7 +14,7 @@ from shared.auth import Scope
 from shared.db import utcnow
 from shared.pages import Page
 
-router = APIRouter()
+router = APIRouter(prefix="/v1", tags=["loyalty"])
 
 
 @router.get("/programme", response_model=ProgrammePublic)

@@ -17,7 +17,7 @@ from shared.db import utcnow
 from shared.errors import Conflict
 from shared.pages import Cursor, Limit
 
-router = APIRouter()
+router = APIRouter(prefix="/v1", tags=["loyalty"])
 
 
 @router.post("/members", status_code=201, response_model=MemberPublic,

@@ -21,7 +21,7 @@ from shared.db import utcnow
 from shared.errors import NotFound
 from shared.lane import lane
 
-router = APIRouter()
+router = APIRouter(prefix="/v1", tags=["loyalty"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
