@@ -9,7 +9,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.loyalty import ledger, repository
 from services.loyalty.models import Member
 from services.loyalty.rules import effective_tier, next_anniversary, progress, segments_of
-from services.loyalty.schemas import Expiring, MemberPublic, OverridePublic, RedemptionPublic, Statement, entry_public
+from services.loyalty.schemas import (
+    Expiring, MemberPublic, OverridePublic, RedemptionPublic, Statement, TierProgress, entry_public,
+)
 from shared.db import utcnow
 from shared.errors import Conflict, Unprocessable
 from shared.pages import decode_cursor, page_of
@@ -80,7 +82,7 @@ async def view(session: AsyncSession, member: Member) -> MemberPublic:
         pending_holds=[RedemptionPublic.model_validate(r) for r in holds],
         expiring_soon=[Expiring(points=p, expires_on=d) for d, p in await repository.expiring(
             session, account.customer_id, today + timedelta(days=prog.notice_days))],
-        tier_progress={**progress(prog, account.tier, stats), "review_on": account.next_review_on.isoformat()},
+        tier_progress=TierProgress(**progress(prog, account.tier, stats), review_on=account.next_review_on),
         benefits=prog.tier(tier).benefits, segments=segments_of(account), enrolled_at=member.enrolled_at,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -101,6 +101,30 @@ class RedemptionPublic(Public):
     settled_at: datetime | None
 
 
+class Qualifying(Public):
+    points: int
+    spend: str
+    trips: int
+    window_months: int
+
+
+class ToNext(Public):
+    points: int | None
+    spend: str | None
+    trips: int | None
+
+
+class TierProgress(Public):
+    """The qualification window's figures, the review date, the next tier and what it (or keeping this one) takes."""
+
+    qualifying: Qualifying
+    review_on: date
+    qualifies_for: str
+    next_tier: str | None = None
+    to_next: ToNext | None = None
+    to_keep: str | None = None
+
+
 class MemberPublic(Public):
     customer_id: str
     account_id: str
@@ -116,7 +140,7 @@ class MemberPublic(Public):
     debt: int
     pending_holds: list[RedemptionPublic]
     expiring_soon: list[Expiring]
-    tier_progress: dict[str, Any] = Field(description="qualifying figures, review date, next tier and what it takes")
+    tier_progress: TierProgress
     benefits: Benefits
     segments: list[str]
     enrolled_at: datetime
