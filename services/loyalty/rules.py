@@ -195,7 +195,6 @@ class Account:
     balance: int
     debt: int
     segments: list[str]
-    new: bool = False
 
 
 @dataclass(slots=True)
@@ -263,7 +262,7 @@ class Plan:
     def enrol(self, customer_id: str, now: datetime) -> Account:
         today = self.local(now)
         self.steps.append(Enrolment(customer_id, now, next_anniversary(today, today)))
-        account = self.accounts[customer_id] = Account(customer_id, "regular", now, None, None, 0, 0, [], new=True)
+        account = self.accounts[customer_id] = Account(customer_id, "regular", now, None, None, 0, 0, [])
         return account
 
     def credit(self, account: Account, points: int, *, prog: Programme, kind: str, event: str, cause_type: str,
