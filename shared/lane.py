@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -97,3 +98,13 @@ async def lane(engine: AsyncEngine) -> AsyncIterator[Lane]:
             yield tx
     for callback in tx.on_commit:
         callback(str(engine.url))
+
+
+def next_id(column: Any, dialect: str) -> Any:
+    """SQL for the next value of an autoincrement integer key, computed inside the statement that needs it (no
+    extra round trip): the key's own sequence on PostgreSQL; max + 1 on SQLite, which is safe because a writer
+    there holds the database lock from BEGIN IMMEDIATE (for tables whose rows are never deleted, without
+    AUTOINCREMENT)."""
+    if dialect == "postgresql":
+        return text(f"nextval('{column.table.name}_{column.name}_seq')")
+    return select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()

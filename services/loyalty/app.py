@@ -1,4 +1,4 @@
-"""create_app(settings) -> FastAPI for the loyalty service."""
+"""create_app(settings) -> FastAPI for the loyalty service: the wiring, nothing else."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.loyalty import earning
 from services.loyalty import models  # noqa: F401 - the tables
-from services.loyalty import service
-from services.loyalty.api import router
+from services.loyalty.api import routers
 from services.loyalty.jobs import housekeeping
+from services.loyalty.privacy import PRIVACY
 from services.loyalty.subscriptions import SUBSCRIPTIONS
 from shared.app import ServiceSpec, build_app
 from shared.bus import Bus
@@ -22,9 +23,10 @@ SPEC = ServiceSpec(
     scopes=("loyalty:read", "loyalty:redeem", "loyalty:admin"),
     title="tourcrm loyalty — membership and points",
     description="Tiers, members, a points ledger, rewards, campaigns and referrals.",
-    routers=[router],
+    routers=[*routers, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
-    after_batch=[service.apply_staged],  # earns the batch's booking-completed events at once
+    after_batch=[earning.apply_staged],  # earns the batch's booking-completed events at once
+    session_hooks={"before_commit": [earning.refuse_unapplied], "after_soft_rollback": [earning.forget_staged]},
     jobs=[housekeeping],
 )
 

@@ -1,137 +1,152 @@
-"""The ledger primitives: lock a member, credit into a lot, debit lots FIFO, held points.
+"""The ledger: writes entries and lots, moves balances, and announces each movement (the outbox).
 
-Every function adds to the caller's transaction and never commits. On PostgreSQL a member row
-is locked with SELECT … FOR UPDATE before its balance moves; on SQLite the writer holds the
-database lock from BEGIN IMMEDIATE, which serialises the same way.
+Every function adds to the caller's transaction and never commits; the caller holds the account's lock.
+`record` writes a `rules.Plan` (a batch of earnings, or one credit) with one multi-row INSERT per table;
+`debit` takes points out (reversals, expiry, adjustments), FIFO by earn date.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty.models import LedgerEntry, Lot, Member, ProgrammeVersion, Redemption
-from services.loyalty.programme import Programme, add_months, default_programme
-from shared import outbox
-from shared.db import settings_of
-from shared.events import Envelope, EventData, new_event
+from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
+from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
+from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
+from shared.outbox import emit
 
-SOURCE = "tourcrm/loyalty"
+_LOT = Lot.__table__
 
 
 class LedgerError(RuntimeError):
     """A movement that would break the ledger's invariants; nothing of it is written."""
 
 
-def tz(session: AsyncSession) -> ZoneInfo:
-    """The business time zone (expiry dates, reviews, campaign calendars): the service's settings.tz."""
-    return settings_of(session).tz
-
-
-def local_date(session: AsyncSession, moment: datetime) -> date:
-    return moment.astimezone(tz(session)).date()
-
-
-def aware(moment: datetime) -> datetime:
-    """Event data from other systems may carry a naive time: read it as UTC (tables only take aware ones)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def envelope(data: EventData, subject: str | None) -> Envelope:
-    return new_event(data, source=SOURCE, subject=subject)
-
-
-def emit(session: AsyncSession, data: EventData, subject: str | None) -> None:
-    outbox.add(session, envelope(data, subject))
-
-
-async def programme(session: AsyncSession) -> tuple[int, Programme]:
-    """The current programme; read once per transaction (a consumer batch shares one)."""
-    cached = session.info.get("loyalty_programme")
-    if cached is not None:
-        return cached
-    session.info["loyalty_programme"] = found = await _load_programme(session)
-    return found
-
-
-CURRENT = (select(ProgrammeVersion.__table__.c.version, ProgrammeVersion.__table__.c.config)
-            .order_by(ProgrammeVersion.__table__.c.version.desc()).limit(1))
-
-
-async def _load_programme(session: AsyncSession) -> tuple[int, Programme]:
-    row = (await session.execute(CURRENT)).first()
-    if row is None:
-        return 0, parse_programme(None)
-    return row.version, parse_programme(row.config)
-
-
-@functools.lru_cache(maxsize=16)
-def parse_programme(config: str | None) -> Programme:
-    """A programme from its stored JSON, parsed once per process (callers share it: never mutate it)."""
-    return default_programme() if config is None else Programme.model_validate_json(config)
-
-
-async def get_member(session: AsyncSession, customer_id: str, *, lock: bool = False) -> Member | None:
-    query = select(Member).where(Member.customer_id == customer_id)
-    if lock:
-        query = query.with_for_update()
-    return (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
-
-
-async def resolve(session: AsyncSession, customer_id: str, *, lock: bool = False) -> Member | None:
-    """The member for a customer id, following merges to the surviving id."""
-    member = await get_member(session, customer_id, lock=lock)
-    for _ in range(10):
-        if member is None or member.status != "merged" or not member.merged_into:
-            break
-        member = await get_member(session, member.merged_into, lock=lock)
-    if member is not None and member.status != "active":
-        return None
+def new_member(session: AsyncSession, customer_id: str, now: datetime, next_review_on: date, *,
+               member_type: str = "individual", points_to: str = "account") -> Member:
+    """A new member row, at the regular tier, and member-enrolled."""
+    member = Member(customer_id=customer_id, member_type=member_type, points_to=points_to, tier="regular",
+                    tier_since=now, next_review_on=next_review_on, enrolled_at=now, updated_at=now)
+    session.add(member)
+    emit(session, MemberEnrolled(customer_id=customer_id, member_type=member_type, tier="regular", enrolled_at=now),
+         customer_id)
     return member
 
 
-async def account_of(session: AsyncSession, member: Member, *, lock: bool = False) -> Member:
-    """The member whose balance holds this member's points (a family head, a pooling enterprise)."""
-    if member.account_id and member.account_id != member.customer_id:
-        head = await resolve(session, member.account_id, lock=lock)
-        if head is not None and (head.member_type == "family" or head.points_to == "account"):
-            return head
-    if lock:
-        return await get_member(session, member.customer_id, lock=True) or member
-    return member
+# --- a plan of credits ---------------------------------------------------------------------------
 
 
-async def held(session: AsyncSession, customer_id: str, now: datetime) -> int:
-    value = (
-        await session.execute(
-            select(func.coalesce(func.sum(Redemption.points), 0)).where(
-                Redemption.customer_id == customer_id, Redemption.status == "held", Redemption.expires_at > now
-            )
-        )
-    ).scalar_one()
-    return int(value)
+class _Rows:
+    """Rows of a plan not yet written, and the events that follow them (entry ids are known once written)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.lots: list[dict[str, Any]] = []
+        self.events: list[Any] = []  # event data, or (entry index, movement)
+        self.written: list[int] = []  # ids of the entries written so far
+
+    def add(self, m: Movement) -> None:
+        if m.lot is not None:
+            earned_at, expires_on, booking_id = m.lot
+            self.lots.append(dict(customer_id=m.account, booking_id=booking_id, earned_at=earned_at,
+                                  expires_on=expires_on, points=m.points, remaining=m.points, expired=0,
+                                  entry=len(self.entries)))
+        if m.event is not None:
+            self.events.append((len(self.entries), m))
+        self.entries.append(dict(customer_id=m.account, earned_by=m.earned_by, kind=m.kind, points=m.points,
+                                 cause_type=m.cause_type, cause_id=m.cause_id, business_key=m.business_key,
+                                 reason=m.reason, actor=m.actor, note=m.note, created_at=m.now))
+
+    async def write(self, session: AsyncSession) -> None:
+        ids: list[int] = []
+        if self.entries:  # table-level (Core) multi-row INSERTs: no ORM bookkeeping per row
+            entries = LedgerEntry.__table__
+            ids = list((await session.execute(
+                insert(entries).returning(entries.c.id, sort_by_parameter_order=True), self.entries)).scalars())
+        if self.lots:
+            await session.execute(insert(_LOT), [{**lot, "entry_id": ids[lot.pop("entry")]} for lot in self.lots])
+        for item in self.events:
+            emit(session, *_announcement(item, ids))
+        self.written += ids
+        self.entries, self.lots, self.events = [], [], []
 
 
-def next_anniversary(enrolled_on: date, today: date) -> date:
-    years = 1
-    while (review := add_months(enrolled_on, 12 * years)) <= today:
-        years += 1
-    return review
+def _announcement(item: Any, ids: list[int]) -> tuple[EventData, str]:
+    if not isinstance(item, tuple):
+        return item, item.customer_id
+    index, m = item
+    fields = dict(customer_id=m.account, points=m.points, balance=m.balance, entry_id=str(ids[index]), cause=m.cause_id)
+    return (PointsReversed(**fields) if m.event == "reversed" else PointsEarned(**fields, kind=m.event)), m.account
 
 
-def segments_of(member: Member) -> list[str]:
-    return list(json.loads(member.segments or "[]"))
+async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], *, campaigns: Iterable[Campaign] = (),
+                 offers: Iterable[Offer] = (), referrals: Iterable[Referral] = ()) -> list[int]:
+    """Write a plan: new members, entries and lots (a debt settlement takes its points from the lots FIFO),
+    bookings and awards, the accounts' balances and tiers, campaigns, offers and referrals; then its events.
+    Returns the ids of the entries written, in order."""
+    rows = _Rows()
+    for step in plan.steps:
+        if isinstance(step, Enrolment):
+            members[step.customer_id] = new_member(session, step.customer_id, step.now, step.next_review_on)
+        elif isinstance(step, TierChange):
+            rows.events.append(TierChanged(customer_id=step.account, old_tier=step.before, new_tier=step.after,
+                                           reason=step.reason, changed_at=step.now))
+        else:
+            if step.settles:
+                await rows.write(session)
+                await session.execute(fifo_statement(), {"c": step.account, "p": step.settles})
+            rows.add(step)
+    await rows.write(session)
+    if plan.bookings:
+        await session.execute(insert(Booking.__table__), plan.bookings)
+    if plan.awards:
+        await session.execute(insert(CampaignAward.__table__), plan.awards)
+    for account in plan.accounts.values():
+        member = members[account.customer_id]
+        member.balance, member.debt, member.tier, member.tier_since = (
+            account.balance, account.debt, account.tier, account.tier_since)
+        member.updated_at = plan.steps[-1].now if plan.steps else member.updated_at
+    _settle_rows(plan, campaigns, offers, referrals)
+    return rows.written
 
 
-def effective_tier(member: Member, today: date) -> str:
-    if member.tier_override and (member.tier_override_until is None or member.tier_override_until >= today):
-        return member.tier_override
-    return member.tier
+def _settle_rows(plan: Plan, campaigns: Iterable[Campaign], offers: Iterable[Offer],
+                 referrals: Iterable[Referral]) -> None:
+    for campaign in campaigns:
+        if campaign.id in plan.issued:
+            campaign.issued = plan.issued[campaign.id]
+            if campaign.budget is not None and campaign.issued >= campaign.budget:
+                campaign.status = "exhausted"
+    for offer in offers:
+        if offer.id in plan.offers:
+            offer.status, offer.booking_id = "used", plan.offers[offer.id]
+    for referral in referrals:
+        if referral.id in plan.referrals:
+            referral.status = "awarded"
+            referral.booking_id, referral.awarded_at = plan.referrals[referral.id]
+
+
+@functools.cache
+def fifo_statement() -> Any:
+    """Take :p points out of account :c's lots FIFO by earn date in ONE statement (a running sum).
+
+    Every change to an account's lots happens under that account's member lock, which the caller holds:
+    the lots need no lock of their own, and this statement (run after the lock was taken) sees them current."""
+    points = bindparam("p", type_=_LOT.c.remaining.type)
+    ordered = select(
+        _LOT.c.id, _LOT.c.remaining,
+        func.sum(_LOT.c.remaining).over(order_by=(_LOT.c.earned_at, _LOT.c.id)).label("upto"),
+    ).where(_LOT.c.customer_id == bindparam("c"), _LOT.c.remaining > 0).cte("ordered")
+    return (update(_LOT).where(_LOT.c.id == ordered.c.id, ordered.c.upto - ordered.c.remaining < points)
+            .values(remaining=case((ordered.c.upto <= points, 0), else_=ordered.c.upto - points)))
+
+
+# --- single movements ----------------------------------------------------------------------------
 
 
 async def write_entry(
@@ -152,34 +167,6 @@ async def write_entry(
     member.updated_at = now
     await session.flush()
     return entry
-
-
-async def credit(
-    session: AsyncSession, member: Member, prog: Programme, *, kind: str, points: int, cause_type: str,
-    cause_id: str | None, now: datetime, earned_at: datetime | None = None, booking_id: str | None = None,
-    business_key: str | None = None, earned_by: str | None = None, reason: str | None = None, actor: str | None = None,
-) -> list[LedgerEntry]:
-    """Credit points into a new lot; then settle any debt from them. Returns the entries written."""
-    entry = await write_entry(
-        session, member, kind=kind, points=points, cause_type=cause_type, cause_id=cause_id, now=now,
-        business_key=business_key, earned_by=earned_by, reason=reason, actor=actor,
-    )
-    earned_at = earned_at or now
-    session.add(Lot(
-        customer_id=member.customer_id, entry_id=entry.id, booking_id=booking_id, earned_at=earned_at,
-        expires_on=add_months(local_date(session, earned_at), prog.expiry_months), points=points, remaining=points,
-    ))
-    entries = [entry]
-    if member.debt > 0:
-        settle = min(member.debt, points)
-        await session.flush()
-        await consume(session, member.customer_id, settle)
-        entries.append(await write_entry(
-            session, member, kind="reverse", points=-settle, cause_type="debt", cause_id=cause_id, now=now,
-            note=f"settles {settle} points of debt from reversed earnings; {member.debt - settle} still owed",
-        ))
-        member.debt -= settle
-    return entries
 
 
 async def consume(session: AsyncSession, customer_id: str, points: int, *, booking_id: str | None = None,
@@ -204,22 +191,41 @@ async def consume(session: AsyncSession, customer_id: str, points: int, *, booki
         raise LedgerError(f"lots of {customer_id} are short by {left} points")
 
 
+ANNOUNCE = {"reversed": PointsReversed, "expired": PointsExpired}
+
+
 async def debit(
     session: AsyncSession, member: Member, *, kind: str, points: int, cause_type: str, cause_id: str | None,
-    now: datetime, business_key: str | None = None, booking_id: str | None = None, reason: str | None = None,
-    actor: str | None = None, note: str | None = None, earned_by: str | None = None,
+    now: datetime, event: str | None = "reversed", cause: str | None = None, booking_id: str | None = None,
+    **entry: Any,
 ) -> LedgerEntry:
-    """Take `points` (> 0) from the balance and its lots."""
+    """Take `points` (> 0) from the balance and its lots, and announce it (`event`; `cause` in the event, default
+    the cause id)."""
     if points <= 0:
         raise LedgerError("a debit takes at least one point")
     await consume(session, member.customer_id, points, booking_id=booking_id, expire=kind == "expire")
-    return await write_entry(
-        session, member, kind=kind, points=-points, cause_type=cause_type, cause_id=cause_id, now=now,
-        business_key=business_key, reason=reason, actor=actor, note=note, earned_by=earned_by,
-    )
+    written = await write_entry(session, member, kind=kind, points=-points, cause_type=cause_type, cause_id=cause_id,
+                                now=now, **entry)
+    if event is not None:
+        emit(session, ANNOUNCE[event](customer_id=member.customer_id, points=-points, balance=member.balance,
+                                      entry_id=str(written.id), cause=cause or cause_id), member.customer_id)
+    return written
 
 
-async def entry_exists(session: AsyncSession, business_key: str) -> bool:
-    return (
-        await session.execute(select(LedgerEntry.id).where(LedgerEntry.business_key == business_key))
-    ).first() is not None
+async def take_back(session: AsyncSession, account: Member, points: int, available: int, *, cause_type: str,
+                    cause_id: str, business_key: str, now: datetime, reason: str, debt_note: str,
+                    booking_id: str | None = None) -> int:
+    """Reverse `points` credited earlier: what `available` covers now, the rest as debt that later credits
+    settle (`debt_note`, formatted with {owed}, says so; a zero entry when nothing could be taken).
+    Returns the points taken."""
+    take = max(0, min(points, available))
+    owed = points - take
+    account.debt += owed
+    note = debt_note.format(owed=owed) if owed else None
+    if take:
+        await debit(session, account, kind="reverse", points=take, cause_type=cause_type, cause_id=cause_id, now=now,
+                    business_key=business_key, booking_id=booking_id, reason=reason, note=note)
+    elif owed:
+        await write_entry(session, account, kind="reverse", points=0, cause_type=cause_type, cause_id=cause_id,
+                          business_key=business_key, now=now, reason=reason, note=note)
+    return take

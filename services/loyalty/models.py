@@ -14,16 +14,10 @@ from decimal import Decimal
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
-from sqlmodel.sql.sqltypes import UTCDateTime
 
-from shared.db import utcnow
+from shared.db import BIGID, utc_column, utcnow
 
-BIGID = BigInteger().with_variant(Integer, "sqlite")
-
-
-def _ts(nullable: bool = False, index: bool = False) -> Column:
-    """timestamptz (the migrations say sa.DateTime(timezone=True)); aware UTC datetimes back on both databases."""
-    return Column(UTCDateTime(), nullable=nullable, index=index)
+_ts = utc_column  # timestamptz (the migrations say sa.DateTime(timezone=True)); aware UTC datetimes back
 
 
 class ProgrammeVersion(SQLModel, table=True):

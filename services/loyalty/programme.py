@@ -1,21 +1,19 @@
 """The programme: tiers, earn rules, expiry and downgrade policy. A sensible default ships.
 
 The programme is versioned data (table loyalty_programme); a change is a new version, with the
-admin and the reason, and never rewrites past ledger entries.
+admin and the reason, and never rewrites past ledger entries. The rules that apply it (what a booking
+earns, which tier a member qualifies for) are pure functions in rules.py.
 """
 
 from __future__ import annotations
 
-import calendar
-from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TIERS = ("regular", "silver", "gold", "platinum")
+TIERS = ("regular", "silver", "gold", "platinum")  # the one list of tiers, lowest first
 TierName = Literal["regular", "silver", "gold", "platinum"]
-LABELS = {"regular": "普通", "silver": "银卡", "gold": "金卡", "platinum": "白金"}
 
 
 class Benefits(BaseModel):
@@ -105,17 +103,3 @@ def default_programme() -> Programme:
         ],
         bonuses=[BonusRule(match="kind", value="cruise", points=500), BonusRule(match="tag", value="eco", multiplier=Decimal("1.2"))],
     )
-
-
-def floor_int(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_DOWN))
-
-
-def add_months(day: date, months: int) -> date:
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def tier_rank(name: str) -> int:
-    return TIERS.index(name)

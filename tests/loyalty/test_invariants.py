@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from services.loyalty import ledger as L
-from services.loyalty import service
+from services.loyalty import bonuses, earning, expiry, redemptions, repository
 from services.loyalty.models import LedgerEntry, Lot, Member, Redemption
 from shared.db import transaction
 from shared.errors import Problem
 from shared.lane import lane
+from shared.outbox import OutboxRecord
 from tests.conftest import Backend
 from tests.loyalty.support import cancelled, completed
 
@@ -46,37 +46,57 @@ async def test_any_sequence_keeps_the_ledger_whole(backend: Backend, ops: list[t
     holds: list[str] = []
     for op, arg in ops:
         clock += timedelta(minutes=5)
+        before = await written(runtime, customer)
         try:
             if op == "hold":  # as the API does: the fast lane, else the general path
                 try:
                     async with lane(runtime.engine) as tx:
-                        holds.append((await service.fast_cash_hold(tx, customer, clock, points=arg, booking_id=None)).id)
+                        holds.append((await redemptions.fast_cash_hold(tx, customer, clock, points=arg, booking_id=None)).id)
                     held_fast = True
-                except service.NotFast:
+                except redemptions.NotFast:
                     held_fast = False
             if op in ("capture", "release") and holds:
                 async with lane(runtime.engine) as tx:
-                    fn = service.capture if op == "capture" else service.release
+                    fn = redemptions.capture if op == "capture" else redemptions.release
                     await fn(tx, holds[arg % len(holds)], clock)
             async with transaction(runtime.sessions) as s:
                 if op == "earn":
                     booking = f"{customer}-b{len(bookings)}"
                     bookings.append(booking)
-                    await service.earn_booking(s, completed(customer, booking, f"{arg}.00", at=clock), clock)
+                    await earning.earn(s, [(completed(customer, booking, f"{arg}.00", at=clock), clock)])
                 elif op == "hold" and not held_fast:
-                    holds.append((await service.create_hold(s, customer, clock, points=arg, reward_id=None,
+                    holds.append((await redemptions.create_hold(s, customer, clock, points=arg, reward_id=None,
                                                             booking_id=None)).id)
                 elif op == "cancel" and bookings:
-                    await service.cancel_booking(s, cancelled(customer, bookings[arg % len(bookings)]), clock)
+                    await earning.cancel_booking(s, cancelled(customer, bookings[arg % len(bookings)]), clock)
                 elif op == "expire":
                     clock += timedelta(days=30 * arg)
-                    await service.expire_holds(s, clock)
-                    await service.expire_points(s, clock)
+                    await redemptions.expire_holds(s, clock)
+                    await expiry.expire_points(s, clock)
                 elif op == "adjust":
-                    await service.adjust(s, customer, arg, "property test", "tester", clock)
+                    await bonuses.adjust(s, customer, arg, "property test", "tester", clock)
         except Problem as problem:
-            assert problem.status in (404, 409, 422), problem  # refused cleanly, nothing written
+            assert problem.status in (404, 409, 422), problem  # refused cleanly, nothing written:
+            assert await written(runtime, customer) == before, (op, arg, problem)
         await check(runtime, customer, clock)
+
+
+async def written(runtime, customer: str) -> tuple:  # noqa: ANN001
+    """Everything a movement of the customer's points writes: ledger entries, lots (and their state),
+    redemptions (and their state), the member row and the outbox events about the customer."""
+    async with runtime.read_sessions() as s:
+        entries = (await s.execute(select(LedgerEntry.id, LedgerEntry.points).where(LedgerEntry.customer_id == customer)
+                                   .order_by(LedgerEntry.id))).all()
+        lots = (await s.execute(select(Lot.id, Lot.remaining, Lot.expired).where(Lot.customer_id == customer)
+                                .order_by(Lot.id))).all()
+        holds = (await s.execute(select(Redemption.id, Redemption.status).where(Redemption.customer_id == customer)
+                                 .order_by(Redemption.id))).all()
+        member = (await s.execute(select(Member.balance, Member.held, Member.debt, Member.tier)
+                                  .where(Member.customer_id == customer))).all()
+        events = (await s.execute(select(func.count()).select_from(OutboxRecord)
+                                  .where(OutboxRecord.key == customer))).scalar_one()
+    return [tuple(r) for r in entries], [tuple(r) for r in lots], [tuple(r) for r in holds], \
+        [tuple(r) for r in member], events
 
 
 async def check(runtime, customer: str, now: datetime) -> None:  # noqa: ANN001
@@ -88,7 +108,7 @@ async def check(runtime, customer: str, now: datetime) -> None:  # noqa: ANN001
                                    .where(LedgerEntry.customer_id == customer))).scalar_one()
         lots = (await s.execute(select(func.coalesce(func.sum(Lot.remaining), 0), func.coalesce(func.min(Lot.remaining), 0))
                                 .where(Lot.customer_id == customer))).one()
-        held = await L.held(s, customer, now)
+        held = await repository.held(s, customer, now)
         reserved = (await s.execute(select(func.coalesce(func.sum(Redemption.points), 0))
                                     .where(Redemption.customer_id == customer, Redemption.status == "held"))).scalar_one()
     assert member.balance == int(entries) >= 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from services.loyalty import service
-from services.loyalty.programme import add_months
+from services.loyalty.expiry import emit_notices, expire_points
+from services.loyalty.rules import add_months
+from services.loyalty.tiers import review_tiers
 from shared.db import transaction, utcnow
 from shared.events import ComplaintReopened, ComplaintResolved, CustomerAtRisk, FeedbackSubmitted
 from tests.conftest import Backend
@@ -33,19 +34,19 @@ async def test_tiers_upgrade_at_once_review_one_down_at_anniversary_and_override
 
     review_on = datetime.fromisoformat(view["tier_progress"]["review_on"])
     warn_at = datetime(review_on.year, review_on.month, review_on.day, 4, tzinfo=timezone.utc) - timedelta(days=10)
-    assert await run(loyalty, service.emit_notices, warn_at) >= 1
-    assert await run(loyalty, service.emit_notices, warn_at) == 0  # once
+    assert await run(loyalty, emit_notices, warn_at) >= 1
+    assert await run(loyalty, emit_notices, warn_at) == 0  # once
     [warning] = await emitted(loyalty, "tier-downgrade-warning")
     assert (warning["data"]["current_tier"], warning["data"]["next_tier"]) == ("gold", "silver")
 
     review = warn_at + timedelta(days=11)  # the anniversary; no trips in the last 12 months any more
-    assert await run(loyalty, service.review_tiers, review) == 1
+    assert await run(loyalty, review_tiers, review) == 1
     async with loyalty.runtime.read_sessions() as s:
         from services.loyalty.models import Member
         m = await s.get(Member, "c-tier")
         assert m.tier == "silver"  # one tier down at most
         assert m.next_review_on > review.date()
-    assert await run(loyalty, service.review_tiers, review) == 0  # reviewed once a year
+    assert await run(loyalty, review_tiers, review) == 0  # reviewed once a year
 
     until = (utcnow() + timedelta(days=30)).date()
     r = await loyalty.client.post("/v1/members/c-tier/tier-override",
@@ -54,7 +55,7 @@ async def test_tiers_upgrade_at_once_review_one_down_at_anniversary_and_override
     assert r.json()["tier"] == "platinum" and r.json()["tier_override"]["until"] == until.isoformat()
     assert (await loyalty.client.post("/v1/members/c-tier/tier-override",
                                       json={"tier": "emperor", "until": until.isoformat(), "reason": "x" * 5})).status_code == 422
-    await run(loyalty, service.review_tiers, datetime.combine(until + timedelta(days=1), datetime.min.time(), timezone.utc)
+    await run(loyalty, review_tiers, datetime.combine(until + timedelta(days=1), datetime.min.time(), timezone.utc)
               + timedelta(hours=4))
     assert (await member(loyalty, "c-tier"))["tier"] != "platinum"  # the override ended
 
@@ -67,13 +68,13 @@ async def test_points_expire_fifo_by_earn_date_with_a_notice_before(backend: Bac
     await applied(loyalty, 2)
     first_expiry = add_months((t0 - timedelta(days=200)).astimezone(loyalty.runtime.settings.tz).date(), 24)  # settings.tz
     soon = datetime.combine(first_expiry, datetime.min.time(), timezone.utc) - timedelta(days=10)
-    assert await run(loyalty, service.emit_notices, soon) == 1
+    assert await run(loyalty, emit_notices, soon) == 1
     [notice] = await emitted(loyalty, "points-expiring")
     assert (notice["data"]["points"], notice["data"]["expires_on"]) == (300, first_expiry.isoformat())
-    assert await run(loyalty, service.expire_points, soon) == 0
+    assert await run(loyalty, expire_points, soon) == 0
     later = soon + timedelta(days=12)
-    assert await run(loyalty, service.expire_points, later) == 300  # only the older lot
-    assert await run(loyalty, service.expire_points, later) == 0
+    assert await run(loyalty, expire_points, later) == 300  # only the older lot
+    assert await run(loyalty, expire_points, later) == 0
     assert await balance(loyalty, "c-old") == 500
     [expired] = await emitted(loyalty, "points-expired")
     assert (expired["data"]["points"], expired["data"]["balance"]) == (-300, 500)

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from services.loyalty import service
+from services.loyalty.redemptions import expire_holds
 from shared.db import transaction, utcnow
 from tests.conftest import Backend, RunningService
 from tests.loyalty.support import applied, assert_ledger_consistent, balance, completed, emitted, key, member, publish
@@ -52,7 +52,7 @@ async def test_holds_expire_on_their_own_and_an_expired_hold_cannot_be_captured(
     hold = (await loyalty.client.post("/v1/members/c-exp/redemptions", json={"points": 700}, headers=key())).json()
     # the clock moves past the hold's end: capture is refused before the sweep, and the sweep marks it expired
     async with transaction(loyalty.runtime.sessions) as s:
-        assert await service.expire_holds(s, utcnow()) == 0
+        assert await expire_holds(s, utcnow()) == 0
     async with transaction(loyalty.runtime.sessions) as s:
         from services.loyalty.models import Redemption
         row = await s.get(Redemption, hold["id"])
@@ -61,7 +61,7 @@ async def test_holds_expire_on_their_own_and_an_expired_hold_cannot_be_captured(
     assert refused.status_code == 409 and "expired" in refused.json()["detail"]
     assert (await member(loyalty, "c-exp"))["points_available"] == 1000  # an expired hold reserves nothing
     async with transaction(loyalty.runtime.sessions) as s:
-        assert await service.expire_holds(s, utcnow()) == 1
+        assert await expire_holds(s, utcnow()) == 1
     assert (await loyalty.client.get(f"/v1/redemptions/{hold['id']}")).json()["status"] == "expired"
     assert await balance(loyalty, "c-exp") == 1000
 
@@ -120,7 +120,8 @@ async def test_bad_input_is_a_clear_problem_never_a_500_and_writes_nothing(backe
     assert (await loyalty.client.post("/v1/members/c-bad/redemptions", json={"points": 5})).status_code == 400  # no key
     assert (await loyalty.client.post("/v1/redemptions/nope/capture")).status_code == 404
     assert (await loyalty.client.post("/v1/redemptions/nope/release")).status_code == 404
-    assert (await loyalty.client.get("/v1/members/c-bad/ledger", params={"cursor": "abc"})).status_code == 422
+    bad_cursor = await loyalty.client.get("/v1/members/c-bad/ledger", params={"cursor": "abc"})
+    assert bad_cursor.status_code == 400 and bad_cursor.json()["errors"][0]["field"] == "cursor"  # shared.pages
     view = await member(loyalty, "c-bad")
     assert (view["points_balance"], view["points_held"]) == (1000, 0)
     assert len((await loyalty.client.get("/v1/members/c-bad/ledger")).json()["items"]) == 1
@@ -179,3 +180,16 @@ async def test_200_concurrent_redemptions_never_overdraw_one_member(backend: Bac
     view = await member(loyalty, "c-hot")
     assert (view["points_balance"], view["points_available"]) == (0, 0)
     await assert_ledger_consistent(loyalty)
+
+
+async def test_a_negative_adjustment_is_announced_as_points_reversed_with_the_adjustment_as_cause(backend: Backend) -> None:
+    """A negative adjustment takes points away: profile's 360 view must hear points-reversed, not points-earned."""
+    loyalty = await funded(backend, "c-adj-neg")
+    r = await loyalty.client.post("/v1/members/c-adj-neg/adjustments", json={"points": -300, "reason": "double credit"},
+                                  headers=key())
+    assert r.status_code == 201, r.text
+    earned = [e["data"] for e in await emitted(loyalty, "points-earned") if e["data"]["customer_id"] == "c-adj-neg"]
+    assert all(e["points"] > 0 for e in earned), earned
+    [reversed_] = [e["data"] for e in await emitted(loyalty, "points-reversed") if e["data"]["customer_id"] == "c-adj-neg"]
+    assert (reversed_["points"], reversed_["balance"], reversed_["cause"]) == (-300, 700, "double credit")
+    assert reversed_["entry_id"] == r.json()["entry"]["id"]

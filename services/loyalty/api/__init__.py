@@ -1,0 +1,13 @@
+"""HTTP routes of the loyalty service: parse, authorise, call a use case, shape the answer.
+
+State changes run in a `UnitOfWork` (one commit after the route returns; a unique-key race is a 409);
+POSTs that move points take an `Idempotency-Key` (redemptions, adjustments); capture and release are
+idempotent by state and run in the fast lane. The privacy export comes from `privacy.PRIVACY.router()`.
+"""
+
+from __future__ import annotations
+
+from services.loyalty.api import admin, members, redemptions
+
+# side by side, not nested: a route's path (its label in the request metrics) is then the full /v1/… path
+routers = [admin.router, members.router, redemptions.router]

@@ -1,0 +1,112 @@
+"""Redemptions at checkout (hold, capture, release) and admin adjustments: the routes that move points."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.loyalty import bonuses, redemptions
+from services.loyalty.models import Redemption
+from services.loyalty.schemas import (
+    Adjustment, AdjustmentPublic, Id, RedemptionCreate, RedemptionPublic, entry_public,
+)
+from shared import idempotency
+from shared.app import ReadSessionDep, RuntimeDep
+from shared.auth import Scope
+from shared.db import utcnow
+from shared.errors import NotFound
+from shared.lane import lane
+
+router = APIRouter(prefix="/v1", tags=["loyalty"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def public(redemption: Any) -> dict[str, Any]:  # a Redemption, or a plain row of one
+    return RedemptionPublic.model_validate(redemption).model_dump(mode="json")
+
+
+def _answer(status_code: int, body: Any, key: str) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers={"Idempotency-Key": key})
+
+
+async def idempotent(runtime: Any, client: Any, key: str, digest: str,
+                     action: Callable[[AsyncSession], Awaitable[tuple[int, Any]]]) -> JSONResponse:
+    """The Idempotency-Key protocol (shared.idempotency.run_once): the key is claimed before the action runs,
+    so a concurrent twin waits on it and then replays the first answer."""
+    replay = await idempotency.run_once(runtime.sessions, client=client.name, key=key, digest=digest, action=action)
+    return _answer(replay.status_code, replay.body, key)
+
+
+def _key_and_digest(request: Request, key: str | None, body: Any) -> tuple[str, str]:
+    key = idempotency.validate_key(key)
+    return key, idempotency.request_hash(request.method, request.url.path, body.model_dump(mode="json"))
+
+
+@router.post("/members/{customer_id}/redemptions", status_code=201, response_model=RedemptionPublic)
+async def redeem(customer_id: Id, body: RedemptionCreate, request: Request, client: Scope("loyalty:redeem"),
+                 runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """Reserve points (a hold) for a reward or as cash at checkout; capture or release it later."""
+    key, digest = _key_and_digest(request, idempotency_key, body)
+    if body.points is not None:  # points-as-cash at checkout: the fast lane, the general path if it does not apply
+        answer: dict[str, Any] = {}
+        try:
+            async with lane(runtime.engine) as tx:
+                async def claim(hold: Any) -> None:  # the key is stored with its answer, before the member's lock
+                    answer["view"] = public(hold)
+                    await idempotency.claim(tx, client=client.name, key=key, digest=digest, status_code=201,
+                                            body=answer["view"])
+
+                await redemptions.fast_cash_hold(tx, customer_id, utcnow(), points=body.points,
+                                                 booking_id=body.booking_id, claim=claim)
+            return _answer(201, answer["view"], key)
+        except idempotency.Replayed as replayed:
+            return _answer(replayed.replay.status_code, replayed.replay.body, key)
+        except redemptions.NotFast:
+            pass
+
+    async def action(session: AsyncSession) -> tuple[int, Any]:
+        hold = await redemptions.create_hold(session, customer_id, utcnow(), points=body.points,
+                                             reward_id=body.reward_id, booking_id=body.booking_id)
+        return 201, public(hold)
+
+    return await idempotent(runtime, client, key, digest, action)
+
+
+@router.get("/redemptions/{redemption_id}", response_model=RedemptionPublic)
+async def get_redemption(redemption_id: str, client: Scope("loyalty:read"), session: ReadSessionDep) -> Any:
+    found = await session.get(Redemption, redemption_id)
+    if found is None:
+        raise NotFound("redemption", redemption_id)
+    return public(found)
+
+
+@router.post("/redemptions/{redemption_id}/capture", response_model=RedemptionPublic)
+async def capture(redemption_id: str, client: Scope("loyalty:redeem"), runtime: RuntimeDep) -> JSONResponse:
+    async with lane(runtime.engine) as tx:
+        captured = await redemptions.capture(tx, redemption_id, utcnow())
+    return JSONResponse(public(captured))
+
+
+@router.post("/redemptions/{redemption_id}/release", response_model=RedemptionPublic)
+async def release(redemption_id: str, client: Scope("loyalty:redeem"), runtime: RuntimeDep) -> JSONResponse:
+    async with lane(runtime.engine) as tx:
+        released = await redemptions.release(tx, redemption_id, utcnow())
+    return JSONResponse(public(released))
+
+
+@router.post("/members/{customer_id}/adjustments", status_code=201, response_model=AdjustmentPublic)
+async def adjustment(customer_id: Id, body: Adjustment, request: Request, client: Scope("loyalty:admin"),
+                     runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """An admin's adjustment `{"points": ±n, "reason": …}`, audited (actor, reason) and idempotent."""
+    key, digest = _key_and_digest(request, idempotency_key, body)
+
+    async def action(session: AsyncSession) -> tuple[int, Any]:
+        account, entry = await bonuses.adjust(session, customer_id, body.points, body.reason, client.name, utcnow())
+        answer = AdjustmentPublic(entry=entry_public(entry), points_balance=account.balance, debt=account.debt)
+        return 201, answer.model_dump(mode="json")
+
+    return await idempotent(runtime, client, key, digest, action)
