@@ -187,7 +187,7 @@ async def cancel(session: AsyncSession, invitation_id: str, now: datetime) -> In
         raise NotFound("invitation", invitation_id)
     if invitation.status not in LIVE:
         raise Conflict(f"invitation {invitation_id} is {invitation.status}; only scheduled or sent ones can be cancelled",
-                       status=invitation.status)
+                       invitation_status=invitation.status)
     await session.execute(update(Invitation).where(Invitation.id == invitation_id)
                           .values(status="cancelled", reason="cancelled-by-staff")
                           .execution_options(synchronize_session=False))

@@ -39,6 +39,6 @@ async def moderate(session: AsyncSession, *, review_id: str, form: ReviewModerat
     if review is None:
         raise NotFound("review", review_id)
     if review.status != "pending" and review.status != form.status:
-        raise Conflict(f"review {review_id} is already {review.status}", status=review.status)
+        raise Conflict(f"review {review_id} is already {review.status}", review_status=review.status)
     review.status, review.moderation_note, review.moderated_at = form.status, form.note, now
     return review
