@@ -15,7 +15,9 @@ ZH_PHRASES: dict[str, float] = {  # matched as substrings before the word pass
     "无购物": 1.5, "纯玩": 1.5, "名不虚传": 2.5, "一般般": -0.5, "还行": 0.3, "中规中矩": 0, "凑合": -0.5,
     "不太好": -1.5, "不太满意": -2, "不满意": -2.5, "不干净": -2.5, "不新鲜": -2, "不准时": -2, "不专业": -2.5,
     "不耐烦": -2.5, "不热情": -1.5, "不舒服": -2, "不方便": -1.5, "没意思": -2, "不好吃": -2, "不好": -1.5,
-    "好评": 2.5, "差评": -3, "性价比高": 2.5, "性价比低": -2.5, "性价比很高": 2.5, "性价比不高": -2,
+    "好评": 2.5, "差评": -3, "迷路": -2, "甩给": -2.5, "敷衍了事": -2.5, "不回消息": -2.5, "没人理": -2.5,
+    "打不到车": -1.5, "打不到": -1.5, "很偏": -1.5, "太偏": -2, "服务到位": 2.5, "马上跟进": 1.5, "不用排队": 1.5,
+    "响应很快": 2, "处理得很及时": 2, "开车很稳": 2, "主动帮": 1.5, "说好的": -1, "结果": -0.5, "性价比高": 2.5, "性价比低": -2.5, "性价比很高": 2.5, "性价比不高": -2,
 }
 
 ZH_WORDS: dict[str, float] = {
@@ -54,7 +56,11 @@ EN_PHRASES: dict[str, str] = {  # multi-word expressions → one token that EN_W
     "left behind": "leftbehind", "behind schedule": "lateschedule", "on time": "ontime", "once in a lifetime": "lifetime",
     "not as described": "misdescribed", "nothing like the pictures": "misdescribed", "better than expected": "exceeded",
     "exceeded our expectations": "exceeded", "exceeded my expectations": "exceeded", "fell short": "fellshort",
-    "just okay": "justok", "just ok": "justok", "nothing special": "justok", "so-so": "justok",
+    "got lost": "gotlost", "pay again": "payagain", "paid again": "payagain", "without any compensation": "nocompensation",
+    "without compensation": "nocompensation", "no compensation": "nocompensation", "not their problem": "notourproblem",
+    "wasn't their problem": "notourproblem", "not our problem": "notourproblem", "nobody came": "nobodycame",
+    "no one came": "nobodycame", "told us nothing": "toldusnothing", "come alive": "comealive", "ran cold": "rancold",
+    "cutting out": "cuttingout", "just okay": "justok", "just ok": "justok", "nothing special": "justok", "so-so": "justok",
 }
 
 EN_WORDS: dict[str, float] = {
@@ -62,7 +68,9 @@ EN_WORDS: dict[str, float] = {
     "timewaste": -2.5, "worthit": 2.5, "notworth": -2.5, "goodvalue": 1.5, "neveragain": -3, "notrecommend": -3,
     "highlyrecommend": 3, "abovebeyond": 3, "hiddenfees": -2.5, "noshow": -2.5, "lostluggage": -2.5,
     "leftbehind": -2.5, "lateschedule": -1.5, "ontime": 1.5, "lifetime": 2.5, "misdescribed": -2.5, "exceeded": 3,
-    "fellshort": -2, "justok": -0.3,
+    "fellshort": -2, "justok": -0.3, "gotlost": -2, "payagain": -2, "nocompensation": -2, "notourproblem": -2.5,
+    "nobodycame": -2.5, "toldusnothing": -2, "spectacular": 2.8, "comealive": 2, "sulked": -2, "shouted": -2.2,
+    "dragged": -1.8, "rancold": -1.5, "cuttingout": -1.5, "careful": 1.2,
     "knowledgeable": 2.2, "attentive": 2, "punctual": 1.8, "spotless": 2.5, "cozy": 1.8, "spacious": 1.5,
     "seamless": 2.2, "well-organized": 2.2, "well-organised": 2.2, "unforgettable": 2.8, "breathtaking": 3,
     "stunning": 2.8, "delicious": 2.5, "hospitable": 2, "professional": 1.8, "informative": 1.5, "smooth": 1.5,
