@@ -66,6 +66,12 @@ async def list_invitations(session: ReadSessionDep, client: Scope("feedback:read
     return page_of(rows, limit, key=lambda i: (i.created_at, i.id), item=lambda i: InvitationPublic.model_validate(i, from_attributes=True))
 
 
+@router.post("/surveys/dispatch", response_model=dict[str, int])
+async def dispatch(session: UnitOfWork, client: Scope("feedback:admin")) -> dict[str, int]:
+    """Send (or suppress) the invitations due now, without waiting for the periodic job's next round."""
+    return await invitations.send_due(session, utcnow())
+
+
 @router.post("/surveys/invitations/{invitation_id}/cancel", response_model=InvitationPublic)
 async def cancel_invitation(invitation_id: str, session: UnitOfWork, client: Scope("feedback:admin")) -> InvitationPublic:
     invitation = await invitations.cancel(session, invitation_id, utcnow())
