@@ -38,6 +38,16 @@ class Group(BaseModel):
     small_sample: bool
 
 
+class WordOfMouth(BaseModel):
+    """口碑 among promoters (NPS 9–10): how many referred another customer (loyalty's referral points).
+    Who was referred is not on the bus yet (loyalty's events name the referrer only), so that share is null."""
+
+    promoters: int
+    referrers: int
+    referrer_share: float | None
+    referred_share: float | None = None
+
+
 class Scores(BaseModel):
     start: date | None
     end: date | None
@@ -47,6 +57,7 @@ class Scores(BaseModel):
     small_sample_below: int
     overall: Group
     groups: list[Group]
+    word_of_mouth: WordOfMouth
 
 
 def _bucket(moment: datetime, tz: Any, period: Period) -> str:
@@ -102,8 +113,12 @@ async def scores(session: AsyncSession, *, by: Dimension | None, period: Period,
 
     everyone = [row for members in rows.values() for row in members]
     groups = [group(k, rows.get(k, []), sent.get(k, 0)) for k in sorted(set(rows) | set(sent), key=lambda k: (k is None, k or ""))]
+    promoters = {r.customer_id for r in responses if r.nps is not None and r.nps >= 9}
+    referrers = await repo.referrers(session, promoters)
+    mouth = WordOfMouth(promoters=len(promoters), referrers=len(referrers),
+                        referrer_share=round(len(referrers) / len(promoters), 3) if promoters else None)
     return Scores(start=start, end=end, by=by, period=period, weights=cfg.csi_weights, small_sample_below=cfg.small_sample,
-                  overall=group(None, everyone, sum(sent.values())), groups=groups if by else [])
+                  overall=group(None, everyone, sum(sent.values())), groups=groups if by else [], word_of_mouth=mouth)
 
 
 def _gauges(registry: Any) -> tuple[Gauge, Gauge, Gauge]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -153,5 +153,12 @@ async def gold_members(session: AsyncSession, tiers: list[str], limit: int = 100
     return (await session.execute(query.limit(limit))).scalars().all()
 
 
-def since(now: datetime, days: float) -> datetime:
-    return now - timedelta(days=days)
+async def referrers(session: AsyncSession, customer_ids: set[str]) -> set[str]:
+    """Those of the customers who referred another one."""
+    found: set[str] = set()
+    ids = sorted(customer_ids)
+    for start in range(0, len(ids), 500):
+        query = select(SurveyCustomer.customer_id).where(SurveyCustomer.customer_id.in_(ids[start:start + 500]),
+                                                         SurveyCustomer.referrer.is_(True))
+        found |= set((await session.execute(query)).scalars())
+    return found

@@ -79,3 +79,18 @@ async def test_survey_bonus_with_loyalty_once_per_invitation(backend: Backend) -
 
 async def _equals(value, expected) -> bool:  # noqa: ANN001
     return (await value) == expected
+
+
+async def test_word_of_mouth_among_promoters(backend: Backend) -> None:
+    from shared.events import PointsEarned
+
+    feedback = await backend.service("feedback")
+    for n, nps in enumerate([10, 9, 9, 5]):
+        invitation = await invited(backend, feedback, f"w-{n}", f"wb-{n}")
+        await _answer(feedback, invitation.token, {"nps": nps, "csat": 4})
+    await send(backend, feedback, PointsEarned(customer_id="w-0", points=100, balance=100, entry_id="1", cause="ref-1",
+                                               kind="referral"),
+               PointsEarned(customer_id="w-3", points=100, balance=100, entry_id="2", cause="ref-2", kind="referral"),
+               PointsEarned(customer_id="w-1", points=50, balance=50, entry_id="3", kind="earn"))
+    mouth = (await feedback.client.get("/v1/feedback/scores")).json()["word_of_mouth"]
+    assert mouth == {"promoters": 3, "referrers": 1, "referrer_share": 0.333, "referred_share": None}
