@@ -138,7 +138,9 @@ async def create_review(form: ReviewCreate, session: UnitOfWork, client: Scope("
 async def list_reviews(session: ReadSessionDep, client: Scope("feedback:read"), product_id: str | None = None,
                        status_: Annotated[str | None, Query(alias="status", pattern=r"^(pending|approved|rejected|removed)$")] = None,
                        customer_id: str | None = None, cursor: Cursor = None, limit: Limit = 50) -> Page[ReviewPublic]:
-    rows = await repo.reviews(session, product_id=product_id, status=status_, customer_id=client.for_customer(customer_id),
+    """Reviews, oldest first; approved ones are public, a customer-facing key sees others only when it asks for those."""
+    mine = customer_id if status_ == "approved" else client.for_customer(customer_id)
+    rows = await repo.reviews(session, product_id=product_id, status=status_, customer_id=mine,
                               after=decode_cursor(cursor, datetime, str), limit=limit)
     return page_of(rows, limit, key=lambda r: (r.created_at, r.id), item=lambda r: ReviewPublic.model_validate(r, from_attributes=True))
 

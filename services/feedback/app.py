@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.feedback import models  # noqa: F401 - the tables
 from services.feedback.api import router
-from services.feedback.jobs import surveys
+from services.feedback.jobs import surveys, warm_up
 from services.feedback.privacy import PRIVACY
 from services.feedback.subscriptions import SUBSCRIPTIONS
 from shared.app import ServiceSpec, build_app
@@ -24,7 +24,7 @@ SPEC = ServiceSpec(
     description="Post-trip and follow-up surveys, NPS / CSAT / CSI, reviews and comment sentiment.",
     routers=[router, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
-    jobs=[surveys],
+    jobs=[surveys, warm_up],
 )
 
 

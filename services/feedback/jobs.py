@@ -3,10 +3,11 @@ survey twice a year, the business gauges. Each step takes `now`, so tests drive 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from services.feedback import invitations, reports
+from services.feedback import invitations, reports, sentiment
 from shared.app import every
 from shared.db import transaction
 
@@ -31,3 +32,8 @@ async def run_due_work(runtime: Runtime, now: datetime) -> dict[str, int]:
 
 
 surveys = every(INTERVAL_SECONDS, run_due_work, name="feedback-surveys")
+
+
+async def warm_up(runtime: Runtime) -> None:
+    """Load the analysers' models once at start, in a worker thread, so the first answer does not wait for them."""
+    await asyncio.to_thread(sentiment.warm_up)

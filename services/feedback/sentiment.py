@@ -50,6 +50,12 @@ def analyse(text: str | None) -> Analysis | None:
     return Analysis(label=label_of(score), score=score, language=language, topics=topics_of(text, language))
 
 
+def warm_up() -> None:
+    """Load jieba's dictionary, snownlp's and VADER's models (a few seconds, once per process)."""
+    analyse("导游很好。")
+    analyse("The guide was good.")
+
+
 # --- Chinese ------------------------------------------------------------------------------------
 
 

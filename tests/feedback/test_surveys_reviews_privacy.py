@@ -63,6 +63,10 @@ async def test_reviews_with_moderation(backend: Backend) -> None:
         assert (await other.get(f"/v1/reviews/{review['id']}")).status_code == 200
     listed = (await feedback.client.get("/v1/reviews", params={"product_id": "P-XIAN-4D", "status": "approved"})).json()
     assert [x["id"] for x in listed["items"]] == [review["id"]]
+    async with feedback.client_as("customer", customer="r-2") as other:
+        public = (await other.get("/v1/reviews", params={"status": "approved"})).json()["items"]
+        assert [x["id"] for x in public] == [review["id"]]
+        assert (await other.get("/v1/reviews")).json()["items"] == []  # its own: none
 
 
 async def test_export_erase_and_merge(backend: Backend) -> None:
