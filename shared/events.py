@@ -453,8 +453,8 @@ class DetractorDetected(EventData):
     csat: int | None = Field(default=None, ge=1, le=5)
     sentiment: float | None = Field(default=None, ge=-1, le=1)
     answers: dict[str, Any] = Field(default_factory=dict, description="the answers, by question id")
-    kind: Literal["post-trip", "follow-up", "member"] = "post-trip"
-    complaint_id: str | None = None
+    kind: Literal["post-trip", "member"] = Field(default="post-trip", description="an unhappy complaint follow-up is "
+                                                 "not a detractor: feedback-submitted with its complaint id tells complaints")
     product: dict[str, Any] | None = Field(default=None, description="booking context: product id, name, kind, "
                                            "destination, guide, supplier, channel")
 

@@ -4,7 +4,8 @@ Every answer → `feedback-submitted` (scores, sentiment, the complaint a follow
 (360 view, churn signal), loyalty (a survey bonus, once per invitation: `survey_id` is the invitation's id)
 and complaints (a follow-up's verdict). An unhappy answer — NPS 0–6, CSAT ≤ 2 or a strongly negative
 comment — also → `detractor-detected` with the answers and the booking context, from which complaints
-opens a service-recovery case.
+opens a service-recovery case. Not for a complaint's follow-up: its unhappy answer belongs to the complaint
+it follows (complaints reopens it from feedback-submitted), not to a new case.
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ def announce(session: AsyncSession, response: Response, invitation: Invitation, 
         sentiment_label=response.sentiment, csi=csi, product_id=response.product_id,  # type: ignore[arg-type]
         detractor=bool(reasons),
     ), response.customer_id)
-    if reasons:
+    if reasons and response.kind != "follow-up":
         outbox.emit(session, DetractorDetected(
             response_id=response.id, customer_id=response.customer_id, booking_id=response.booking_id,
             nps=response.nps, comment_excerpt=(response.comment or "")[:EXCERPT] or None,
             reasons=reasons, csat=response.csat, sentiment=response.sentiment_score,  # type: ignore[arg-type]
-            answers=response.answers, kind=response.kind, complaint_id=response.complaint_id,  # type: ignore[arg-type]
+            answers=response.answers, kind=response.kind,  # type: ignore[arg-type]
             product=_context(invitation),
         ), response.customer_id)

@@ -51,8 +51,14 @@ async def test_follow_up_answer_carries_the_complaint(backend: Backend) -> None:
     form = (await feedback.client.get(f"/v1/surveys/invitations/{follow_up.token}")).json()
     assert [q["id"] for q in form["questions"]] == ["csat", "rate_speed", "nps", "comment"]
     await _answer(feedback, follow_up.token, {"csat": 5, "rate_speed": 4, "nps": 9})
-    [submitted] = await emitted(feedback, "feedback-submitted")
-    assert submitted["complaint_id"] == "k-5" and submitted["kind"] == "follow-up" and submitted["csat"] == 5
+    await send(backend, feedback, filed("d-5", "k-6"), resolved("d-5", "k-6"))
+    await tick(feedback, NOW)
+    [unhappy] = await invitations(feedback, complaint_id="k-6")
+    await _answer(feedback, unhappy.token, {"csat": 1, "rate_speed": 1, "nps": 2, "comment": "处理结果很不满意"})
+    happy, sad = await emitted(feedback, "feedback-submitted")
+    assert happy["complaint_id"] == "k-5" and happy["kind"] == "follow-up" and happy["csat"] == 5 and not happy["detractor"]
+    assert sad["complaint_id"] == "k-6" and sad["detractor"] and sad["nps"] == 2
+    assert await emitted(feedback, "detractor-detected") == []  # the complaint's own business, not a new case
 
 
 async def test_survey_bonus_with_loyalty_once_per_invitation(backend: Backend) -> None:
