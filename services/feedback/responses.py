@@ -17,7 +17,7 @@ from services.feedback.scores import csi as csi_of
 from services.feedback.sentiment import ANALYSER, Analysis, analyse
 from services.feedback.templates import questions_for, template, title_of
 from shared.auth import Client
-from shared.errors import Conflict, NotFound, Problem, Unprocessable
+from shared.errors import Conflict, NotFound, Problem
 
 MAX_TEXT = 2000
 
