@@ -78,18 +78,27 @@ async def cancel_for_booking(session: AsyncSession, data: BookingCancelled, now:
         existing.status, existing.reason = "cancelled", "booking-cancelled"
 
 
+_CONTEXT = ("booking_id", "product_id", "product_name", "product_kind", "destination", "guide", "supplier", "channel")
+
+
 async def schedule_follow_up(session: AsyncSession, data: ComplaintResolved, now: datetime) -> Invitation | None:
-    """The complaint follow-up, due at once; the complaint no longer counts as open."""
+    """The complaint follow-up, due at once, with the complained-about booking's context when the complaint
+    named one; the complaint no longer counts as open."""
+    complaint = await session.get(OpenComplaint, data.complaint_id)
+    booking = complaint.booking_id if complaint else None
+    trip = await repo.invitation_by_key(session, f"post-trip:{booking}") if booking else None
+    context = {name: getattr(trip, name) for name in _CONTEXT} if trip else {}
     await session.execute(delete(OpenComplaint).where(OpenComplaint.complaint_id == data.complaint_id))
     return await _new(session, kind="follow-up", key=f"follow-up:{data.complaint_id}", customer_id=data.customer_id,
-                      send_at=now, now=now, complaint_id=data.complaint_id, elements=[])
+                      send_at=now, now=now, complaint_id=data.complaint_id, elements=[], **context)
 
 
 async def complaint_opened(session: AsyncSession, data: ComplaintFiled | ComplaintReopened, now: datetime) -> None:
     await repo.customer(session, data.customer_id, create=True)
     opened = getattr(data, "filed_at", None) or getattr(data, "reopened_at", None) or now
     await session.execute(insert(session, OpenComplaint).values(
-        complaint_id=data.complaint_id, customer_id=data.customer_id, opened_at=aware(opened))
+        complaint_id=data.complaint_id, customer_id=data.customer_id, opened_at=aware(opened),
+        booking_id=getattr(data, "booking_id", None))
         .on_conflict_do_nothing(index_elements=["complaint_id"]))
 
 

@@ -59,6 +59,7 @@ class OpenComplaint(SQLModel, table=True):
     __tablename__ = "open_complaint"
     complaint_id: str = Field(primary_key=True, max_length=100)
     customer_id: str = Field(index=True, max_length=100)
+    booking_id: str | None = Field(default=None, max_length=100)  # the booking complained about, if any
     opened_at: datetime = Field(sa_column=utc_column())
 
 

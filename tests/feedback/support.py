@@ -40,8 +40,9 @@ def cancelled(customer: str, booking: str) -> BookingCancelled:
     return BookingCancelled(booking_id=booking, customer_id=customer, reason="changed plans")
 
 
-def filed(customer: str, complaint: str) -> ComplaintFiled:
-    return ComplaintFiled(complaint_id=complaint, customer_id=customer, category="guide", severity="medium", filed_at=NOW)
+def filed(customer: str, complaint: str, booking: str | None = None) -> ComplaintFiled:
+    return ComplaintFiled(complaint_id=complaint, customer_id=customer, category="guide", severity="medium",
+                          booking_id=booking, filed_at=NOW)
 
 
 def resolved(customer: str, complaint: str) -> ComplaintResolved:

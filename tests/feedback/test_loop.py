@@ -45,9 +45,11 @@ async def test_unhappy_answers_are_detractors(backend: Backend) -> None:
 
 async def test_follow_up_answer_carries_the_complaint(backend: Backend) -> None:
     feedback = await backend.service("feedback")
-    await send(backend, feedback, filed("d-5", "k-5"), resolved("d-5", "k-5"))
+    await invited(backend, feedback, "d-5", "db-5", destination="西安", tags=["guide:G-3"])
+    await send(backend, feedback, filed("d-5", "k-5", booking="db-5"), resolved("d-5", "k-5"))
     await tick(feedback, NOW)
     [follow_up] = await invitations(feedback, complaint_id="k-5")
+    assert (follow_up.booking_id, follow_up.destination, follow_up.guide) == ("db-5", "西安", "G-3")
     form = (await feedback.client.get(f"/v1/surveys/invitations/{follow_up.token}")).json()
     assert [q["id"] for q in form["questions"]] == ["csat", "rate_speed", "nps", "comment"]
     await _answer(feedback, follow_up.token, {"csat": 5, "rate_speed": 4, "nps": 9})

@@ -61,6 +61,7 @@ def upgrade() -> None:
     op.create_table('open_complaint',
         sa.Column('complaint_id', sa.String(100), nullable=False),
         sa.Column('customer_id', sa.String(100), nullable=False),
+        sa.Column('booking_id', sa.String(100), nullable=True),
         sa.Column('opened_at', TS, nullable=False),
         sa.PrimaryKeyConstraint('complaint_id')
     )
