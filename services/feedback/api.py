@@ -23,7 +23,17 @@ from shared.db import utcnow
 from shared.pages import Cursor, Limit, Page, decode_cursor, page_of
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
-StatusFilter = Annotated[str | None, Query(alias="status", pattern=r"^(scheduled|sent|answered|expired|cancelled|suppressed)$")]
+StatusFilter = Annotated[str | None, Query(alias="status",
+                                           pattern=r"^(scheduled|sent|answered|expired|cancelled|suppressed)$")]
+ReviewStatus = Annotated[str | None, Query(alias="status", pattern=r"^(pending|approved|rejected|removed)$")]
+
+
+def _invitation(row: object) -> InvitationPublic:
+    return InvitationPublic.model_validate(row, from_attributes=True)
+
+
+def _review(row: object) -> ReviewPublic:
+    return ReviewPublic.model_validate(row, from_attributes=True)
 
 
 # --- templates and configuration -------------------------------------------------------------------
@@ -63,7 +73,7 @@ async def list_invitations(session: ReadSessionDep, client: Scope("feedback:read
     """Invitations, oldest first (a customer-facing key sees only its customer's)."""
     rows = await repo.invitations(session, customer_id=client.for_customer(customer_id), status=status_, kind=kind,
                                   after=decode_cursor(cursor, datetime, str), limit=limit)
-    return page_of(rows, limit, key=lambda i: (i.created_at, i.id), item=lambda i: InvitationPublic.model_validate(i, from_attributes=True))
+    return page_of(rows, limit, key=lambda i: (i.created_at, i.id), item=_invitation)
 
 
 @router.post("/surveys/dispatch", response_model=dict[str, int])
@@ -75,7 +85,7 @@ async def dispatch(session: UnitOfWork, client: Scope("feedback:admin")) -> dict
 @router.post("/surveys/invitations/{invitation_id}/cancel", response_model=InvitationPublic)
 async def cancel_invitation(invitation_id: str, session: UnitOfWork, client: Scope("feedback:admin")) -> InvitationPublic:
     invitation = await invitations.cancel(session, invitation_id, utcnow())
-    return InvitationPublic.model_validate(invitation, from_attributes=True)
+    return _invitation(invitation)
 
 
 @router.get("/surveys/invitations/{token}", response_model=InvitationForm)
@@ -98,8 +108,7 @@ async def customer_feedback(customer_id: str, session: ReadSessionDep, client: S
     client.ensure_reaches(customer_id, "customer", customer_id)
     return CustomerFeedback(
         customer_id=customer_id,
-        invitations=[InvitationPublic.model_validate(i, from_attributes=True)
-                     for i in await repo.customer_invitations(session, customer_id)],
+        invitations=[_invitation(i) for i in await repo.customer_invitations(session, customer_id)],
         responses=[ResponsePublic.model_validate(r, from_attributes=True)
                    for r in await repo.customer_responses(session, customer_id)],
     )
@@ -131,27 +140,27 @@ async def rescore(session: UnitOfWork, client: Scope("feedback:admin"),
 @router.post("/reviews", response_model=ReviewPublic, status_code=status.HTTP_201_CREATED)
 async def create_review(form: ReviewCreate, session: UnitOfWork, client: Scope("feedback:write")) -> ReviewPublic:
     review = await reviews.create(session, form=form, client=client, now=utcnow())
-    return ReviewPublic.model_validate(review, from_attributes=True)
+    return _review(review)
 
 
 @router.get("/reviews", response_model=Page[ReviewPublic])
 async def list_reviews(session: ReadSessionDep, client: Scope("feedback:read"), product_id: str | None = None,
-                       status_: Annotated[str | None, Query(alias="status", pattern=r"^(pending|approved|rejected|removed)$")] = None,
+                       status_: ReviewStatus = None,
                        customer_id: str | None = None, cursor: Cursor = None, limit: Limit = 50) -> Page[ReviewPublic]:
     """Reviews, oldest first; approved ones are public, a customer-facing key sees others only when it asks for those."""
     mine = customer_id if status_ == "approved" else client.for_customer(customer_id)
     rows = await repo.reviews(session, product_id=product_id, status=status_, customer_id=mine,
                               after=decode_cursor(cursor, datetime, str), limit=limit)
-    return page_of(rows, limit, key=lambda r: (r.created_at, r.id), item=lambda r: ReviewPublic.model_validate(r, from_attributes=True))
+    return page_of(rows, limit, key=lambda r: (r.created_at, r.id), item=_review)
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewPublic)
 async def get_review(review_id: str, session: ReadSessionDep, client: Scope("feedback:read")) -> ReviewPublic:
-    return ReviewPublic.model_validate(await reviews.get(session, review_id=review_id, client=client), from_attributes=True)
+    return _review(await reviews.get(session, review_id=review_id, client=client))
 
 
 @router.post("/reviews/{review_id}/moderation", response_model=ReviewPublic)
 async def moderate_review(review_id: str, form: ReviewModeration, session: UnitOfWork,
                           client: Scope("feedback:admin")) -> ReviewPublic:
     review = await reviews.moderate(session, review_id=review_id, form=form, now=utcnow())
-    return ReviewPublic.model_validate(review, from_attributes=True)
+    return _review(review)

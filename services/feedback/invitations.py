@@ -129,7 +129,8 @@ def _suppressed(invitation: Invitation, person: SurveyCustomer, cfg: Config, ope
 
 def _invited(invitation: Invitation, person: SurveyCustomer, cfg: Config, *, reminder: bool) -> SurveyInvited:
     channel = person.consent_channel or ("app-push" if invitation.channel == "app" else "sms")
-    return SurveyInvited(survey_id=invitation.id, customer_id=invitation.customer_id, kind=invitation.kind,  # type: ignore[arg-type]
+    return SurveyInvited(survey_id=invitation.id, customer_id=invitation.customer_id,
+                         kind=invitation.kind,  # type: ignore[arg-type]
                          channel=channel, language=invitation.language, link=cfg.link_base + invitation.token,
                          send_at=invitation.reminded_at if reminder else invitation.sent_at,  # type: ignore[arg-type]
                          token=invitation.token, template=invitation.template_id, booking_id=invitation.booking_id,
