@@ -182,11 +182,9 @@ async def schedule_member_surveys(session: AsyncSession, now: datetime) -> int:
     local = now.astimezone(settings_of(session).tz)
     half = f"{local.year}H{1 if local.month <= 6 else 2}"
     made = 0
-    for person in await repo.gold_members(session, cfg.member_survey_tiers):
-        key = f"member:{person.customer_id}:{half}"
-        if await repo.invitation_by_key(session, key) is None:
-            made += await _new(session, kind="member", key=key, customer_id=person.customer_id, send_at=now,
-                               now=now, elements=["guide", "value", "expectations"]) is not None
+    for customer_id in await repo.unsurveyed_members(session, cfg.member_survey_tiers, half):
+        made += await _new(session, kind="member", key=f"member:{customer_id}:{half}", customer_id=customer_id,
+                           send_at=now, now=now, elements=["guide", "value", "expectations"]) is not None
     return made
 
 

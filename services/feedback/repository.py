@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback.models import (
@@ -148,9 +148,13 @@ async def reviews(session: AsyncSession, *, product_id: str | None, status: str 
     return (await session.execute(query.order_by(Review.created_at, Review.id).limit(limit + 1))).scalars().all()
 
 
-async def gold_members(session: AsyncSession, tiers: list[str], limit: int = 1000) -> Sequence[SurveyCustomer]:
-    query = select(SurveyCustomer).where(SurveyCustomer.tier.in_(tiers)).order_by(SurveyCustomer.customer_id)
-    return (await session.execute(query.limit(limit))).scalars().all()
+async def unsurveyed_members(session: AsyncSession, tiers: list[str], half: str, limit: int = 1000) -> Sequence[str]:
+    """Members of the tiers without a member survey for the half year `half` (e.g. 2026H2)."""
+    key = literal("member:") + SurveyCustomer.customer_id + literal(f":{half}")
+    taken = select(Invitation.id).where(Invitation.business_key == key).exists()
+    query = (select(SurveyCustomer.customer_id).where(SurveyCustomer.tier.in_(tiers), ~taken)
+             .order_by(SurveyCustomer.customer_id).limit(limit))
+    return (await session.execute(query)).scalars().all()
 
 
 async def referrers(session: AsyncSession, customer_ids: set[str]) -> set[str]:

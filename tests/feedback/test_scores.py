@@ -63,6 +63,10 @@ async def test_scores_through_the_api(backend: Backend) -> None:
 
     by_guide = (await feedback.client.get("/v1/feedback/scores", params={"by": "guide"})).json()
     assert [(g["key"], g["nps"]) for g in by_guide["groups"]] == [("G-1", 0.0), ("G-2", 100.0)]
+    by_channel = (await feedback.client.get("/v1/feedback/scores", params={"by": "channel"})).json()["groups"]
+    assert [(g["key"], g["responses"], g["invited"]) for g in by_channel] == [("app", 7, 8)]
+    by_kind = (await feedback.client.get("/v1/feedback/scores", params={"by": "kind"})).json()["groups"]
+    assert [(g["key"], g["nps"]) for g in by_kind] == [("post-trip", 28.6)]
     only_b = (await feedback.client.get("/v1/feedback/scores", params={"product": "P-B"})).json()["overall"]
     assert (only_b["responses"], only_b["nps"]) == (2, 100.0)
     lodging = (await feedback.client.get("/v1/feedback/scores", params={"element": "lodging"})).json()["overall"]
