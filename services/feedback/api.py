@@ -78,8 +78,9 @@ async def list_invitations(session: ReadSessionDep, client: Scope("feedback:read
 
 @router.post("/surveys/dispatch", response_model=dict[str, int])
 async def dispatch(session: UnitOfWork, client: Scope("feedback:admin")) -> dict[str, int]:
-    """Send (or suppress) the invitations due now, without waiting for the periodic job's next round."""
-    return await invitations.send_due(session, utcnow())
+    """Send (or suppress) the invitations due now, without waiting for the periodic job's next round (quiet
+    hours do not hold back what staff send by hand)."""
+    return await invitations.send_due(session, utcnow(), even_in_quiet_hours=True)
 
 
 @router.post("/surveys/invitations/{invitation_id}/cancel", response_model=InvitationPublic)

@@ -137,10 +137,19 @@ def _invited(invitation: Invitation, person: SurveyCustomer, cfg: Config, *, rem
                          complaint_id=invitation.complaint_id, expires_at=invitation.expires_at, reminder=reminder)
 
 
-async def send_due(session: AsyncSession, now: datetime) -> dict[str, int]:
-    """Send (or suppress) the invitations that are due: survey-invited for each one sent."""
+def quiet(cfg: Config, now: datetime, tz) -> bool:  # noqa: ANN001
+    """Whether `now` falls in the quiet hours (business time), when nothing is sent to customers."""
+    start, end, hour = cfg.quiet_from_hour, cfg.quiet_until_hour, now.astimezone(tz).hour
+    return start != end and (start <= hour < end if start < end else hour >= start or hour < end)
+
+
+async def send_due(session: AsyncSession, now: datetime, *, even_in_quiet_hours: bool = False) -> dict[str, int]:
+    """Send (or suppress) the invitations that are due: survey-invited for each one sent. In the quiet hours
+    they wait for the morning, unless staff send them now."""
     cfg = await repo.config(session)
     done = {"sent": 0, "suppressed": 0}
+    if not even_in_quiet_hours and quiet(cfg, now, settings_of(session).tz):
+        return done
     for invitation in await repo.due(session, now):
         person = await repo.customer(session, invitation.customer_id, create=True)
         last = await repo.last_contact(session, invitation.customer_id)
@@ -164,6 +173,8 @@ async def remind_and_expire(session: AsyncSession, now: datetime) -> dict[str, i
     cfg = await repo.config(session)
     expired = await repo.expire(session, now)
     reminded = 0
+    if quiet(cfg, now, settings_of(session).tz):
+        return {"expired": expired, "reminded": 0}
     for invitation in await repo.to_remind(session, now - timedelta(days=cfg.reminder_after_days), now):
         person = await repo.customer(session, invitation.customer_id, create=True)
         if _suppressed(invitation, person, cfg, await repo.has_open_complaint(session, invitation.customer_id), None, now):

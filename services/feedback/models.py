@@ -295,3 +295,5 @@ class Config(BaseModel):
     small_sample: int = PField(default=30, ge=1, le=100000)  # groups with fewer responses are flagged
     strongly_negative: float = PField(default=-0.6, ge=-1, le=0)  # a comment at or below is a detractor signal
     link_base: str = PField(default="https://tourcrm.example/surveys/", max_length=300)
+    quiet_from_hour: int = PField(default=21, ge=0, le=23)  # no invitation or reminder goes out from this hour …
+    quiet_until_hour: int = PField(default=9, ge=0, le=23)  # … until this one, business time (equal: no quiet hours)

@@ -136,6 +136,22 @@ async def test_member_survey_twice_a_year_for_gold_and_platinum(backend: Backend
     assert await tick(feedback, NOW + timedelta(days=1)) == {}  # once per half year
     local = NOW.astimezone(ZoneInfo("Asia/Shanghai"))
     next_half = datetime(local.year + (local.month > 6), 7 if local.month <= 6 else 1, 1, tzinfo=local.tzinfo)
-    later = await tick(feedback, next_half + timedelta(days=31))  # the next half year, past the recontact period
+    later = await tick(feedback, next_half + timedelta(days=31, hours=12))  # next half year, past the recontact period
     assert later["member_surveys"] == 2 and later["sent"] == 2
     assert sorted(i.customer_id for i in await invitations(feedback, kind="member")) == ["m-1", "m-1", "m-3", "m-3"]
+
+
+async def test_nothing_goes_out_in_the_quiet_hours(backend: Backend) -> None:
+    feedback = await backend.service("feedback")
+    await send(backend, feedback, completed("c-11", "b-11"), completed("c-12", "b-12", travel_end=NOW.date()))
+    night = NOW.replace(hour=14)  # 22:00 in Shanghai; quiet hours 21:00–09:00 by default
+    assert await tick(feedback, night) == {}
+    assert (await tick(feedback, night + timedelta(hours=11)))["sent"] == 1  # 09:00: b-11 goes; b-12 is due tomorrow
+    assert await tick(feedback, night + timedelta(days=4)) == {}  # b-12 due and b-11's reminder due, but at night
+    morning = await tick(feedback, night + timedelta(days=4, hours=11))
+    assert (morning["sent"], morning["reminded"]) == (1, 1)
+
+    await send(backend, feedback, completed("c-13", "b-13", travel_end=NOW.date() - timedelta(days=30)))  # ended: due now
+    r = await feedback.client.post("/v1/surveys/dispatch")  # staff send what is due now, whatever the hour
+    assert r.status_code == 200 and r.json()["sent"] == 1
+    assert (await invitations(feedback, booking_id="b-13"))[0].status == "sent"
