@@ -497,6 +497,12 @@ class FeedbackSubmitted(EventData):
     csat: float | None = Field(default=None, ge=1, le=5)
     sentiment: float | None = Field(default=None, ge=-1, le=1)
     submitted_at: datetime
+    kind: Literal["post-trip", "follow-up", "member"] = Field(default="post-trip", description="the survey's kind")
+    complaint_id: str | None = Field(default=None, description="the complaint a follow-up answers")
+    sentiment_label: Literal["positive", "neutral", "negative"] | None = None
+    csi: float | None = Field(default=None, ge=0, le=100, description="this answer's satisfaction index")
+    product_id: str | None = None
+    detractor: bool = False
 
 
 class DetractorDetected(EventData):
@@ -505,20 +511,35 @@ class DetractorDetected(EventData):
     response_id: str
     customer_id: CustomerId
     booking_id: str | None = None
-    nps: int = Field(ge=0, le=6)
+    nps: int | None = Field(default=None, ge=0, le=10, description="the NPS answer (a detractor's is 0–6); None when the "
+                            "answer was unhappy by CSAT or comment only")
     comment_excerpt: str | None = Field(default=None, max_length=500)
+    reasons: list[Literal["nps", "csat", "comment"]] = Field(default_factory=list)
+    csat: int | None = Field(default=None, ge=1, le=5)
+    sentiment: float | None = Field(default=None, ge=-1, le=1)
+    answers: dict[str, Any] = Field(default_factory=dict, description="the answers, by question id")
+    kind: Literal["post-trip", "member"] = Field(default="post-trip", description="an unhappy complaint follow-up is "
+                                                 "not a detractor: feedback-submitted with its complaint id tells complaints")
+    product: dict[str, Any] | None = Field(default=None, description="booking context: product id, name, kind, "
+                                           "destination, guide, supplier, channel")
 
 
 class SurveyInvited(EventData):
     type: ClassVar[str] = "survey-invited"
     topic: ClassVar[str] = FEEDBACK
-    survey_id: str
+    survey_id: str = Field(description="the invitation's id")
     customer_id: CustomerId
-    kind: Literal["post-trip", "follow-up"]
+    kind: Literal["post-trip", "follow-up", "member"]
     channel: str
     language: str = "zh-CN"
     link: str
     send_at: datetime
+    token: str | None = Field(default=None, description="the single-use token the website or app renders")
+    template: str | None = None
+    booking_id: str | None = None
+    complaint_id: str | None = None
+    expires_at: datetime | None = None
+    reminder: bool = False
 
 
 # --- data rights ------------------------------------------------------------------------------

@@ -89,6 +89,60 @@ async def load_demo(settings: Settings, key: str, *, customers: int = 40, seed: 
                 response = await client.post("/v1/bookings/completed", json=body)
                 response.raise_for_status()
                 accepted += 1
-    marker.write_text(f"{customers} customers, {accepted} bookings\n")
+    answered = await load_feedback_demo(settings, key, bookings=accepted)
+    marker.write_text(f"{customers} customers, {accepted} bookings, {answered} surveys answered\n")
     log.info("demo data loaded", extra={"customers": customers, "bookings": accepted})
     return accepted
+
+
+# --- feedback: answered surveys with comments ----------------------------------------------------------
+
+DEMO_COMMENTS = {
+    "happy": ["导游讲解很专业，行程安排合理，物超所值！", "酒店干净舒适，早餐丰盛，下次还会选择你们。",
+              "风景太美了，领队很贴心，全家都玩得很开心。", "Our guide was knowledgeable and the hotels were spotless. Highly recommend."],
+    "mixed": ["风景很美，但是购物店有点多。", "酒店不错，就是离景区太远了。", "Lovely scenery, but the schedule was a bit rushed."],
+    "unhappy": ["导游态度恶劣，全程强制购物，非常失望。", "房间有霉味，空调也坏了，没人管。",
+                "The bus was late every day and the guide was rude. Not worth the money."],
+}
+
+
+async def load_feedback_demo(settings: Settings, key: str, *, bookings: int, seed: int = 11,
+                             wait_seconds: float = 30) -> int:
+    """Answer most of the post-trip surveys the demo trips brought (through the feedback API, as the app
+    would); returns how many were answered. Skipped when the feedback service is not running."""
+    import asyncio
+
+    rng = random.Random(seed)
+    async with httpx.AsyncClient(base_url=settings.url_of("feedback"), headers={"Authorization": f"Bearer {key}"},
+                                 timeout=10) as client:
+        try:
+            for _ in range(int(wait_seconds * 2)):  # the bookings reach feedback through the bus
+                listed = (await client.get("/v1/surveys/invitations", params={"limit": 500})).json()["items"]
+                if len(listed) >= min(bookings, 500):
+                    break
+                await asyncio.sleep(0.5)
+            await client.post("/v1/surveys/dispatch")
+            sent = (await client.get("/v1/surveys/invitations", params={"status": "sent", "limit": 500})).json()["items"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            log.info("feedback demo skipped: the feedback API is not available")
+            return 0
+        answered = 0
+        for invitation in sent:
+            if rng.random() < 0.25:
+                continue  # some never answer
+            mood = rng.choices(["happy", "mixed", "unhappy"], weights=[6, 3, 1])[0]
+            nps = {"happy": rng.randint(9, 10), "mixed": rng.randint(7, 8), "unhappy": rng.randint(0, 5)}[mood]
+            csat = {"happy": 5, "mixed": rng.randint(3, 4), "unhappy": rng.randint(1, 2)}[mood]
+            form = (await client.get(f"/v1/surveys/invitations/{invitation['token']}")).json()
+            answers = {}
+            for q in form.get("questions", []):
+                if q["type"] == "nps":
+                    answers[q["id"]] = nps
+                elif q["type"] in ("csat", "rating"):
+                    answers[q["id"]] = max(1, min(5, csat + rng.choice([-1, 0, 0, 1])))
+                elif q["type"] == "text" and rng.random() < 0.8:
+                    answers[q["id"]] = rng.choice(DEMO_COMMENTS[mood])
+            r = await client.post(f"/v1/surveys/invitations/{invitation['token']}/responses", json={"answers": answers})
+            answered += r.status_code == 201
+    log.info("feedback demo loaded", extra={"answered": answered})
+    return answered

@@ -1,4 +1,4 @@
-"""create_app(settings) -> FastAPI for the feedback service."""
+"""create_app(settings) -> FastAPI for the feedback service: wiring only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.feedback import models  # noqa: F401 - the tables
 from services.feedback.api import router
+from services.feedback.jobs import surveys, warm_up
+from services.feedback.privacy import PRIVACY
 from services.feedback.subscriptions import SUBSCRIPTIONS
 from shared.app import ServiceSpec, build_app
 from shared.bus import Bus
@@ -16,11 +19,12 @@ SPEC = ServiceSpec(
     name="feedback",
     port=8004,
     migrations=Path(__file__).parent / "migrations",
-    scopes=("feedback:read", "feedback:write"),
+    scopes=("feedback:read", "feedback:write", "feedback:admin"),
     title="tourcrm feedback — surveys and satisfaction",
     description="Post-trip and follow-up surveys, NPS / CSAT / CSI, reviews and comment sentiment.",
-    routers=[router],
+    routers=[router, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
+    jobs=[surveys, warm_up],
 )
 
 
