@@ -1,0 +1,6 @@
+"""HTTP routes of the complaints service (thin: parse, authorise, call one use case, shape the answer)."""
+
+from services.complaints.api.complaints import router as complaints
+from services.complaints.api.crises import router as crises
+
+ROUTERS = [complaints, crises]
