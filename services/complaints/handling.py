@@ -123,17 +123,13 @@ async def _resolve(session: AsyncSession, complaint: Complaint, body: Transition
 
 
 async def _reopen(session: AsyncSession, complaint: Complaint, body: TransitionIn, now: datetime) -> None:
-    withdrawn = complaint.compensation_points > 0
+    """Back to investigating; the compensation already agreed stays with the customer (loyalty credits
+    goodwill once per complaint, so a second resolution adds no second credit)."""
     complaint.reopen_count += 1
     complaint.resolved_at = complaint.closed_at = None
     outbox.emit(session, ComplaintReopened(complaint_id=complaint.id, customer_id=complaint.customer_id,
-                                           reason=body.reason or "", compensation_withdrawn=withdrawn,
+                                           reason=body.reason or "", compensation_withdrawn=False,
                                            reopened_at=now), complaint.customer_id)
-    complaint.compensation_points = 0
-    for solution in await R.solutions(session, complaint.id):
-        if solution.status == "agreed":
-            solution.status = "withdrawn"
-            session.add(solution)
 
 
 async def _after_resolve(session: AsyncSession, complaint: Complaint, body: TransitionIn, now: datetime) -> None:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.complaints.rules import Category, Channel, RootCause, TripPhase
 from services.complaints.workflow import State
@@ -70,14 +70,15 @@ class NoteIn(Body):
     kind: Literal["note", "contact"] = "note"
     text: str = Field(min_length=1, max_length=20000)
     channel: Literal["phone", "email", "sms", "wechat", "in_person", "app", "other"] | None = Field(
-        default=None, description="a contact: how the customer was reached")
+        default=None, validate_default=True, description="a contact: how the customer was reached")
     author: str | None = Field(default=None, max_length=100)
 
-    @model_validator(mode="after")
-    def _contact_has_channel(self) -> NoteIn:
-        if self.kind == "contact" and self.channel is None:
+    @field_validator("channel")
+    @classmethod
+    def _contact_has_channel(cls, channel: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") == "contact" and channel is None:
             raise ValueError("a contact with the customer names its channel")
-        return self
+        return channel
 
 
 class PauseIn(Body):
@@ -89,22 +90,32 @@ MONEY_KINDS = ("refund", "partial_refund", "voucher")
 
 class SolutionIn(Body):
     kind: Literal["refund", "partial_refund", "voucher", "service_redone", "apology", "goodwill_points"]
-    amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    points: int | None = Field(default=None, gt=0, le=10_000_000)
+    amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2, validate_default=True,
+                                   description="refund, partial_refund, voucher: a decimal string")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="default: the business currency")
+    points: int | None = Field(default=None, gt=0, le=10_000_000, validate_default=True,
+                               description="goodwill_points only")
     description: str = Field(default="", max_length=5000)
 
-    @model_validator(mode="after")
-    def _value_fits_kind(self) -> SolutionIn:
-        if self.kind in MONEY_KINDS and self.amount is None:
-            raise ValueError(f"a {self.kind} names its amount")
-        if self.kind == "goodwill_points" and self.points is None:
+    @field_validator("amount")
+    @classmethod
+    def _amount_fits_kind(cls, amount: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        kind = info.data.get("kind")
+        if kind in MONEY_KINDS and amount is None:
+            raise ValueError(f"a {kind} names its amount")
+        if kind not in MONEY_KINDS and amount is not None:
+            raise ValueError(f"a {kind} carries no amount")
+        return amount
+
+    @field_validator("points")
+    @classmethod
+    def _points_fit_kind(cls, points: int | None, info: ValidationInfo) -> int | None:
+        kind = info.data.get("kind")
+        if kind == "goodwill_points" and points is None:
             raise ValueError("goodwill_points names its points")
-        if self.kind not in MONEY_KINDS and self.amount is not None:
-            raise ValueError(f"a {self.kind} carries no amount")
-        if self.kind != "goodwill_points" and self.points is not None:
-            raise ValueError(f"a {self.kind} carries no points")
-        return self
+        if kind != "goodwill_points" and points is not None:
+            raise ValueError(f"a {kind} carries no points")
+        return points
 
 
 class SolutionPublic(BaseModel):
