@@ -92,8 +92,13 @@ async def applied(service: RunningService, count: int) -> None:
 
 async def emitted(service: RunningService, event_type: str) -> list[dict[str, Any]]:
     """The data of the events of `event_type` in the service's outbox, in order."""
+    return await emitted_in(service.runtime, event_type)
+
+
+async def emitted_in(runtime: Any, event_type: str) -> list[dict[str, Any]]:
+    """The data of the events of `event_type` in a runtime's outbox, in order."""
     import json
-    async with service.runtime.read_sessions() as s:
+    async with runtime.read_sessions() as s:
         rows = (await s.execute(select(OutboxRecord.payload).where(OutboxRecord.type == event_type)
                                 .order_by(OutboxRecord.id))).scalars().all()
     return [json.loads(p)["data"] for p in rows]
