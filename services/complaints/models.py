@@ -159,3 +159,27 @@ class CrisisNoticeSent(SQLModel, table=True):
     customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
     channel: str = Field(sa_column=Column(String(20), nullable=False))
     sent_at: datetime = Field(sa_column=utc_column())
+
+
+class Incident(SQLModel, table=True):
+    """An incident record (事故): what happened, the handbook's checklist, the supplier, the insurance
+    claim and the outcome; the written report is generated from it."""
+
+    __tablename__ = "complaint_incident"
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    complaint_id: str | None = Field(default=None, sa_column=Column(String(36), nullable=True, index=True))
+    booking_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    kind: str = Field(sa_column=Column(String(30), nullable=False))
+    occurred_at: datetime = Field(sa_column=utc_column())
+    location: str = Field(default="", sa_column=Column(String(300), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    supplier: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    checklist: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    insurance: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: str = Field(default="open", sa_column=Column(String(20), nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())

@@ -7,7 +7,7 @@ consents and crisis notices about the customer are deleted.
 
 from __future__ import annotations
 
-from services.complaints.models import BookingFact, Complaint, ConsentFact, CrisisNoticeSent, TimelineEntry
+from services.complaints.models import BookingFact, Complaint, ConsentFact, CrisisNoticeSent, Incident, TimelineEntry
 from shared.events import COMPLAINTS
 from shared.privacy import PersonalData, Privacy
 
@@ -17,6 +17,8 @@ PRIVACY = Privacy("complaints", [
     PersonalData(Complaint, on_erase="pseudonymise",
                  personal_fields={"summary": ERASED, "description": ERASED, "attachments": "[]", "context": "{}"}),
     PersonalData(TimelineEntry, on_erase="pseudonymise", personal_fields={"text": ERASED}, section="complaint_timeline"),
+    PersonalData(Incident, on_erase="pseudonymise",
+                 personal_fields={"description": ERASED, "details": "{}", "location": ERASED}),
     PersonalData(BookingFact),
     PersonalData(ConsentFact),
     PersonalData(CrisisNoticeSent),

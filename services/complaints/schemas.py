@@ -218,3 +218,60 @@ class CrisisPublic(BaseModel):
     declared_at: datetime
     complaints: list[str]
     notices: int
+
+
+IncidentKind = Literal["lost_luggage", "lost_traveller", "injured_traveller", "missed_connection", "overbooking"]
+
+
+class Insurance(Body):
+    insurer: str = Field(min_length=1, max_length=200)
+    claim_number: str | None = Field(default=None, max_length=100)
+    status: Literal["not_filed", "filed", "in_review", "paid", "rejected"] = "filed"
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+
+class IncidentIn(Body):
+    customer_id: str = Field(min_length=1, max_length=100)
+    kind: IncidentKind
+    complaint_id: str | None = Field(default=None, max_length=36)
+    booking_id: str | None = Field(default=None, max_length=100)
+    occurred_at: datetime
+    location: str = Field(default="", max_length=300)
+    description: str = Field(default="", max_length=20000)
+    supplier: str | None = Field(default=None, max_length=200)
+    details: dict[str, str] = Field(default_factory=dict, description="per kind, e.g. carrier_reference, "
+                                    "bag_description, contents, last_seen_where, claim_deadline")
+
+
+class IncidentPatch(Body):
+    supplier: str | None = Field(default=None, max_length=200)
+    details: dict[str, str] | None = None
+    insurance: Insurance | None = None
+    outcome: str | None = Field(default=None, max_length=20000)
+    status: Literal["open", "closed"] | None = None
+
+
+class ChecklistTick(Body):
+    done: bool = True
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class IncidentPublic(BaseModel):
+    id: str
+    customer_id: str
+    complaint_id: str | None
+    booking_id: str | None
+    kind: str
+    occurred_at: datetime
+    location: str
+    description: str
+    supplier: str | None
+    details: dict[str, Any]
+    checklist: list[dict[str, Any]]
+    insurance: dict[str, Any] | None
+    outcome: str | None
+    status: str
+    etag: str
+    created_at: datetime
+    updated_at: datetime

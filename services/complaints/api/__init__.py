@@ -2,5 +2,6 @@
 
 from services.complaints.api.complaints import router as complaints
 from services.complaints.api.crises import router as crises
+from services.complaints.api.incidents import router as incidents
 
-ROUTERS = [complaints, crises]
+ROUTERS = [complaints, crises, incidents]
