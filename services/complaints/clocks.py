@@ -4,36 +4,20 @@ that fires warnings, breaches and escalations once each (what fired is kept on t
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.complaints import repository as R
 from services.complaints.models import Complaint, Pause
 from services.complaints.records import note
-from services.complaints.sla import Calendar, Policy, Target, deadlines, default_policy, due_alarms
+from services.complaints import policy
+from services.complaints.sla import deadlines, due_alarms
 from shared import outbox
-from shared.db import settings_of
 from shared.errors import Conflict
 from shared.events import ComplaintEscalated
 
-POLICY: Policy = default_policy()
-# Public holidays of the business calendar (mainland China, 2026); a list kept by operations.
-HOLIDAYS: frozenset[date] = frozenset(
-    date(2026, m, d) for m, days in {
-        1: (1, 2, 3), 2: (15, 16, 17, 18, 19, 20, 21, 22, 23), 4: (4, 5, 6), 5: (1, 2, 3, 4, 5),
-        6: (19, 20, 21), 9: (25, 26, 27), 10: (1, 2, 3, 4, 5, 6, 7),
-    }.items() for d in days
-)
 ESCALATED_TO = {1: "team_lead", 2: "manager"}
-
-
-def business_calendar(session: AsyncSession) -> Calendar:
-    return Calendar(settings_of(session).tz, holidays=HOLIDAYS)
-
-
-def target_of(complaint: Complaint) -> Target:
-    return POLICY.target(complaint.severity, complaint.trip_phase)
 
 
 def fired(complaint: Complaint) -> set[str]:
@@ -42,7 +26,8 @@ def fired(complaint: Complaint) -> set[str]:
 
 async def recompute(session: AsyncSession, complaint: Complaint) -> None:
     """Targets from the complaint's start, with every pause so far, on the business calendar."""
-    first, resolution = deadlines(POLICY, business_calendar(session), severity=complaint.severity,
+    sla, calendar = await policy.sla_of(session)
+    first, resolution = deadlines(sla, calendar, severity=complaint.severity,
                                   phase=complaint.trip_phase, start=complaint.filed_at,
                                   pauses=await R.pauses(session, complaint.id))
     complaint.first_response_due = None if complaint.first_response_at else first
@@ -95,9 +80,10 @@ async def sound_alarms(session: AsyncSession, complaint: Complaint, now: datetim
     """Fire the alarms of this complaint due at `now`: each once, in order."""
     done = fired(complaint)
     count = 0
-    target = target_of(complaint)
+    sla, _ = await policy.sla_of(session)
+    target = sla.target(complaint.severity, complaint.trip_phase)
     for clock, due in (("first_response", complaint.first_response_due), ("resolution", complaint.resolution_due)):
-        for alarm in due_alarms(POLICY, target, now=now, clock=clock, due=due, fired=done):
+        for alarm in due_alarms(sla, target, now=now, clock=clock, due=due, fired=done):
             done.add(alarm.name)
             count += 1
             label = clock.replace("_", " ")
@@ -124,3 +110,13 @@ async def run_round(session: AsyncSession, now: datetime) -> int:
     for complaint in await R.clocked(session):
         total += await sound_alarms(session, complaint, now)
     return total
+
+
+async def recompute_open(session: AsyncSession) -> int:
+    """After a change of policy: the targets of every open complaint, from its start with its pauses."""
+    count = 0
+    for complaint in await R.open_complaints(session):
+        await recompute(session, complaint)
+        session.add(complaint)
+        count += 1
+    return count

@@ -11,32 +11,29 @@ from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.complaints import policy
 from services.complaints.models import Complaint, Solution
+from services.complaints.policy import PolicyConfig
 from services.complaints.records import note, touched
 from services.complaints.schemas import SolutionIn
 from shared.db import new_id, settings_of
 from shared.errors import Conflict, Problem
 
-# what an agent may offer alone, per solution
-AGENT_MONEY_LIMIT = {"CNY": Decimal("500.00"), "USD": Decimal("70.00"), "EUR": Decimal("65.00"),
-                     "HKD": Decimal("550.00")}
-AGENT_POINTS_LIMIT = 2000
 OFFER_STATES = ("investigating", "solution_proposed")
 
 
-def within_agent_limit(solution: Solution) -> bool:
-    if solution.points > AGENT_POINTS_LIMIT:
+def within_agent_limit(solution: Solution, rules: PolicyConfig) -> bool:
+    if solution.points > rules.agent_points_limit:
         return False
     if solution.amount is None:
         return True
-    limit = AGENT_MONEY_LIMIT.get(solution.currency or "", Decimal(0))
-    return solution.amount <= limit
+    return solution.amount <= rules.agent_money_limits.get(solution.currency or "", Decimal(0))
 
 
-def agent_limit_text(currency: str | None) -> str:
-    money = AGENT_MONEY_LIMIT.get(currency or "CNY")
-    return f"{money} {currency or 'CNY'} or {AGENT_POINTS_LIMIT} points" if money is not None else \
-        f"no {currency} money, {AGENT_POINTS_LIMIT} points"
+def agent_limit_text(currency: str | None, rules: PolicyConfig) -> str:
+    money = rules.agent_money_limits.get(currency or "")
+    return f"{money} {currency} or {rules.agent_points_limit} points" if money is not None else \
+        f"no money in {currency}, {rules.agent_points_limit} points"
 
 
 async def propose(session: AsyncSession, complaint: Complaint, body: SolutionIn, *, actor: str, manager: bool,
@@ -49,13 +46,14 @@ async def propose(session: AsyncSession, complaint: Complaint, body: SolutionIn,
     solution = Solution(id=new_id(), complaint_id=complaint.id, kind=body.kind, amount=body.amount, currency=currency,
                         points=body.points or 0, description=body.description, status="proposed",
                         proposed_by=actor[:100], created_at=now)
-    if not within_agent_limit(solution):
+    rules = await policy.current(session)
+    if not within_agent_limit(solution, rules):
         if not manager:
-            raise Problem(403, f"this {body.kind} is above an agent's limit ({agent_limit_text(currency)}); "
+            raise Problem(403, f"this {body.kind} is above an agent's limit ({agent_limit_text(currency, rules)}); "
                           "a manager (complaints:manage) must propose it", title="Above Approval Limit",
                           type_="https://tourcrm.dev/problems/above-approval-limit", required_scope="complaints:manage",
-                          agent_limit={"amount": str(AGENT_MONEY_LIMIT.get(currency or "", "0")), "currency": currency,
-                                       "points": AGENT_POINTS_LIMIT})
+                          agent_limit={"amount": str(rules.agent_money_limits.get(currency or "", "0")),
+                                       "currency": currency, "points": rules.agent_points_limit})
         solution.approved_by = actor[:100]
     session.add(solution)
     note(session, complaint, "solution", actor, now,

@@ -6,11 +6,11 @@ and takes one manager decision for all its complaints."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.complaints import compensation
+from services.complaints import compensation, policy
 from services.complaints import repository as R
 from services.complaints.models import Complaint, Crisis, CrisisNoticeSent
 from services.complaints.records import note
@@ -20,8 +20,6 @@ from shared.db import insert, new_id, settings_of
 from shared.errors import Conflict
 from shared.events import CrisisDeclared, CrisisNotice
 
-THRESHOLD = 5  # complaints about one scope …
-WINDOW = timedelta(hours=2)  # … within this window declare a crisis
 CHANNEL_PREFERENCE = ("app-push", "sms", "wechat", "email", "phone")
 PLANS: dict[str, tuple[str, ...]] = {
     "natural_disaster": ("confirm every traveller's safety", "contact the local operator and embassy",
@@ -43,6 +41,7 @@ def _message(crisis: Crisis) -> str:
 
 async def watch(session: AsyncSession, complaint: Complaint, now: datetime) -> Crisis | None:
     """After a complaint is filed: link it to an open crisis of its scope, or declare one at the threshold."""
+    rules = await policy.current(session)
     for scope_kind, column in SCOPES:
         value = getattr(complaint, scope_kind if scope_kind != "product" else "product_id")
         if not value:
@@ -52,7 +51,7 @@ async def watch(session: AsyncSession, complaint: Complaint, now: datetime) -> C
             complaint.crisis_id = crisis.id
             session.add(complaint)
             return crisis
-        if await R.count_in_window(session, column, value, now - WINDOW) >= THRESHOLD:
+        if await R.count_in_window(session, column, value, now - rules.crisis_window) >= rules.crisis_threshold:
             kind = "supplier_failure" if scope_kind == "supplier" else "public_opinion"
             return await declare(session, CrisisIn(kind=kind, scope_kind=scope_kind, scope_value=value,
                                                    affected_from=now.astimezone(settings_of(session).tz).date()),
@@ -70,13 +69,14 @@ async def declare(session: AsyncSession, body: CrisisIn, *, actor: str, now: dat
                     checklist=json.dumps([{"step": s, "done": False} for s in PLANS[body.kind]], ensure_ascii=False))
     session.add(crisis)
     column = dict(SCOPES)[body.scope_kind]
-    linked = await R.in_window(session, column, body.scope_value, now - WINDOW)
+    window = (await policy.current(session)).crisis_window
+    linked = await R.in_window(session, column, body.scope_value, now - window)
     for complaint in linked:
         complaint.crisis_id = crisis.id
         session.add(complaint)
         note(session, complaint, "crisis", actor, now, f"linked to crisis {crisis.id}")
     outbox.emit(session, CrisisDeclared(crisis_id=crisis.id, scope=f"{body.scope_kind}:{body.scope_value}",
-                                        complaints=max(len(linked), 1), window_minutes=int(WINDOW.total_seconds() // 60),
+                                        complaints=max(len(linked), 1), window_minutes=int(window.total_seconds() // 60),
                                         declared_at=now), crisis.id)
     await session.flush()
     if body.scope_kind in ("product", "destination"):

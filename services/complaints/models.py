@@ -183,3 +183,14 @@ class Incident(SQLModel, table=True):
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
+
+
+class PolicyVersion(SQLModel, table=True):
+    """Every change of the complaints policy (SLA targets, calendar, crisis threshold, agent limits) is a
+    new version; the highest is in force."""
+
+    __tablename__ = "complaint_policy"
+    version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    config: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(sa_column=Column(String(100), nullable=False))
+    created_at: datetime = Field(sa_column=utc_column())

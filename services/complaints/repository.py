@@ -81,6 +81,10 @@ async def clocked(session: AsyncSession, limit: int = 1000) -> Sequence[Complain
                                   .order_by(Complaint.filed_at).limit(limit))).scalars().all()
 
 
+async def open_complaints(session: AsyncSession) -> Sequence[Complaint]:
+    return (await session.execute(select(Complaint).where(Complaint.state.in_(OPEN_STATES)))).scalars().all()
+
+
 async def latest_awaiting_answer(session: AsyncSession, customer_id: str) -> Complaint | None:
     """The customer's most recently resolved complaint still waiting for its follow-up answer."""
     return (await session.execute(select(Complaint).where(Complaint.customer_id == customer_id,
