@@ -17,7 +17,7 @@ from services.complaints.records import note
 from services.complaints.schemas import CrisisDecision, CrisisIn
 from shared import outbox
 from shared.db import insert, new_id, settings_of
-from shared.errors import Conflict
+from shared.errors import Conflict, NotFound
 from shared.events import CrisisDeclared, CrisisNotice
 
 CHANNEL_PREFERENCE = ("app-push", "sms", "wechat", "email", "phone")
@@ -119,3 +119,24 @@ async def decide(session: AsyncSession, crisis: Crisis, body: CrisisDecision, *,
                                   "applied_to": applied}, ensure_ascii=False)
     session.add(crisis)
     return applied
+
+
+async def tick(session: AsyncSession, crisis: Crisis, number: int, *, done: bool, note_text: str | None, actor: str,
+               now: datetime) -> Crisis:
+    """Tick off (or untick) step `number` (from 1) of the crisis plan's checklist."""
+    steps = json.loads(crisis.checklist)
+    if not 1 <= number <= len(steps):
+        raise NotFound("crisis checklist step", number)
+    steps[number - 1].update(done=done, by=actor if done else None, at=now.isoformat() if done else None,
+                             note=note_text)
+    crisis.checklist = json.dumps(steps, ensure_ascii=False)
+    session.add(crisis)
+    return crisis
+
+
+async def close(session: AsyncSession, crisis: Crisis) -> Crisis:
+    if crisis.status == "closed":
+        raise Conflict("this crisis is closed already")
+    crisis.status = "closed"
+    session.add(crisis)
+    return crisis

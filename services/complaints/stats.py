@@ -41,7 +41,7 @@ class Stats(BaseModel):
     by_channel: dict[str, int]
     by_period: dict[str, int]
     by_root_cause: dict[str, int]
-    root_causes_by_product: dict[str, dict[str, int]]
+    root_causes_by: dict[str, dict[str, dict[str, int]]]  # product / supplier / destination → cause → count
     time_to_first_response: Durations
     time_to_resolution: Durations
     sla_compliance_percent: float | None
@@ -91,17 +91,18 @@ async def compute(session: AsyncSession, *, since: date | None, until: date | No
 
     resolved = [c for c in rows if c.resolved_at is not None]
     ever_resolved = [c for c in rows if c.resolved_at is not None or c.reopen_count > 0]
-    causes: dict[str, Counter] = {}
+    causes: dict[str, dict[str, Counter]] = {"product": {}, "supplier": {}, "destination": {}}
     for c in rows:
         if c.root_cause:
-            causes.setdefault(c.product_id or "unknown", Counter())[c.root_cause] += 1
+            for by, value in (("product", c.product_id), ("supplier", c.supplier), ("destination", c.destination)):
+                causes[by].setdefault(value or "unknown", Counter())[c.root_cause] += 1
     return Stats(
         total=len(rows), open=sum(c.state in OPEN_STATES for c in rows),
         by_category=count("category"), by_severity=count("severity"), by_product=count("product_id"),
         by_destination=count("destination"), by_supplier=count("supplier"), by_channel=count("channel"),
         by_period=dict(sorted(Counter(bucket(c) for c in rows).items())),
         by_root_cause=dict(Counter(c.root_cause for c in rows if c.root_cause).most_common()),
-        root_causes_by_product={p: dict(c.most_common()) for p, c in causes.items()},
+        root_causes_by={by: {k: dict(c.most_common()) for k, c in found.items()} for by, found in causes.items()},
         time_to_first_response=durations([c.first_response_at - c.filed_at for c in rows if c.first_response_at]),
         time_to_resolution=durations([c.resolved_at - c.filed_at for c in resolved]),
         sla_compliance_percent=_percent(sum(bool(c.sla_met) for c in resolved), len(resolved)),

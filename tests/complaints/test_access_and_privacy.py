@@ -6,7 +6,7 @@ import logging
 
 from shared.events import CustomerErased, CustomersMerged
 from tests.complaints.support import applied, emitted, file, publish, walk
-from tests.conftest import Backend, capture_logs, eventually
+from tests.conftest import Backend, capture_logs
 
 
 async def test_a_customer_facing_key_reaches_only_its_customer(backend: Backend) -> None:

@@ -79,3 +79,10 @@ async def test_a_manager_opens_a_crisis_by_hand(backend: Backend) -> None:
     assert (await svc.client.post("/v1/crises", json=body | {"kind": "meteor"})).status_code == 422
     assert len((await svc.client.get("/v1/crises")).json()) == 1
     assert (await svc.client.get(f"/v1/crises/{uuid.uuid4()}")).status_code == 404
+    crisis = r.json()["id"]
+    r = await svc.client.post(f"/v1/crises/{crisis}/checklist/1", json={"note": "全员安全"})
+    assert r.status_code == 200 and r.json()["checklist"][0]["done"] is True
+    assert (await svc.client.post(f"/v1/crises/{crisis}/checklist/99", json={})).status_code == 404
+    assert (await svc.client.post(f"/v1/crises/{crisis}/close")).json()["status"] == "closed"
+    assert (await svc.client.post(f"/v1/crises/{crisis}/close")).status_code == 409
+    assert (await svc.client.post("/v1/crises", json=body)).status_code == 201  # a new one once closed

@@ -37,7 +37,9 @@ async def test_stats(backend: Backend) -> None:
     assert stats["sla_compliance_percent"] == 100.0
     assert stats["reopen_rate_percent"] == 50.0
     assert stats["by_root_cause"] == {"supplier": 2}
-    assert stats["root_causes_by_product"] == {"P-guilin": {"supplier": 1}, "P-2": {"supplier": 1}}
+    assert stats["root_causes_by"]["product"] == {"P-guilin": {"supplier": 1}, "P-2": {"supplier": 1}}
+    assert stats["root_causes_by"]["supplier"] == {"酒店A": {"supplier": 1}, "unknown": {"supplier": 1}}
+    assert stats["root_causes_by"]["destination"] == {"桂林": {"supplier": 2}}
     assert stats["recovered_percent"] == 100.0
     assert view["state"] == "closed"
     assert (await svc.client.get("/v1/complaints/stats", params={"period": "year"})).status_code == 422

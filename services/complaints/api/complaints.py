@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.complaints import compensation, handling, intake, stats
+from services.complaints import clocks, compensation, handling, intake, stats
 from services.complaints import repository as R
 from services.complaints.models import Complaint
 from services.complaints.rules import Category
@@ -23,7 +23,6 @@ from services.complaints.schemas import (
     ComplaintCreate, ComplaintPatch, ComplaintPublic, NoteIn, PauseIn, Severity, SolutionIn, SolutionPublic,
     TransitionIn,
 )
-from services.complaints import clocks
 from services.complaints.api.deps import Caller, IdempotencyKey, IfMatch, Staff, is_manager, is_staff
 from services.complaints.views import complaint_view, full_view, solution_view
 from services.complaints.workflow import State

@@ -13,7 +13,7 @@ from services.complaints import crises
 from services.complaints import repository as R
 from services.complaints.api.deps import IdempotencyKey, Manager, Staff
 from services.complaints.models import Crisis
-from services.complaints.schemas import CrisisDecision, CrisisIn, CrisisPublic
+from services.complaints.schemas import ChecklistTick, CrisisDecision, CrisisIn, CrisisPublic
 from services.complaints.views import crisis_view
 from shared import idempotency
 from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
@@ -56,3 +56,17 @@ async def decide(crisis_id: str, body: CrisisDecision, request: Request, runtime
 
     replay = await idempotency.run_once(runtime.sessions, client=client.name, key=key, digest=digest, action=action)
     return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotency-Key": key})
+
+
+@router.post("/{crisis_id}/checklist/{number}", response_model=CrisisPublic)
+async def tick(crisis_id: str, number: int, body: ChecklistTick, session: UnitOfWork, client: Staff) -> CrisisPublic:
+    """Tick off (or untick) one step of the crisis plan, numbered from 1."""
+    crisis = await crises.tick(session, await R.crisis(session, crisis_id), number, done=body.done,
+                               note_text=body.note, actor=client.name, now=utcnow())
+    return await crisis_view(session, crisis)
+
+
+@router.post("/{crisis_id}/close", response_model=CrisisPublic)
+async def close(crisis_id: str, session: UnitOfWork, client: Manager) -> CrisisPublic:
+    """Close the crisis: new complaints of its scope count towards a new one."""
+    return await crisis_view(session, await crises.close(session, await R.crisis(session, crisis_id)))
