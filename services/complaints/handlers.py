@@ -76,8 +76,10 @@ async def on_feedback_submitted(event: Event[FeedbackSubmitted], session: AsyncS
     customer's latest complaint waiting for its follow-up answer (resolved or in follow-up)."""
     data = event.data
     complaint_id = getattr(data, "complaint_id", None)
-    complaint = (await R.complaint(session, complaint_id) if complaint_id else
+    complaint = (await R.find(session, complaint_id) if complaint_id else
                  await R.latest_awaiting_answer(session, data.customer_id))
+    if complaint is not None and complaint.customer_id != data.customer_id:
+        complaint = None  # an answer never touches another customer's complaint
     verdict = unhappy(data)
     if complaint is None or complaint.state not in ("resolved", "follow_up") or verdict is None:
         return

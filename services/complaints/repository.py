@@ -26,6 +26,10 @@ async def complaint(session: AsyncSession, complaint_id: str, *, lock: bool = Fa
     return found
 
 
+async def find(session: AsyncSession, complaint_id: str) -> Complaint | None:
+    return await session.get(Complaint, complaint_id)
+
+
 async def by_source(session: AsyncSession, source_ref: str) -> Complaint | None:
     return (await session.execute(select(Complaint).where(Complaint.source_ref == source_ref))).scalar_one_or_none()
 

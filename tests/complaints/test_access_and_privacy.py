@@ -40,6 +40,13 @@ async def test_a_customer_facing_key_reaches_only_its_customer(backend: Backend)
         r = await app.post(f"/v1/complaints/{mine['id']}/solutions", json={"kind": "apology"},
                            headers={"Idempotency-Key": "k"})
         assert r.status_code == 403
+    async with svc.client_as("complaints:read") as reader:
+        assert (await reader.get(f"/v1/complaints/{theirs['id']}")).status_code == 200
+        assert len((await reader.get("/v1/complaints")).json()["items"]) == 3
+        assert (await reader.post("/v1/complaints", json={"customer_id": "c", "channel": "phone",
+                                                          "trip_phase": "after", "summary": "s"})).status_code == 403
+        assert (await reader.post(f"/v1/complaints/{theirs['id']}/transitions",
+                                  json={"to": "classified"})).status_code == 403
     async with svc.client_as("none") as nobody, svc.client_as(None) as anonymous:
         assert (await nobody.get("/v1/complaints")).status_code == 403
         assert (await anonymous.get("/v1/complaints")).status_code == 401

@@ -23,7 +23,7 @@ from services.complaints.schemas import (
     ComplaintCreate, ComplaintPatch, ComplaintPublic, NoteIn, PauseIn, Severity, SolutionIn, SolutionPublic,
     TransitionIn,
 )
-from services.complaints.api.deps import Caller, IdempotencyKey, IfMatch, Staff, is_manager, is_staff
+from services.complaints.api.deps import Caller, IdempotencyKey, IfMatch, Reader, Staff, is_manager, is_staff
 from services.complaints.views import complaint_view, full_view, solution_view
 from services.complaints.workflow import State
 from shared import idempotency
@@ -62,7 +62,7 @@ async def file_complaint(body: ComplaintCreate, session: UnitOfWork, client: Cal
 
 
 @router.get("/complaints", response_model=Page[ComplaintPublic])
-async def list_complaints(session: ReadSessionDep, client: Caller, cursor: Cursor = None, limit: Limit = 50,
+async def list_complaints(session: ReadSessionDep, client: Reader, cursor: Cursor = None, limit: Limit = 50,
                           customer: Annotated[str | None, Query(max_length=100)] = None,
                           state: State | None = None, category: Category | None = None,
                           severity: Severity | None = None,
@@ -82,7 +82,7 @@ async def complaint_stats(session: ReadSessionDep, client: Staff, since: date | 
 
 
 @router.get("/complaints/{complaint_id}", response_model=ComplaintPublic)
-async def get_complaint(complaint_id: str, session: ReadSessionDep, client: Caller) -> JSONResponse:
+async def get_complaint(complaint_id: str, session: ReadSessionDep, client: Reader) -> JSONResponse:
     """A complaint with its timeline, solutions and SLA state; the ETag for updates."""
     return with_etag(await full_view(session, await reachable(session, client, complaint_id)))
 

@@ -44,6 +44,8 @@ def staff_only(*scopes: str):  # noqa: ANN201 - a FastAPI dependency
 
 
 Caller = Annotated[Client, Depends(any_scope("complaints:write", "complaints:agent", "complaints:manage"))]
+Reader = Annotated[Client, Depends(any_scope("complaints:read", "complaints:write", "complaints:agent",
+                                             "complaints:manage"))]
 Staff = Annotated[Client, Depends(staff_only("complaints:agent", "complaints:manage"))]
 Manager = Annotated[Client, Depends(staff_only("complaints:manage"))]
 IfMatch = Annotated[str | None, Header(description="the ETag you read")]
