@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.complaints.rules import Category, Channel, RootCause, TripPhase
 from services.complaints.workflow import State
+from shared.db import aware
 
 Severity = Literal["low", "medium", "high", "critical"]
+UtcDatetime = Annotated[datetime, AfterValidator(aware)]  # a time without an offset is read as UTC
 Id = Field(min_length=1, max_length=100)
 
 
@@ -38,7 +40,7 @@ class ComplaintCreate(Body):
     trip_phase: TripPhase
     summary: str = Field(min_length=1, max_length=300, description="what happened, in a line")
     description: str = Field(default="", max_length=20000)
-    occurred_at: datetime | None = None
+    occurred_at: UtcDatetime | None = None
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
     category: Category | None = Field(default=None, description="omitted: suggested by the rules")
     severity: Severity | None = None
@@ -236,7 +238,7 @@ class IncidentIn(Body):
     kind: IncidentKind
     complaint_id: str | None = Field(default=None, max_length=36)
     booking_id: str | None = Field(default=None, max_length=100)
-    occurred_at: datetime
+    occurred_at: UtcDatetime
     location: str = Field(default="", max_length=300)
     description: str = Field(default="", max_length=20000)
     supplier: str | None = Field(default=None, max_length=200)
@@ -263,7 +265,7 @@ class IncidentPublic(BaseModel):
     complaint_id: str | None
     booking_id: str | None
     kind: str
-    occurred_at: datetime
+    occurred_at: UtcDatetime
     location: str
     description: str
     supplier: str | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import Backend
 
-LOST_BAG = {"customer_id": "c-1", "kind": "lost_luggage", "booking_id": "b-1", "occurred_at": "2026-10-02T08:30:00Z",
+LOST_BAG = {"customer_id": "c-1", "kind": "lost_luggage", "booking_id": "b-1", "occurred_at": "2026-10-02T08:30:00",
             "location": "成都双流机场", "description": "托运行李未到达", "supplier": "某航空公司",
             "details": {"bag_description": "黑色拉杆箱", "last_seen_where": "北京首都机场值机柜台"}}
 
@@ -28,7 +28,7 @@ async def test_record_tick_claim_and_report(backend: Backend) -> None:
                                      "amount": "2000.00", "currency": "CNY"}
     zh = await svc.client.get(f"{path}/report")
     assert zh.status_code == 200 and zh.headers["content-type"].startswith("text/markdown")
-    assert "# 事故报告: 行李丢失" in zh.text and "- [x] 立即向承运人报失并取得报失编号" in zh.text
+    assert "# 事故报告: 行李丢失" in zh.text and "2026-10-02 16:30 CST" in zh.text and "- [x] 立即向承运人报失并取得报失编号" in zh.text
     assert "PIR CTU12345" in zh.text and "平安保险" in zh.text and "行李于两天后找回" in zh.text
     en = (await svc.client.get(f"{path}/report", params={"lang": "en"})).text
     assert "# Incident report: Lost luggage" in en and "- [ ] Describe the bag and its contents" in en

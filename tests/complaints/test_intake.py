@@ -78,3 +78,11 @@ async def test_list_filters_and_cursor(backend: Backend) -> None:
     assert len(high) == 2
     assert (await svc.client.get("/v1/complaints", params={"cursor": "junk"})).status_code == 400
     assert (await svc.client.get("/v1/complaints", params={"category": "weather"})).status_code == 422
+
+
+async def test_times_without_an_offset_are_read_as_utc(backend: Backend) -> None:
+    svc = await backend.service("complaints")
+    view = await file(svc.client, occurred_at="2026-11-20T03:00:00")
+    assert view["occurred_at"] in ("2026-11-20T03:00:00Z", "2026-11-20T03:00:00+00:00")
+    r = await svc.client.post("/v1/complaints", json=intake(occurred_at="yesterday"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "occurred_at"
