@@ -72,15 +72,18 @@ def unhappy(data: FeedbackSubmitted) -> bool | None:
 async def on_feedback_submitted(event: Event[FeedbackSubmitted], session: AsyncSession) -> None:
     """A follow-up answer: recorded on the complaint; an unhappy one reopens it, a happy one closes it.
 
-    The complaint is the one the answer names (`complaint_id`, when feedback sends it) or else the
-    customer's latest complaint waiting for its follow-up answer (resolved or in follow-up)."""
+    The complaint is the one the answer names (`complaint_id`, when feedback sends it) or else, for an
+    answer that does not say it is of another kind, the customer's latest complaint waiting for its
+    follow-up answer (resolved or in follow-up)."""
     data = event.data
     complaint_id = getattr(data, "complaint_id", None)
+    if complaint_id is None and getattr(data, "kind", "follow-up") != "follow-up":
+        return  # a post-trip or member survey answer, not a follow-up
     complaint = (await R.find(session, complaint_id) if complaint_id else
                  await R.latest_awaiting_answer(session, data.customer_id))
     if complaint is not None and complaint.customer_id != data.customer_id:
         complaint = None  # an answer never touches another customer's complaint
-    verdict = unhappy(data)
+    verdict = True if getattr(data, "detractor", False) else unhappy(data)
     if complaint is None or complaint.state not in ("resolved", "follow_up") or verdict is None:
         return
     now = utcnow()

@@ -62,21 +62,36 @@ async def _fill_from_booking(session: AsyncSession, complaint: Complaint) -> Non
 
 
 async def recover(session: AsyncSession, data: DetractorDetected, now: datetime) -> Complaint | None:
-    """A detractor's answer opens a service-recovery complaint, once per survey response."""
+    """A detractor's answer opens a service-recovery complaint, once per survey response. Reads the
+    answers and booking context the event carries (`answers`, `product`, `csat` when feedback sends
+    them) and the booking facts kept here."""
     source_ref = f"detractor:{data.response_id}"
     if await R.by_source(session, source_ref) is not None:
         return None
+    nps, csat = data.nps, getattr(data, "csat", None)
+    product = getattr(data, "product", None) or {}
     excerpt = (data.comment_excerpt or "").strip()
     booking = await session.get(BookingFact, data.booking_id) if data.booking_id else None
+    score = f"NPS {nps}" if nps is not None else f"CSAT {csat}" if csat is not None else "unhappy answer"
+    very_unhappy = (nps is not None and nps <= 3) or (csat is not None and csat <= 1)
     body = ComplaintCreate(
         channel="survey", trip_phase="after", booking_id=data.booking_id,
-        summary=f"service recovery: NPS {data.nps}" + (f" — {excerpt[:200]}" if excerpt else ""),
-        description=excerpt, severity="high" if data.nps <= 3 else "medium",
+        product_id=_text(product.get("id"), 100), destination=_text(product.get("destination"), 200),
+        supplier=_text(product.get("supplier"), 200),
+        summary=f"service recovery: {score}" + (f" — {excerpt[:200]}" if excerpt else ""),
+        description=excerpt, severity="high" if very_unhappy else "medium",
     )
-    context = {"survey": {"response_id": data.response_id, "nps": data.nps, "comment_excerpt": data.comment_excerpt},
+    context = {"survey": {"response_id": data.response_id, "nps": nps, "csat": csat,
+                          "comment_excerpt": data.comment_excerpt, "answers": getattr(data, "answers", None),
+                          "reasons": getattr(data, "reasons", None)},
+               "product": product or None,
                "booking": None if booking is None else {
                    "booking_id": booking.booking_id, "product_id": booking.product_id,
                    "destination": booking.destination, "travel_start": booking.travel_start,
                    "travel_end": booking.travel_end}}
     return await file(session, body, customer_id=data.customer_id, actor="feedback", now=now, source="survey",
                       source_ref=source_ref, context=context)
+
+
+def _text(value: object, limit: int) -> str | None:
+    return str(value)[:limit] if value else None
