@@ -106,9 +106,11 @@ async def sound_alarms(session: AsyncSession, complaint: Complaint, now: datetim
 
 async def run_round(session: AsyncSession, now: datetime) -> int:
     """One round of the SLA job over every running clock."""
-    total = 0
-    for complaint in await R.clocked(session):
-        total += await sound_alarms(session, complaint, now)
+    total, after = 0, ""
+    while chunk := await R.clocked(session, after=after):
+        for complaint in chunk:
+            total += await sound_alarms(session, complaint, now)
+        after = chunk[-1].id
     return total
 
 

@@ -79,10 +79,11 @@ async def listing(session: AsyncSession, *, limit: int, after: tuple | None, cus
     return (await session.execute(query)).scalars().all()
 
 
-async def clocked(session: AsyncSession, limit: int = 1000) -> Sequence[Complaint]:
-    """Open complaints whose clocks run (not paused)."""
-    return (await session.execute(select(Complaint).where(Complaint.state.in_(OPEN_STATES), Complaint.paused.is_(False))
-                                  .order_by(Complaint.filed_at).limit(limit))).scalars().all()
+async def clocked(session: AsyncSession, *, after: str = "", limit: int = 500) -> Sequence[Complaint]:
+    """Open complaints whose clocks run (not paused), a chunk at a time in id order."""
+    return (await session.execute(select(Complaint).where(Complaint.state.in_(OPEN_STATES), Complaint.paused.is_(False),
+                                                          Complaint.id > after)
+                                  .order_by(Complaint.id).limit(limit))).scalars().all()
 
 
 async def open_complaints(session: AsyncSession) -> Sequence[Complaint]:
