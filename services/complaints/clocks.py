@@ -18,6 +18,7 @@ from shared.errors import Conflict
 from shared.events import ComplaintEscalated
 
 ESCALATED_TO = {1: "team_lead", 2: "manager"}
+CHUNK = 500  # complaints per query of the SLA round
 
 
 def fired(complaint: Complaint) -> set[str]:
@@ -107,7 +108,7 @@ async def sound_alarms(session: AsyncSession, complaint: Complaint, now: datetim
 async def run_round(session: AsyncSession, now: datetime) -> int:
     """One round of the SLA job over every running clock."""
     total, after = 0, ""
-    while chunk := await R.clocked(session, after=after):
+    while chunk := await R.clocked(session, after=after, limit=CHUNK):
         for complaint in chunk:
             total += await sound_alarms(session, complaint, now)
         after = chunk[-1].id

@@ -90,3 +90,13 @@ async def test_breach_marks_resolution_and_gauges(backend: Backend) -> None:
     assert view["sla"]["met"] is False and view["sla"]["escalation_level"] >= 1
     [resolved] = await emitted(svc, "complaint-resolved")
     assert resolved["sla_met"] is False
+
+
+async def test_the_round_walks_every_running_clock(backend: Backend, monkeypatch) -> None:  # noqa: ANN001
+    from services.complaints import clocks
+    svc = await backend.service("complaints")
+    for n in range(5):
+        await file(svc.client, f"c-{n}", severity="critical", trip_phase="during")
+    monkeypatch.setattr(clocks, "CHUNK", 2)
+    assert await run_sla(svc.runtime, datetime.now(SH) + timedelta(minutes=14)) == {"alarms": 5}  # 5 warnings
+    assert len(await emitted(svc, "complaint-escalated")) == 0
