@@ -33,6 +33,10 @@ async def test_record_tick_claim_and_report(backend: Backend) -> None:
     en = (await svc.client.get(f"{path}/report", params={"lang": "en"})).text
     assert "# Incident report: Lost luggage" in en and "- [ ] Describe the bag and its contents" in en
     assert (await svc.client.get(f"{path}/report", params={"lang": "fr"})).status_code == 422
+    pdf = await svc.client.get(f"{path}/report", params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and b"STSong-Light" in pdf.content
+    assert (await svc.client.get(f"{path}/report", params={"format": "doc"})).status_code == 422
     listed = (await svc.client.get("/v1/incidents", params={"customer": "c-1"})).json()["items"]
     assert [i["id"] for i in listed] == [incident["id"]]
 

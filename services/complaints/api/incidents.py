@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import or_, select
 
-from services.complaints import incidents
+from services.complaints import incidents, report_pdf
 from services.complaints.api.deps import IfMatch, Staff
 from services.complaints.models import Incident
 from services.complaints.schemas import ChecklistTick, IncidentIn, IncidentPatch, IncidentPublic
@@ -82,10 +83,14 @@ async def tick(incident_id: str, step: str, body: ChecklistTick, session: UnitOf
 
 
 @router.get("/{incident_id}/report", response_class=PlainTextResponse,
-            responses={200: {"content": {"text/markdown": {}}}})
-async def report(incident_id: str, session: ReadSessionDep, client: Staff,
-                 lang: Literal["zh", "en"] = "zh") -> PlainTextResponse:
-    """The written incident report (事故报告) in Markdown, in Chinese or English."""
+            responses={200: {"content": {"text/markdown": {}, "application/pdf": {}}}})
+async def report(incident_id: str, session: ReadSessionDep, client: Staff, lang: Literal["zh", "en"] = "zh",
+                 format: Literal["markdown", "pdf"] = "markdown") -> Response:  # noqa: A002 - the query name
+    """The written incident report (事故报告) in Chinese or English, as Markdown or PDF."""
     incident = await incidents.get(session, incident_id)
-    return PlainTextResponse(incidents.report(incident, lang, settings_of(session).tz),
-                             media_type="text/markdown; charset=utf-8")
+    text = incidents.report(incident, lang, settings_of(session).tz)
+    if format == "pdf":
+        pdf = await asyncio.to_thread(report_pdf.render, text, f"incident {incident.id}")
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="incident-{incident.id}-{lang}.pdf"'})
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
