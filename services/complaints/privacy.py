@@ -7,11 +7,34 @@ consents and crisis notices about the customer are deleted.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from services.complaints.models import BookingFact, Complaint, ConsentFact, CrisisNoticeSent, Incident, TimelineEntry
 from shared.events import COMPLAINTS
 from shared.privacy import PersonalData, Privacy
 
 ERASED = "[erased]"
+
+
+
+async def before_merge(session: AsyncSession, survivor: str, merged: list[str], now: datetime) -> None:
+    """Rows unique per customer (a consent per channel, a notice per crisis) that the survivor has already:
+    the survivor's stay, the merged customers' go (a re-point would break the unique key)."""
+    for model, key in ((ConsentFact, ConsentFact.channel), (CrisisNoticeSent, CrisisNoticeSent.crisis_id)):
+        kept = select(key).where(model.customer_id == survivor)
+        await session.execute(delete(model).where(model.customer_id.in_(merged), key.in_(kept)))
+    seen: set[tuple[str, str]] = set()
+    for model, key in ((ConsentFact, "channel"), (CrisisNoticeSent, "crisis_id")):  # among the merged ones too
+        rows = (await session.execute(select(model).where(model.customer_id.in_(merged)).order_by(model.id))).scalars()
+        for row in rows:
+            if (model.__tablename__, getattr(row, key)) in seen:
+                await session.delete(row)
+            seen.add((model.__tablename__, getattr(row, key)))
+    await session.flush()
+
 
 PRIVACY = Privacy("complaints", [
     PersonalData(Complaint, on_erase="pseudonymise",
@@ -22,4 +45,4 @@ PRIVACY = Privacy("complaints", [
     PersonalData(BookingFact),
     PersonalData(ConsentFact),
     PersonalData(CrisisNoticeSent),
-], topic=COMPLAINTS)
+], topic=COMPLAINTS, before_merge=before_merge)

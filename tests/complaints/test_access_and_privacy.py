@@ -6,6 +6,7 @@ import logging
 
 from shared.events import CustomerErased, CustomersMerged
 from tests.complaints.support import applied, emitted, file, publish, walk
+from tests.complaints.test_crises import consent
 from tests.conftest import Backend, capture_logs
 
 
@@ -69,8 +70,15 @@ async def test_export_erase_and_merge(backend: Backend) -> None:
     assert done["service"] == "complaints" and done["request_id"] == "req-1"
 
     a, b = await file(svc.client, "c-old"), await file(svc.client, "c-new")
-    await publish(backend, CustomersMerged(customer_id="c-new", merged_ids=["c-old"]))
-    await applied(svc, 2)
+    # consents per channel are unique per customer: the survivor's stays, the merged one's goes
+    await publish(backend, consent("c-old", channel="sms"), consent("c-new", channel="sms"), consent("c-old", channel="email"),
+                  consent("c-older", channel="email"))
+    await applied(svc, 5)
+    await publish(backend, CustomersMerged(customer_id="c-new", merged_ids=["c-old", "c-older"]))
+    await applied(svc, 6)
+    assert await svc.runtime.consumer.dead_letters() == []
+    sections = (await svc.client.get("/v1/privacy/customers/c-new")).json()["sections"]
+    assert sorted(c["channel"] for c in sections["complaint_consent"]) == ["email", "sms"]
     items = (await svc.client.get("/v1/complaints", params={"customer": "c-new"})).json()["items"]
     assert {i["id"] for i in items} == {a["id"], b["id"]}
 
