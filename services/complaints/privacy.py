@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.complaints.models import BookingFact, Complaint, ConsentFact, CrisisNoticeSent, Incident, TimelineEntry
+from services.complaints.models import (
+    BookingFact, Complaint, ConsentFact, CrisisNoticeSent, Incident, Solution, TimelineEntry,
+)
 from shared.events import COMPLAINTS
 from shared.privacy import PersonalData, Privacy
 
 ERASED = "[erased]"
 
+
+
+async def before_erase(session: AsyncSession, customer_id: str, now: datetime) -> None:
+    """The free text of the solutions offered to the customer (kept, like the complaints, for the figures)."""
+    theirs = select(Complaint.id).where(Complaint.customer_id == customer_id)
+    await session.execute(update(Solution).where(Solution.complaint_id.in_(theirs)).values(description=ERASED)
+                          .execution_options(synchronize_session=False))
 
 
 async def before_merge(session: AsyncSession, survivor: str, merged: list[str], now: datetime) -> None:
@@ -45,4 +54,4 @@ PRIVACY = Privacy("complaints", [
     PersonalData(BookingFact),
     PersonalData(ConsentFact),
     PersonalData(CrisisNoticeSent),
-], topic=COMPLAINTS, before_merge=before_merge)
+], topic=COMPLAINTS, before_erase=before_erase, before_merge=before_merge)

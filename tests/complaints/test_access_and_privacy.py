@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from shared.events import CustomerErased, CustomersMerged
-from tests.complaints.support import applied, emitted, file, publish, walk
+from tests.complaints.support import applied, emitted, file, propose, publish, walk
 from tests.complaints.test_crises import consent
 from tests.conftest import Backend, capture_logs
 
@@ -57,14 +57,17 @@ async def test_export_erase_and_merge(backend: Backend) -> None:
     svc = await backend.service("complaints")
     c = await file(svc.client, "c-erase", summary="张三的护照丢了", description="电话 13800000000")
     await svc.client.post(f"/v1/complaints/{c['id']}/notes", json={"text": "张三 asked for a call"})
+    await walk(svc.client, c["id"], "investigating")
+    await propose(svc.client, c["id"], {"kind": "apology", "description": "给张三的道歉信"})
     export = (await svc.client.get("/v1/privacy/customers/c-erase")).json()
     assert [x["summary"] for x in export["sections"]["complaint"]] == ["张三的护照丢了"]
-    assert len(export["sections"]["complaint_timeline"]) == 2
+    assert len(export["sections"]["complaint_timeline"]) == 5
     await publish(backend, CustomerErased(customer_id="c-erase", request_id="req-1"))
     await applied(svc, 1)
     view = (await svc.client.get(f"/v1/complaints/{c['id']}")).json()
     assert view["customer_id"].startswith("erased-") and view["summary"] == view["description"] == "[erased]"
     assert all(t["text"] == "[erased]" for t in view["timeline"])
+    assert [s["description"] for s in view["solutions"]] == ["[erased]"]
     assert (await svc.client.get("/v1/privacy/customers/c-erase")).json()["sections"]["complaint"] == []
     [done] = await emitted(svc, "customer-data-erased")
     assert done["service"] == "complaints" and done["request_id"] == "req-1"
