@@ -319,6 +319,16 @@ class CareTaskDue(EventData):
 Severity = Literal["low", "medium", "high", "critical"]
 
 
+class Compensation(BaseModel):
+    """An agreed remedy of a complaint: money as a decimal with its currency, goodwill as points."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["refund", "partial_refund", "voucher", "service_redone", "apology", "goodwill_points"]
+    amount: Money | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    points: int = Field(default=0, ge=0)
+
+
 class ComplaintFiled(EventData):
     type: ClassVar[str] = "complaint-filed"
     topic: ClassVar[str] = COMPLAINTS
@@ -329,6 +339,9 @@ class ComplaintFiled(EventData):
     booking_id: str | None = None
     channel: str | None = None
     filed_at: datetime
+    source: str | None = Field(default=None, description="customer, survey (service recovery) or staff")
+    product_id: str | None = None
+    trip_phase: Literal["before", "during", "after"] | None = None
 
 
 class ComplaintEscalated(EventData):
@@ -339,6 +352,8 @@ class ComplaintEscalated(EventData):
     severity: Severity
     level: int = Field(ge=1)
     reason: str
+    clock: Literal["first_response", "resolution"] | None = Field(default=None, description="the SLA clock breached")
+    escalated_to: Literal["team_lead", "manager"] | None = None
 
 
 class ComplaintResolved(EventData):
@@ -351,6 +366,9 @@ class ComplaintResolved(EventData):
     sla_met: bool
     compensation_points: int = Field(default=0, ge=0)
     resolved_at: datetime
+    root_cause: str | None = Field(default=None, description="supplier, guide, internal_process, product_design, "
+                                   "customer_expectation or force_majeure")
+    compensation: list[Compensation] = Field(default_factory=list, description="the agreed remedies")
 
 
 class ComplaintClosed(EventData):

@@ -62,6 +62,7 @@ async def load_demo(settings: Settings, key: str, *, customers: int = 40, seed: 
     fake.seed_instance(seed)
     base = settings.url_of("profile")
     accepted = 0
+    trips: list[tuple[str, str, dict]] = []
     now = datetime.now(timezone.utc)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
         for n in range(customers):
@@ -73,6 +74,7 @@ async def load_demo(settings: Settings, key: str, *, customers: int = 40, seed: 
             customer_id = registered.json()["id"]
             for trip in range(rng.randint(1, 4)):
                 product = rng.choice(PRODUCTS)
+                trips.append((customer_id, f"demo-{n:04d}-{trip}", product))
                 start = now - timedelta(days=rng.randint(10, 700))
                 body = {
                     "booking_id": f"demo-{n:04d}-{trip}",
@@ -89,8 +91,9 @@ async def load_demo(settings: Settings, key: str, *, customers: int = 40, seed: 
                 response = await client.post("/v1/bookings/completed", json=body)
                 response.raise_for_status()
                 accepted += 1
+    filed = await load_demo_complaints(settings, key, trips, rng)
     answered = await load_feedback_demo(settings, key, bookings=accepted)
-    marker.write_text(f"{customers} customers, {accepted} bookings, {answered} surveys answered\n")
+    marker.write_text(f"{customers} customers, {accepted} bookings, {filed} complaints, {answered} surveys answered\n")
     log.info("demo data loaded", extra={"customers": customers, "bookings": accepted})
     return accepted
 
@@ -146,3 +149,70 @@ async def load_feedback_demo(settings: Settings, key: str, *, bookings: int, see
             answered += r.status_code == 201
     log.info("feedback demo loaded", extra={"answered": answered})
     return answered
+
+
+# --- complaints: one or more in every state of the handbook flow --------------------------------------
+
+COMPLAINTS = [
+    ("phone", "during", "导游强制购物，不去购物店就不走", "service_quality"),
+    ("mobile_app", "during", "酒店房间与描述不符，没有海景", "product_not_as_described"),
+    ("email", "after", "退款两周了还没到账", "price"),
+    ("web_form", "before", "客服一直没人回复我的改期申请", "slow_response"),
+    ("tour_guide", "during", "游客在景区摔伤，已送医院", "safety_incident"),
+    ("social_media", "after", "行程临时变更没有提前告知", "communication"),
+    ("third_party", "after", "门票价格比官网贵", "price"),
+    ("in_person", "after", "餐食卫生差", "service_quality"),
+    ("phone", "after", "行李在转机时丢失", "other"),
+]
+WALK: list[tuple[str, dict]] = [
+    ("transitions", {"to": "classified"}), ("transitions", {"to": "investigating"}),
+    ("solutions", {"kind": "goodwill_points", "points": 500, "description": "致歉积分"}),
+    ("transitions", {"to": "solution_proposed"}), ("transitions", {"to": "customer_agreed"}),
+    ("transitions", {"to": "executing"}),
+    ("transitions", {"to": "resolved", "root_cause": "supplier", "preventive_action": "供应商整改"}),
+    ("transitions", {"to": "follow_up"}), ("transitions", {"to": "closed"}),
+]
+STOPS = ["received", "classified", "investigating", "solution_proposed", "customer_agreed", "executing",
+         "resolved", "follow_up", "closed"]
+
+
+async def load_demo_complaints(settings: Settings, key: str, trips: list[tuple[str, str, dict]],
+                               rng: random.Random) -> int:
+    """Complaints about some of the demo trips through the complaints API, walked to every state of the
+    flow (one reopened); skipped when the complaints service is not running."""
+    if not trips:
+        return 0
+    filed = 0
+    try:
+        async with httpx.AsyncClient(base_url=settings.url_of("complaints"),
+                                     headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
+            for n, stop in enumerate(STOPS + ["investigating"]):
+                customer_id, booking_id, product = rng.choice(trips)
+                channel, phase, summary, category = COMPLAINTS[n % len(COMPLAINTS)]
+                r = await client.post("/v1/complaints", json={
+                    "customer_id": customer_id, "channel": channel, "trip_phase": phase, "booking_id": booking_id,
+                    "product_id": product["id"], "destination": product["destination"], "summary": summary,
+                    "category": category})
+                if r.status_code == 404:
+                    return filed
+                r.raise_for_status()
+                filed += 1
+                await _walk(client, r.json()["id"], stop, reopen=n == len(STOPS))
+    except httpx.TransportError:
+        log.info("demo complaints skipped: the complaints API is not available")
+    return filed
+
+
+async def _walk(client: httpx.AsyncClient, complaint_id: str, stop: str, *, reopen: bool) -> None:
+    state = "received"
+    for step, body in WALK if not reopen else WALK[:7]:
+        if state == stop and not reopen:
+            return
+        headers = {"Idempotency-Key": f"demo-{complaint_id}-{len(body)}"} if step == "solutions" else {}
+        r = await client.post(f"/v1/complaints/{complaint_id}/{step}", json=body, headers=headers)
+        r.raise_for_status()
+        state = r.json().get("state", state)
+    if reopen:
+        r = await client.post(f"/v1/complaints/{complaint_id}/transitions",
+                              json={"to": "investigating", "reason": "客户对处理结果仍不满意"})
+        r.raise_for_status()

@@ -1,4 +1,4 @@
-"""create_app(settings) -> FastAPI for the complaints service."""
+"""create_app(settings) -> FastAPI for the complaints service: the wiring, nothing else."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.complaints.api import router
+from services.complaints.api import ROUTERS
+from services.complaints.jobs import JOBS
+from services.complaints.privacy import PRIVACY
 from services.complaints.subscriptions import SUBSCRIPTIONS
 from shared.app import ServiceSpec, build_app
 from shared.bus import Bus
@@ -18,9 +20,11 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     scopes=("complaints:read", "complaints:write", "complaints:agent", "complaints:manage"),
     title="tourcrm complaints — complaint handling",
-    description="Intake, classification, investigation, solution, agreement, execution, follow-up and closure of complaints; SLA clocks, escalation and crisis detection.",
-    routers=[router],
+    description="Intake, classification, investigation, solution, agreement, execution, follow-up and closure of "
+                "complaints; SLA clocks, escalation, crisis detection and response.",
+    routers=[*ROUTERS, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
+    jobs=JOBS,
 )
 
 

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from services.complaints import handlers as h
+from services.complaints.privacy import PRIVACY
 from shared.consumer import Subscriptions
+from shared.events import BookingCancelled, BookingCompleted, ConsentChanged, DetractorDetected, FeedbackSubmitted
 
-SUBSCRIPTIONS: Subscriptions = {}
+SUBSCRIPTIONS: Subscriptions = {
+    BookingCompleted: [h.on_booking_completed],
+    BookingCancelled: [h.on_booking_cancelled],
+    ConsentChanged: [h.on_consent_changed],
+    DetractorDetected: [h.on_detractor_detected],
+    FeedbackSubmitted: [h.on_feedback_submitted],
+    **PRIVACY.subscriptions(),
+}
