@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # the composition fills in each service's default port.
     service_urls: dict[str, str] = Field(default_factory=dict)
     # Services that take part in the export / erasure protocol (each answers for its own data).
-    privacy_services: list[str] = Field(default_factory=lambda: ["profile", "loyalty"])
+    privacy_services: list[str] = Field(default_factory=list)  # the composition's default: every service
     # Consumer and relay tuning.
     consumer_batch_size: int = 500
     consumer_max_attempts: int = 3

@@ -214,7 +214,8 @@ class Backend:
         module = __import__(f"services.{name}.app", fromlist=["create_app"])
         settings = self.settings(await self.database(name), **changes).model_copy(
             update={"service": name, "port": self.ports[name], "api_keys": TEST_KEY_ENTRIES,
-                    "service_urls": {s: f"http://127.0.0.1:{p}" for s, p in self.ports.items()}}
+                    "service_urls": {s: f"http://127.0.0.1:{p}" for s, p in self.ports.items()},
+                    "privacy_services": changes.get("privacy_services") or list(SERVICES)}
         )
         app = module.create_app(settings, bus=self.bus())
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_config=None))

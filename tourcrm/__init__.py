@@ -32,9 +32,11 @@ def all_scopes() -> tuple[str, ...]:
 
 
 def settings_for(name: str, base: Settings | None = None) -> Settings:
-    """The settings of service `name`: its own port (unless TOURCRM_PORT says otherwise) and where the
-    others answer by default (unless TOURCRM_SERVICE_URLS says otherwise)."""
+    """The settings of service `name`: its own port (unless TOURCRM_PORT says otherwise), where the
+    others answer (unless TOURCRM_SERVICE_URLS says otherwise), and which answer export and erasure
+    requests (unless TOURCRM_PRIVACY_SERVICES says otherwise: by default all of them)."""
     base = base or Settings(service=name)
     urls = {s.name: f"http://127.0.0.1:{s.port + base.port_offset}" for s in specs()} | base.service_urls
     port = base.port if base.service == name and base.port else spec(name).port + base.port_offset
-    return base.model_copy(update={"service": name, "port": port, "service_urls": urls})
+    privacy = base.privacy_services or list(SERVICES)
+    return base.model_copy(update={"service": name, "port": port, "service_urls": urls, "privacy_services": privacy})

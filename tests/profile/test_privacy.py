@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 from sqlalchemy import inspect, text
 
-from shared.bus import Record
-from shared.events import COMPLAINTS, CustomerDataErased, new_event
 from tests.conftest import Backend, RunningService, eventually
 from tests.profile.helpers import booking, create, post_booking, wait_bookings
 
@@ -107,12 +104,18 @@ async def test_export_then_erasure_leaves_no_personal_data_in_any_table_of_any_s
     await post_booking(profile, booking("E-1", cid, amount="4200.00"))
     await wait_bookings(profile, 1)
     await wait_member(loyalty, cid)
+    complaints = others[0]
+    filed = await complaints.client.post("/v1/complaints", json={
+        "customer_id": cid, "channel": "phone", "trip_phase": "after", "booking_id": "E-1",
+        "summary": f"{NAME}来电投诉，回电 13900007777"})
+    assert filed.status_code == 201, filed.text
     assert await scan(profile, SECRETS), "the personal data is not where the scan looks: it would prove nothing"
+    assert await scan(complaints, SECRETS), "the complaint's free text holds personal data before the erasure"
 
     export = await profile.client.get(f"/v1/customers/{cid}/export")
     assert export.status_code == 200, export.text
     body = export.json()
-    assert body["complete"] is True and set(body["services"]) == {"profile", "loyalty"}
+    assert body["complete"] is True and set(body["services"]) == {"profile", "complaints", "loyalty", "feedback"}
     assert body["services"]["profile"]["customer"]["phones"] == ["+8613900007777"]
     assert body["services"]["profile"]["bookings"][0]["booking_id"] == "E-1"
     assert body["services"]["loyalty"]["customer_id"] == cid
@@ -130,7 +133,8 @@ async def test_export_then_erasure_leaves_no_personal_data_in_any_table_of_any_s
     await eventually(confirmed)
     report = (await profile.client.get(f"/v1/customers/{cid}/erasure")).json()
     assert report["request_id"] == request_id
-    assert {s["service"]: s["confirmed"] for s in report["services"]} == {"profile": True, "loyalty": True}
+    confirmations = {s["service"]: s["confirmed"] for s in report["services"]}
+    assert confirmations == {"profile": True, "complaints": True, "loyalty": True, "feedback": True}
 
     erased = (await profile.client.get(f"/v1/customers/{cid}")).json()
     assert (erased["status"], erased["name"], erased["phones"], erased["emails"]) == ("erased", None, [], [])
@@ -141,27 +145,27 @@ async def test_export_then_erasure_leaves_no_personal_data_in_any_table_of_any_s
 
 
 async def test_a_new_service_joins_export_and_erasure_by_configuration(backend: Backend) -> None:
-    # complaints has no privacy endpoint yet: the export says so instead of pretending to be complete,
-    # and the erasure report waits for its confirmation, which it sends on its own topic.
+    # complaints joins by configuration: its part of the export, and the erasure report waits for its
+    # confirmation, which it sends on its own topic once it has erased its copy.
     profile = await backend.service("profile", privacy_services=["profile", "complaints"])
-    await backend.service("complaints")
+    complaints = await backend.service("complaints")
     cid = (await create(profile, name="测试新服务", phones=["13700009999"]))["id"]
+    filed = await complaints.client.post("/v1/complaints", json={"customer_id": cid, "channel": "phone",
+                                                                 "trip_phase": "after", "summary": "测试新服务的投诉"})
+    assert filed.status_code == 201, filed.text
     export = (await profile.client.get(f"/v1/customers/{cid}/export")).json()
-    assert export["complete"] is False and export["errors"] == {"complaints": "answered 404"}
+    assert export["complete"] is True, export
+    assert [c["summary"] for c in export["services"]["complaints"]["sections"]["complaint"]] == ["测试新服务的投诉"]
 
-    request_id = (await profile.client.delete(f"/v1/customers/{cid}")).json()["request_id"]
-    report = (await profile.client.get(f"/v1/customers/{cid}/erasure")).json()
-    assert report["complete"] is False
-    assert {s["service"]: s["confirmed"] for s in report["services"]} == {"profile": True, "complaints": False}
-    # what the complaints service's own customer-erased handler will emit, on tourcrm.complaints
-    confirmation = CustomerDataErased(service="complaints", customer_id=cid, request_id=request_id,
-                                      erased_at=datetime.now(timezone.utc))
-    await backend.bus().publish([Record(COMPLAINTS, cid, new_event(confirmation, source="tourcrm/complaints",
-                                                                   subject=cid).to_bytes())])
+    await profile.client.delete(f"/v1/customers/{cid}")
 
     async def complete() -> bool:
         return (await profile.client.get(f"/v1/customers/{cid}/erasure")).json()["complete"]
     await eventually(complete)
+    report = (await profile.client.get(f"/v1/customers/{cid}/erasure")).json()
+    assert {s["service"]: s["confirmed"] for s in report["services"]} == {"profile": True, "complaints": True}
+    left = (await complaints.client.get(f"/v1/complaints/{filed.json()['id']}")).json()
+    assert left["summary"] == "[erased]" and left["customer_id"] != cid
 
 
 async def test_erasure_redacts_events_added_earlier_in_its_own_transaction(backend: Backend) -> None:
