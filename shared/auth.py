@@ -113,16 +113,18 @@ def dev_key(var_dir: Path) -> str:
     return key
 
 
-def require(scope: str, *, customers: bool = False):  # noqa: ANN201 - a FastAPI dependency
-    """Dependency: the calling client, which must hold `scope` (401 without a valid key, 403 without the scope).
+def require(*scopes: str, customers: bool = False):  # noqa: ANN201 - a FastAPI dependency
+    """Dependency: the calling client, which must hold one of `scopes` (401 without a valid key, 403 without).
 
     Customer-facing clients reach only routes that serve customers (`customers=True`; other routes are
     for staff: 403), must name the signed-in customer (400 without X-Customer-Id), and a `{customer_id}`
     in the path must be that customer (404 otherwise). Routes that address a customer's resource by its
     own id (a complaint, a redemption) check its owner with `client.ensure_reaches`.
     """
-    if not SCOPE_PATTERN.match(scope):
-        raise ValueError(f"malformed scope {scope!r} (want service:action)")
+    malformed = [scope for scope in scopes if not SCOPE_PATTERN.match(scope)]
+    if not scopes or malformed:
+        raise ValueError(f"malformed scopes {malformed!r} (want service:action)")
+    named = scopes[0] if len(scopes) == 1 else list(scopes)
 
     async def dependency(request: Request) -> Client:
         header = request.headers.get("authorization", "")
@@ -132,19 +134,19 @@ def require(scope: str, *, customers: bool = False):  # noqa: ANN201 - a FastAPI
         client = request.app.state.keys.find(key.strip())
         if client is None:
             raise Problem(401, "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
-        if not client.holds(scope):
-            raise Problem(403, f"this key lacks the scope {scope}", required_scope=scope)
+        if not any(client.holds(scope) for scope in scopes):
+            raise Problem(403, f"this key lacks the scope {' or '.join(scopes)}", required_scope=named)
         if client.customer_facing:
             if not customers:
                 raise Problem(403, "this operation is for staff; a customer-facing key cannot use it",
-                              required_scope=scope)
+                              required_scope=named)
             client = replace(client, acting_for=_signed_in_customer(request))
             client.ensure_reaches(request.path_params.get("customer_id", client.acting_for), "customer",
                                   request.path_params.get("customer_id"))
         request.state.client = client
         return client
 
-    dependency.scope = scope  # type: ignore[attr-defined] - lets tests list every route's scope
+    dependency.scope = scopes[0]  # type: ignore[attr-defined] - lets tests list every route's scope
     dependency.customers = customers  # type: ignore[attr-defined]
     return dependency
 
@@ -158,7 +160,7 @@ def _signed_in_customer(request: Request) -> str:
     return customer_id
 
 
-def Scope(scope: str, *, customers: bool = False):  # noqa: N802, ANN201 - reads as a type: `client: Scope("loyalty:read")`
+def Scope(*scopes: str, customers: bool = False):  # noqa: N802, ANN201 - reads as a type: `client: Scope("loyalty:read")`
     """`client: Scope("loyalty:read")` authorises a staff route; `Scope("loyalty:read", customers=True)` one that
-    also serves customer-facing clients acting for their signed-in customer."""
-    return Annotated[Client, Depends(require(scope, customers=customers))]
+    also serves customer-facing clients acting for their signed-in customer; several scopes: any of them."""
+    return Annotated[Client, Depends(require(*scopes, customers=customers))]

@@ -66,7 +66,7 @@ async def put_config(config: Config, session: UnitOfWork, client: Scope("feedbac
 
 
 @router.get("/surveys/invitations", response_model=Page[InvitationPublic])
-async def list_invitations(session: ReadSessionDep, client: Scope("feedback:read"), customer_id: str | None = None,
+async def list_invitations(session: ReadSessionDep, client: Scope("feedback:read", customers=True), customer_id: str | None = None,
                            status_: StatusFilter = None,
                            kind: Annotated[str | None, Query(pattern=r"^(post-trip|follow-up|member)$")] = None,
                            cursor: Cursor = None, limit: Limit = 50) -> Page[InvitationPublic]:
@@ -90,21 +90,21 @@ async def cancel_invitation(invitation_id: str, session: UnitOfWork, client: Sco
 
 
 @router.get("/surveys/invitations/{token}", response_model=InvitationForm)
-async def get_form(token: str, session: ReadSessionDep, client: Scope("feedback:write")) -> InvitationForm:
+async def get_form(token: str, session: ReadSessionDep, client: Scope("feedback:write", customers=True)) -> InvitationForm:
     """The questions of an invitation in the customer's language (only those the booking calls for)."""
     return await responses.form(session, token=token, client=client, now=utcnow())
 
 
 @router.post("/surveys/invitations/{token}/responses", response_model=ResponsePublic,
              status_code=status.HTTP_201_CREATED)
-async def answer(token: str, body: ResponseIn, session: UnitOfWork, client: Scope("feedback:write")) -> ResponsePublic:
+async def answer(token: str, body: ResponseIn, session: UnitOfWork, client: Scope("feedback:write", customers=True)) -> ResponsePublic:
     """Answer an invitation, once: `{"answers": {"<question id>": value}}`."""
     response = await responses.submit(session, token=token, answers=body.answers, client=client, now=utcnow())
     return ResponsePublic.model_validate(response, from_attributes=True)
 
 
 @router.get("/customers/{customer_id}/feedback", response_model=CustomerFeedback)
-async def customer_feedback(customer_id: str, session: ReadSessionDep, client: Scope("feedback:read")) -> CustomerFeedback:
+async def customer_feedback(customer_id: str, session: ReadSessionDep, client: Scope("feedback:read", customers=True)) -> CustomerFeedback:
     """The customer's invitations (with token and status) and answers (with sentiment)."""
     client.ensure_reaches(customer_id, "customer", customer_id)
     return CustomerFeedback(
@@ -139,13 +139,13 @@ async def rescore(session: UnitOfWork, client: Scope("feedback:admin"),
 
 
 @router.post("/reviews", response_model=ReviewPublic, status_code=status.HTTP_201_CREATED)
-async def create_review(form: ReviewCreate, session: UnitOfWork, client: Scope("feedback:write")) -> ReviewPublic:
+async def create_review(form: ReviewCreate, session: UnitOfWork, client: Scope("feedback:write", customers=True)) -> ReviewPublic:
     review = await reviews.create(session, form=form, client=client, now=utcnow())
     return _review(review)
 
 
 @router.get("/reviews", response_model=Page[ReviewPublic])
-async def list_reviews(session: ReadSessionDep, client: Scope("feedback:read"), product_id: str | None = None,
+async def list_reviews(session: ReadSessionDep, client: Scope("feedback:read", customers=True), product_id: str | None = None,
                        status_: ReviewStatus = None,
                        customer_id: str | None = None, cursor: Cursor = None, limit: Limit = 50) -> Page[ReviewPublic]:
     """Reviews, oldest first; approved ones are public, a customer-facing key sees others only when it asks for those."""
@@ -156,7 +156,7 @@ async def list_reviews(session: ReadSessionDep, client: Scope("feedback:read"), 
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewPublic)
-async def get_review(review_id: str, session: ReadSessionDep, client: Scope("feedback:read")) -> ReviewPublic:
+async def get_review(review_id: str, session: ReadSessionDep, client: Scope("feedback:read", customers=True)) -> ReviewPublic:
     return _review(await reviews.get(session, review_id=review_id, client=client))
 
 

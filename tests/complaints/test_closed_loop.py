@@ -18,7 +18,7 @@ def detractor(customer: str, response: str, booking: str = "b-1") -> DetractorDe
 
 def answer(customer: str, nps: int, response: str) -> FeedbackSubmitted:
     return FeedbackSubmitted(response_id=response, survey_id="follow-up-1", customer_id=customer, nps=nps,
-                             submitted_at=datetime.now(timezone.utc))
+                             kind="follow-up", submitted_at=datetime.now(timezone.utc))
 
 
 async def only_complaint(svc, customer: str) -> dict:  # noqa: ANN001
