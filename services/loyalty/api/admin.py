@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["loyalty"])
 
 
 @router.get("/programme", response_model=ProgrammePublic)
-async def get_programme(client: Scope("loyalty:read"), session: ReadSessionDep) -> ProgrammePublic:
+async def get_programme(client: Scope("loyalty:read", customers=True), session: ReadSessionDep) -> ProgrammePublic:
     version, prog = await repository.programme(session)
     return ProgrammePublic(version=version, programme=prog)
 
@@ -36,7 +36,7 @@ async def programme_versions(client: Scope("loyalty:admin"), session: ReadSessio
 
 
 @router.get("/rewards", response_model=Rewards)
-async def list_rewards(client: Scope("loyalty:read"), session: ReadSessionDep) -> Rewards:
+async def list_rewards(client: Scope("loyalty:read", customers=True), session: ReadSessionDep) -> Rewards:
     _, prog = await repository.programme(session)
     return Rewards(items=[RewardPublic.model_validate(r) for r in await repository.active_rewards(session)],
                    points_as_cash=PointsAsCash(points_per_unit=prog.cash_points_per_unit, currency=prog.currency))

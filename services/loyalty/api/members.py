@@ -22,9 +22,10 @@ router = APIRouter(prefix="/v1", tags=["loyalty"])
 
 @router.post("/members", status_code=201, response_model=MemberPublic,
              responses={200: {"model": MemberPublic, "description": "a member already (the same type)"}})
-async def create_member(body: MemberCreate, client: Scope("loyalty:redeem"), session: UnitOfWork,
+async def create_member(body: MemberCreate, client: Scope("loyalty:redeem", customers=True), session: UnitOfWork,
                         response: Response) -> MemberPublic:
     """Enrol a customer (with a family's or enterprise's roster); 200 when already a member of that type."""
+    client.ensure_reaches(body.customer_id, "customer", body.customer_id)
     member, created = await members.enrol(session, body.customer_id, utcnow(), member_type=body.member_type,
                                           points_to=body.points_to, roster=body.members)
     if not created and member.member_type != body.member_type:
@@ -35,7 +36,7 @@ async def create_member(body: MemberCreate, client: Scope("loyalty:redeem"), ses
 
 
 @router.get("/members/{customer_id}", response_model=MemberPublic)
-async def get_member(customer_id: Id, client: Scope("loyalty:read"), session: ReadSessionDep) -> MemberPublic:
+async def get_member(customer_id: Id, client: Scope("loyalty:read", customers=True), session: ReadSessionDep) -> MemberPublic:
     return await members.view(session, await repository.require_member(session, customer_id))
 
 
@@ -48,7 +49,7 @@ async def add_roster(customer_id: Id, body: Roster, client: Scope("loyalty:admin
 
 
 @router.get("/members/{customer_id}/ledger", response_model=Statement)
-async def statement(customer_id: Id, client: Scope("loyalty:read"), session: ReadSessionDep, cursor: Cursor = None,
+async def statement(customer_id: Id, client: Scope("loyalty:read", customers=True), session: ReadSessionDep, cursor: Cursor = None,
                     limit: Limit = 50) -> Statement:
     """The account's entries, newest first; `next_cursor` fetches the next (older) page."""
     return await members.statement(session, customer_id, cursor, limit)
@@ -62,20 +63,23 @@ async def tier_override(customer_id: Id, body: TierOverride, client: Scope("loya
 
 
 @router.post("/referrals", status_code=201, response_model=ReferralCodePublic)
-async def create_referral_code(body: ReferralCodeCreate, client: Scope("loyalty:redeem"),
+async def create_referral_code(body: ReferralCodeCreate, client: Scope("loyalty:redeem", customers=True),
                                session: UnitOfWork) -> ReferralCodePublic:
+    client.ensure_reaches(body.customer_id, "customer", body.customer_id)
     return ReferralCodePublic.model_validate(await referrals.referral_code(session, body.customer_id, utcnow()))
 
 
 @router.post("/referrals/{code}/referees", status_code=201, response_model=ReferralPublic)
-async def add_referee(code: str, body: RefereeCreate, client: Scope("loyalty:redeem"),
+async def add_referee(code: str, body: RefereeCreate, client: Scope("loyalty:redeem", customers=True),
                       session: UnitOfWork) -> ReferralPublic:
+    client.ensure_reaches(body.customer_id, "customer", body.customer_id)  # the signed-in newcomer
     return referral_public(await referrals.refer(session, code, body.customer_id, utcnow()))
 
 
 @router.get("/referrals", response_model=Referrals)
-async def list_referrals(client: Scope("loyalty:read"), session: ReadSessionDep,
+async def list_referrals(client: Scope("loyalty:read", customers=True), session: ReadSessionDep,
                          customer_id: Annotated[str, Query(min_length=1, max_length=100)],
                          cursor: Cursor = None, limit: Limit = 50) -> Referrals:
     """A member's referral code and referrals, oldest first."""
+    client.ensure_reaches(customer_id, "customer", customer_id)
     return await referrals.referrals(session, customer_id, cursor, limit)

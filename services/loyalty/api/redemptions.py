@@ -9,14 +9,14 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import bonuses, redemptions
+from services.loyalty import bonuses, redemptions, repository
 from services.loyalty.models import Redemption
 from services.loyalty.schemas import (
     Adjustment, AdjustmentPublic, Id, RedemptionCreate, RedemptionPublic, entry_public,
 )
 from shared import idempotency
 from shared.app import ReadSessionDep, RuntimeDep
-from shared.auth import Scope
+from shared.auth import Client, Scope
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.lane import lane
@@ -47,7 +47,8 @@ def _key_and_digest(request: Request, key: str | None, body: Any) -> tuple[str, 
 
 
 @router.post("/members/{customer_id}/redemptions", status_code=201, response_model=RedemptionPublic)
-async def redeem(customer_id: Id, body: RedemptionCreate, request: Request, client: Scope("loyalty:redeem"),
+async def redeem(customer_id: Id, body: RedemptionCreate, request: Request,
+                 client: Scope("loyalty:redeem", customers=True),
                  runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Reserve points (a hold) for a reward or as cash at checkout; capture or release it later."""
     key, digest = _key_and_digest(request, idempotency_key, body)
@@ -77,22 +78,43 @@ async def redeem(customer_id: Id, body: RedemptionCreate, request: Request, clie
 
 
 @router.get("/redemptions/{redemption_id}", response_model=RedemptionPublic)
-async def get_redemption(redemption_id: str, client: Scope("loyalty:read"), session: ReadSessionDep) -> Any:
+async def get_redemption(redemption_id: str, client: Scope("loyalty:read", customers=True),
+                         session: ReadSessionDep) -> Any:
     found = await session.get(Redemption, redemption_id)
-    if found is None:
-        raise NotFound("redemption", redemption_id)
+    await _ensure_reaches(session, client, found, redemption_id)
     return public(found)
 
 
+async def _ensure_reaches(session: AsyncSession, client: Client, found: Redemption | None, redemption_id: str) -> None:
+    """A hold exists for this caller only if it is its customer's: the account's holder, or a member whose
+    points go to that account (a 404 otherwise, as for no hold at all)."""
+    if found is None:
+        raise NotFound("redemption", redemption_id)
+    if client.reaches(found.customer_id):
+        return
+    member = await repository.get_member(session, client.acting_for or "")
+    if member is None or member.account_id != found.customer_id:
+        raise NotFound("redemption", redemption_id)
+
+
+async def _customer_may_settle(runtime: Any, client: Client, redemption_id: str) -> None:
+    """Before a customer-facing client captures or releases: the hold is its customer's (staff keys skip the read)."""
+    if client.customer_facing:
+        async with runtime.read_sessions() as session:
+            await _ensure_reaches(session, client, await session.get(Redemption, redemption_id), redemption_id)
+
+
 @router.post("/redemptions/{redemption_id}/capture", response_model=RedemptionPublic)
-async def capture(redemption_id: str, client: Scope("loyalty:redeem"), runtime: RuntimeDep) -> JSONResponse:
+async def capture(redemption_id: str, client: Scope("loyalty:redeem", customers=True), runtime: RuntimeDep) -> JSONResponse:
+    await _customer_may_settle(runtime, client, redemption_id)
     async with lane(runtime.engine) as tx:
         captured = await redemptions.capture(tx, redemption_id, utcnow())
     return JSONResponse(public(captured))
 
 
 @router.post("/redemptions/{redemption_id}/release", response_model=RedemptionPublic)
-async def release(redemption_id: str, client: Scope("loyalty:redeem"), runtime: RuntimeDep) -> JSONResponse:
+async def release(redemption_id: str, client: Scope("loyalty:redeem", customers=True), runtime: RuntimeDep) -> JSONResponse:
+    await _customer_may_settle(runtime, client, redemption_id)
     async with lane(runtime.engine) as tx:
         released = await redemptions.release(tx, redemption_id, utcnow())
     return JSONResponse(public(released))
