@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Column, String, Text, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -133,3 +136,21 @@ async def run_once(
                                             "response": json.dumps(body, default=str)})
         return Replay(status_code, body)
     raise Problem(409, "concurrent requests with this Idempotency-Key; retry")
+
+
+def key_and_digest(request: Request, key: str | None, body: BaseModel) -> tuple[str, str]:
+    """The request's Idempotency-Key, checked, and the digest of what it asks (method, path, body)."""
+    return validate_key(key), request_hash(request.method, request.url.path, body.model_dump(mode="json"))
+
+
+def answer(status_code: int, body: Any, key: str) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers={"Idempotency-Key": key})
+
+
+async def respond_once(request: Request, client: str, key: str | None, body: BaseModel,
+                       action: Callable[[AsyncSession], Awaitable[tuple[int, Any]]]) -> JSONResponse:
+    """A route's whole Idempotency-Key protocol: the key checked, `action` run once per (client, key) in its
+    own transaction (`run_once`), the first answer given to every twin, with the key echoed."""
+    key, digest = key_and_digest(request, key, body)
+    replay = await run_once(request.app.state.runtime.sessions, client=client, key=key, digest=digest, action=action)
+    return answer(replay.status_code, replay.body, key)

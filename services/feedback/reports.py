@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback import repository as repo
 from services.feedback.models import Invitation, Response
-from services.feedback.scores import Row, measure
+from services.feedback.scores import Measures, Row, measure
 from shared.db import settings_of
 
 Dimension = Literal["product", "destination", "guide", "supplier", "channel", "tier", "kind", "period"]
@@ -21,21 +21,10 @@ Period = Literal["day", "week", "month", "quarter", "year"]
 ROLLING_DAYS = 90
 
 
-class Group(BaseModel):
+class Group(Measures):
+    """The scores of one value of the dimension asked for (`key`: null for the whole)."""
+
     key: str | None
-    responses: int
-    invited: int
-    response_rate: float | None
-    nps: float | None
-    nps_sample: int
-    promoters_pct: float | None
-    detractors_pct: float | None
-    csat_pct: float | None
-    csat_sample: int
-    csi: float | None
-    elements: dict[str, float]
-    sentiment_mean: float | None
-    small_sample: bool
 
 
 class WordOfMouth(BaseModel):
@@ -109,7 +98,7 @@ async def scores(session: AsyncSession, *, by: Dimension | None, period: Period,
         sent[key(i, i.sent_at)] += 1
 
     def group(name: str | None, members: Sequence[Row], invitations: int) -> Group:
-        return Group(key=name, **measure(members, invitations, cfg.csi_weights, cfg.small_sample).__dict__)
+        return Group(key=name, **measure(members, invitations, cfg.csi_weights, cfg.small_sample).model_dump())
 
     everyone = [row for members in rows.values() for row in members]
     groups = [group(k, rows.get(k, []), sent.get(k, 0)) for k in sorted(set(rows) | set(sent), key=lambda k: (k is None, k or ""))]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict
+
 
 def nps(scores: Sequence[int]) -> float | None:
     if not scores:
@@ -65,8 +67,11 @@ class Row:
     sentiment: float | None = None
 
 
-@dataclass(frozen=True)
-class Measures:
+class Measures(BaseModel):
+    """The scores of a group of answers (a product, a guide, a month…)."""
+
+    model_config = ConfigDict(frozen=True)
+
     responses: int
     invited: int
     response_rate: float | None

@@ -27,7 +27,7 @@ from services.complaints.api.deps import Caller, IdempotencyKey, IfMatch, Reader
 from services.complaints.views import complaint_view, full_view, solution_view
 from services.complaints.workflow import State
 from shared import idempotency
-from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
+from shared.app import ReadSessionDep, UnitOfWork
 from shared.auth import Client
 from shared.db import utcnow
 from shared.errors import Problem, Unprocessable
@@ -137,20 +137,15 @@ async def resume_clocks(complaint_id: str, session: UnitOfWork, client: Staff) -
 
 
 @router.post("/complaints/{complaint_id}/solutions", status_code=201, response_model=SolutionPublic)
-async def propose_solution(complaint_id: str, body: SolutionIn, request: Request, runtime: RuntimeDep, client: Staff,
+async def propose_solution(complaint_id: str, body: SolutionIn, request: Request, client: Staff,
                            idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Propose a remedy (Idempotency-Key required): above an agent's limit only complaints:manage may."""
-    key = idempotency.validate_key(idempotency_key)
-    payload = body.model_dump(mode="json")
-    digest = idempotency.request_hash(request.method, request.url.path, payload)
-
     async def action(session: AsyncSession) -> tuple[int, Any]:
         complaint = await reachable(session, client, complaint_id, lock=True)
         solution = await compensation.propose(session, complaint, body, actor=client.name, manager=is_manager(client),
                                               now=utcnow())
         return 201, solution_view(solution).model_dump(mode="json")
 
-    replay = await idempotency.run_once(runtime.sessions, client=client.name, key=key, digest=digest, action=action)
-    return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotency-Key": key})
+    return await idempotency.respond_once(request, client.name, idempotency_key, body, action)
 
 

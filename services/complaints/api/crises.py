@@ -16,7 +16,7 @@ from services.complaints.models import Crisis
 from services.complaints.schemas import ChecklistTick, CrisisDecision, CrisisIn, CrisisPublic
 from services.complaints.views import crisis_view
 from shared import idempotency
-from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
+from shared.app import ReadSessionDep, UnitOfWork
 from shared.db import utcnow
 
 router = APIRouter(prefix="/v1/crises", tags=["crises"])
@@ -42,20 +42,15 @@ async def get_crisis(crisis_id: str, session: ReadSessionDep, client: Staff) -> 
 
 
 @router.post("/{crisis_id}/decision", response_model=CrisisPublic)
-async def decide(crisis_id: str, body: CrisisDecision, request: Request, runtime: RuntimeDep, client: Manager,
+async def decide(crisis_id: str, body: CrisisDecision, request: Request, client: Manager,
                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """One decision (message, compensation) for every complaint of the crisis (Idempotency-Key required)."""
-    key = idempotency.validate_key(idempotency_key)
-    payload = body.model_dump(mode="json")
-    digest = idempotency.request_hash(request.method, request.url.path, payload)
-
     async def action(session: AsyncSession) -> tuple[int, Any]:
         crisis = await R.crisis(session, crisis_id)
         await crises.decide(session, crisis, body, actor=client.name, now=utcnow())
         return 200, (await crisis_view(session, crisis)).model_dump(mode="json")
 
-    replay = await idempotency.run_once(runtime.sessions, client=client.name, key=key, digest=digest, action=action)
-    return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotency-Key": key})
+    return await idempotency.respond_once(request, client.name, idempotency_key, body, action)
 
 
 @router.post("/{crisis_id}/checklist/{number}", response_model=CrisisPublic)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -29,29 +28,12 @@ def public(redemption: Any) -> dict[str, Any]:  # a Redemption, or a plain row o
     return RedemptionPublic.model_validate(redemption).model_dump(mode="json")
 
 
-def _answer(status_code: int, body: Any, key: str) -> JSONResponse:
-    return JSONResponse(body, status_code=status_code, headers={"Idempotency-Key": key})
-
-
-async def idempotent(runtime: Any, client: Any, key: str, digest: str,
-                     action: Callable[[AsyncSession], Awaitable[tuple[int, Any]]]) -> JSONResponse:
-    """The Idempotency-Key protocol (shared.idempotency.run_once): the key is claimed before the action runs,
-    so a concurrent twin waits on it and then replays the first answer."""
-    replay = await idempotency.run_once(runtime.sessions, client=client.name, key=key, digest=digest, action=action)
-    return _answer(replay.status_code, replay.body, key)
-
-
-def _key_and_digest(request: Request, key: str | None, body: Any) -> tuple[str, str]:
-    key = idempotency.validate_key(key)
-    return key, idempotency.request_hash(request.method, request.url.path, body.model_dump(mode="json"))
-
-
 @router.post("/members/{customer_id}/redemptions", status_code=201, response_model=RedemptionPublic)
 async def redeem(customer_id: Id, body: RedemptionCreate, request: Request,
                  client: Scope("loyalty:redeem", customers=True),
                  runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Reserve points (a hold) for a reward or as cash at checkout; capture or release it later."""
-    key, digest = _key_and_digest(request, idempotency_key, body)
+    key, digest = idempotency.key_and_digest(request, idempotency_key, body)
     if body.points is not None:  # points-as-cash at checkout: the fast lane, the general path if it does not apply
         answer: dict[str, Any] = {}
         try:
@@ -63,9 +45,9 @@ async def redeem(customer_id: Id, body: RedemptionCreate, request: Request,
 
                 await redemptions.fast_cash_hold(tx, customer_id, utcnow(), points=body.points,
                                                  booking_id=body.booking_id, claim=claim)
-            return _answer(201, answer["view"], key)
+            return idempotency.answer(201, answer["view"], key)
         except idempotency.Replayed as replayed:
-            return _answer(replayed.replay.status_code, replayed.replay.body, key)
+            return idempotency.answer(replayed.replay.status_code, replayed.replay.body, key)
         except redemptions.NotFast:
             pass
 
@@ -74,7 +56,7 @@ async def redeem(customer_id: Id, body: RedemptionCreate, request: Request,
                                              reward_id=body.reward_id, booking_id=body.booking_id)
         return 201, public(hold)
 
-    return await idempotent(runtime, client, key, digest, action)
+    return await idempotency.respond_once(request, client.name, idempotency_key, body, action)
 
 
 @router.get("/redemptions/{redemption_id}", response_model=RedemptionPublic)
@@ -122,13 +104,12 @@ async def release(redemption_id: str, client: Scope("loyalty:redeem", customers=
 
 @router.post("/members/{customer_id}/adjustments", status_code=201, response_model=AdjustmentPublic)
 async def adjustment(customer_id: Id, body: Adjustment, request: Request, client: Scope("loyalty:admin"),
-                     runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """An admin's adjustment `{"points": ±n, "reason": …}`, audited (actor, reason) and idempotent."""
-    key, digest = _key_and_digest(request, idempotency_key, body)
 
     async def action(session: AsyncSession) -> tuple[int, Any]:
         account, entry = await bonuses.adjust(session, customer_id, body.points, body.reason, client.name, utcnow())
         answer = AdjustmentPublic(entry=entry_public(entry), points_balance=account.balance, debt=account.debt)
         return 201, answer.model_dump(mode="json")
 
-    return await idempotent(runtime, client, key, digest, action)
+    return await idempotency.respond_once(request, client.name, idempotency_key, body, action)
