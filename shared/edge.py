@@ -56,8 +56,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem_doc("The key lacks the scope"),
     404: _problem_doc("Not found (or not this customer's)"),
     409: _problem_doc("Conflict with the current state"),
+    410: _problem_doc("Gone (an expired or used token)"),
+    412: _problem_doc("If-Match is not the current ETag"),
     413: _problem_doc("Body too large"),
     422: _problem_doc("Invalid input; `errors` names the fields"),
+    428: _problem_doc("If-Match is required"),
     500: _problem_doc("Unexpected error (logged with the correlation id)"),
     503: _problem_doc("Not ready (database or bus unreachable)"),
 }

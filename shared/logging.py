@@ -50,7 +50,13 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Libraries log at WARNING and up only: at INFO and DEBUG they write what may be personal data."""
     for noisy in ("aiokafka", "kafka", "sqlalchemy.engine", "alembic", "httpx", "httpcore", "aiosqlite", "asyncpg"):
-        # (aiosqlite and asyncpg log SQL parameters at DEBUG: personal data)
+        # (aiosqlite and asyncpg log SQL parameters at DEBUG; httpx logs URLs, which may hold survey tokens)
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    logging.getLogger("uvicorn.access").disabled = True  # the metrics middleware logs requests without PII
+    logging.getLogger("uvicorn.access").disabled = True  # paths hold ids and tokens; the metrics middleware
+    # counts requests by route template instead

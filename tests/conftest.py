@@ -27,7 +27,7 @@ from shared.app import Runtime, ServiceSpec
 from shared.auth import hash_key
 from shared.bus import Bus, MemoryBus
 from shared.kafka import KafkaBus
-from shared.logging import JsonFormatter
+from shared.logging import JsonFormatter, quiet_libraries
 from shared.settings import Settings
 from tourcrm import SERVICES, all_scopes
 
@@ -58,7 +58,9 @@ async def at_least(value: Awaitable[int], expected: int) -> bool:
 
 @contextlib.contextmanager
 def capture_logs() -> Iterator[io.StringIO]:
-    """The JSON log lines written meanwhile, exactly as production would write them."""
+    """The JSON log lines written meanwhile, exactly as production would write them (libraries quietened as
+    `shared.logging.configure` does, whatever earlier tests left)."""
+    quiet_libraries()
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
     handler.setFormatter(JsonFormatter())

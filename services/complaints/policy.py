@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.complaints.models import PolicyVersion
 from services.complaints.sla import Calendar, Policy, Target, default_policy
+from shared.fields import TimeOfDay
 from shared.db import settings_of
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -39,8 +40,8 @@ class PolicyConfig(BaseModel):
     targets: dict[str, TargetConfig] = Field(description='"<severity>/<phase>" → target, for every pair')
     warn_fraction: float = Field(default=0.2, gt=0, lt=1)
     manager_after: float = Field(default=0.5, gt=0, le=10)
-    hours_start: time = time(9)
-    hours_end: time = time(18)
+    hours_start: TimeOfDay = time(9)
+    hours_end: TimeOfDay = time(18)
     workdays: list[int] = Field(default=[0, 1, 2, 3, 4], description="Monday = 0")
     holidays: list[date] = Field(default_factory=lambda: list(HOLIDAYS_2026))
     crisis_threshold: int = Field(default=5, ge=2, le=10_000)

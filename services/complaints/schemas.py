@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from shared.fields import Day, Flag, Moment
 from services.complaints.rules import Category, Channel, RootCause, TripPhase
 from services.complaints.workflow import State
 from shared.db import aware
@@ -130,11 +131,11 @@ class SolutionPublic(BaseModel):
     status: str
     proposed_by: str
     approved_by: str | None
-    created_at: datetime
+    created_at: Moment
 
 
 class TimelinePublic(BaseModel):
-    at: datetime
+    at: Moment
     kind: str
     actor: str
     channel: str | None
@@ -144,13 +145,13 @@ class TimelinePublic(BaseModel):
 
 
 class SlaPublic(BaseModel):
-    first_response_due: datetime | None
-    resolution_due: datetime | None
-    first_response_at: datetime | None
-    paused: bool
+    first_response_due: Moment | None
+    resolution_due: Moment | None
+    first_response_at: Moment | None
+    paused: Flag
     alarms: list[str]
     escalation_level: int
-    met: bool | None
+    met: Flag | None
 
 
 class ComplaintPublic(BaseModel):
@@ -167,7 +168,7 @@ class ComplaintPublic(BaseModel):
     trip_phase: str
     summary: str
     description: str
-    occurred_at: datetime | None
+    occurred_at: Moment | None
     attachments: list[dict[str, Any]]
     context: dict[str, Any]
     category: str
@@ -176,14 +177,14 @@ class ComplaintPublic(BaseModel):
     suggested_severity: str
     queue: str
     assignee: str | None
-    filed_at: datetime
-    resolved_at: datetime | None
-    closed_at: datetime | None
+    filed_at: Moment
+    resolved_at: Moment | None
+    closed_at: Moment | None
     root_cause: str | None
     preventive_action: str | None
     compensation_points: int
     reopen_count: int
-    satisfied: bool | None
+    satisfied: Flag | None
     crisis_id: str | None
     etag: str
     sla: SlaPublic
@@ -195,8 +196,8 @@ class CrisisIn(Body):
     kind: Literal["natural_disaster", "supplier_failure", "accident", "public_opinion"]
     scope_kind: Literal["product", "destination", "supplier"]
     scope_value: str = Field(min_length=1, max_length=200)
-    affected_from: date | None = None
-    affected_to: date | None = None
+    affected_from: Day | None = None
+    affected_to: Day | None = None
     message: str = Field(default="", max_length=2000)
 
 
@@ -212,12 +213,12 @@ class CrisisPublic(BaseModel):
     scope_value: str
     status: str
     opened_by: str
-    affected_from: date | None
-    affected_to: date | None
+    affected_from: Day | None
+    affected_to: Day | None
     message: str
     checklist: list[dict[str, Any]]
     decision: dict[str, Any] | None
-    declared_at: datetime
+    declared_at: Moment
     complaints: list[str]
     notices: int
 
@@ -255,7 +256,7 @@ class IncidentPatch(Body):
 
 
 class ChecklistTick(Body):
-    done: bool = True
+    done: Flag = True
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -275,5 +276,5 @@ class IncidentPublic(BaseModel):
     outcome: str | None
     status: str
     etag: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Moment
+    updated_at: Moment

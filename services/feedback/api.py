@@ -6,7 +6,7 @@ staff and analytics; `feedback:admin` — staff who change templates, configurat
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -17,6 +17,7 @@ from services.feedback.models import (
     Config, CustomerFeedback, InvitationForm, InvitationPublic, ResponseIn, ResponsePublic, ReviewCreate,
     ReviewModeration, ReviewPublic, SurveyCreate, SurveyPublic,
 )
+from shared.fields import Day
 from shared.app import ReadSessionDep, UnitOfWork
 from shared.auth import Scope
 from shared.db import utcnow
@@ -120,7 +121,7 @@ async def customer_feedback(customer_id: str, session: ReadSessionDep, client: S
 
 @router.get("/feedback/scores", response_model=reports.Scores)
 async def get_scores(session: ReadSessionDep, client: Scope("feedback:read"), by: reports.Dimension | None = None,
-                     period: reports.Period = "month", start: date | None = None, end: date | None = None,
+                     period: reports.Period = "month", start: Day | None = None, end: Day | None = None,
                      product: str | None = None, destination: str | None = None, supplier: str | None = None,
                      guide: str | None = None, element: str | None = None) -> reports.Scores:
     """NPS, CSAT %, CSI, response rate and sample sizes, overall and by a dimension (`by=period`: a trend)."""

@@ -7,13 +7,13 @@ need no other table. A response is unique per invitation: a token answers once.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field as PField
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from shared.fields import Flag, Moment
 from shared.db import new_id, utc_column, utcnow
 
 INVITATION_STATUSES = ("scheduled", "sent", "answered", "expired", "cancelled", "suppressed")
@@ -28,7 +28,7 @@ class SurveyTemplate(SQLModel, table=True):
     kind: str = Field(max_length=20)
     title: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     questions: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    created_at: Moment = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class FeedbackSetting(SQLModel, table=True):
@@ -37,7 +37,7 @@ class FeedbackSetting(SQLModel, table=True):
     __tablename__ = "feedback_setting"
     id: int = Field(default=1, primary_key=True)
     values: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: Moment = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class SurveyCustomer(SQLModel, table=True):
@@ -45,12 +45,12 @@ class SurveyCustomer(SQLModel, table=True):
 
     __tablename__ = "survey_customer"
     customer_id: str = Field(primary_key=True, max_length=100)
-    survey_consent: bool | None = None  # None: never said (see config consent_required)
+    survey_consent: Flag | None = None  # None: never said (see config consent_required)
     consent_channel: str | None = Field(default=None, max_length=20)
     language: str | None = Field(default=None, max_length=20)
     tier: str | None = Field(default=None, max_length=20)
-    referrer: bool = False  # referred another customer (loyalty's referral points)
-    last_invited_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    referrer: Flag = False  # referred another customer (loyalty's referral points)
+    last_invited_at: Moment | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class OpenComplaint(SQLModel, table=True):
@@ -60,7 +60,7 @@ class OpenComplaint(SQLModel, table=True):
     complaint_id: str = Field(primary_key=True, max_length=100)
     customer_id: str = Field(index=True, max_length=100)
     booking_id: str | None = Field(default=None, max_length=100)  # the booking complained about, if any
-    opened_at: datetime = Field(sa_column=utc_column())
+    opened_at: Moment = Field(sa_column=utc_column())
 
 
 class Invitation(SQLModel, table=True):
@@ -87,12 +87,12 @@ class Invitation(SQLModel, table=True):
     language: str = Field(default="zh-CN", max_length=20)
     status: str = Field(default="scheduled", index=True, max_length=20)
     reason: str | None = Field(default=None, max_length=100)  # why suppressed or cancelled
-    send_at: datetime = Field(sa_column=utc_column(index=True))
-    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
-    reminded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
-    expires_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
-    answered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    send_at: Moment = Field(sa_column=utc_column(index=True))
+    sent_at: Moment | None = Field(default=None, sa_column=utc_column(nullable=True))
+    reminded_at: Moment | None = Field(default=None, sa_column=utc_column(nullable=True))
+    expires_at: Moment | None = Field(default=None, sa_column=utc_column(nullable=True))
+    answered_at: Moment | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: Moment = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class Response(SQLModel, table=True):
@@ -121,8 +121,8 @@ class Response(SQLModel, table=True):
     sentiment_score: float | None = None
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     analyser: str | None = Field(default=None, max_length=20)  # the analyser version that scored it
-    detractor: bool = False
-    submitted_at: datetime = Field(sa_column=utc_column(index=True))
+    detractor: Flag = False
+    submitted_at: Moment = Field(sa_column=utc_column(index=True))
 
 
 class Review(SQLModel, table=True):
@@ -140,8 +140,8 @@ class Review(SQLModel, table=True):
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: str = Field(default="pending", index=True, max_length=20)  # pending, approved, rejected
     moderation_note: str | None = Field(default=None, max_length=500)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
-    moderated_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: Moment = Field(default_factory=utcnow, sa_column=utc_column())
+    moderated_at: Moment | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 # --- wire schemas ------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ class QuestionPublic(BaseModel):
     type: str  # nps, csat, rating, text
     text: str
     element: str | None = None
-    required: bool = True
+    required: Flag = True
     min: int | None = None
     max: int | None = None
 
@@ -165,7 +165,7 @@ class SurveyPublic(BaseModel):
     kind: str
     title: dict[str, str]
     questions: list[dict[str, Any]]
-    shipped: bool
+    shipped: Flag
 
 
 class QuestionIn(BaseModel):
@@ -173,7 +173,7 @@ class QuestionIn(BaseModel):
     type: str = PField(pattern=r"^(nps|csat|rating|text)$")
     text: dict[str, str] = PField(min_length=1)
     element: str | None = PField(default=None, max_length=30)
-    required: bool = True
+    required: Flag = True
 
 
 class SurveyCreate(BaseModel):
@@ -194,7 +194,7 @@ class InvitationForm(BaseModel):
     language: str
     title: str
     product_name: str | None
-    expires_at: datetime | None
+    expires_at: Moment | None
     questions: list[QuestionPublic]
 
 
@@ -211,11 +211,11 @@ class InvitationPublic(BaseModel):
     template_id: str
     template_version: int
     language: str
-    send_at: datetime
-    sent_at: datetime | None
-    reminded_at: datetime | None
-    expires_at: datetime | None
-    answered_at: datetime | None
+    send_at: Moment
+    sent_at: Moment | None
+    reminded_at: Moment | None
+    expires_at: Moment | None
+    answered_at: Moment | None
 
 
 class ResponseIn(BaseModel):
@@ -238,8 +238,8 @@ class ResponsePublic(BaseModel):
     sentiment: str | None
     sentiment_score: float | None
     topics: list[str]
-    detractor: bool
-    submitted_at: datetime
+    detractor: Flag
+    submitted_at: Moment
 
 
 class CustomerFeedback(BaseModel):
@@ -275,8 +275,8 @@ class ReviewPublic(BaseModel):
     topics: list[str]
     status: str
     moderation_note: str | None
-    created_at: datetime
-    moderated_at: datetime | None
+    created_at: Moment
+    moderated_at: Moment | None
 
 
 class Config(BaseModel):
@@ -286,9 +286,9 @@ class Config(BaseModel):
     recontact_days: int = PField(default=30, ge=0, le=730)
     expiry_days: int = PField(default=14, ge=1, le=365)
     reminder_after_days: float = PField(default=3, ge=0.5, le=365)  # at most one reminder, this long after sending
-    consent_required: bool = False  # True: invite only customers who granted survey consent
+    consent_required: Flag = False  # True: invite only customers who granted survey consent
     member_survey_tiers: list[str] = PField(default_factory=lambda: ["gold", "platinum"])
-    member_survey_enabled: bool = True  # twice a year (each half of the calendar year in the business time zone)
+    member_survey_enabled: Flag = True  # twice a year (each half of the calendar year in the business time zone)
     csi_weights: dict[str, float] = PField(default_factory=lambda: {
         "meals": 1, "lodging": 1.5, "transport": 1, "sightseeing": 1.5, "shopping": 0.5, "entertainment": 0.5,
         "guide": 1.5, "value": 1, "expectations": 1})

@@ -7,12 +7,12 @@ OpenAPI document shows each body.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.fields import Day, Flag, Moment, Whole
 from services.loyalty.models import Campaign, LedgerEntry, Referral
 from services.loyalty.programme import Benefits, Programme, TierName
 from shared.pages import Page
@@ -46,7 +46,7 @@ class ProgrammeVersionPublic(Public):
     version: int
     actor: str
     reason: str
-    created_at: datetime
+    created_at: Moment
 
 
 # --- members -------------------------------------------------------------------------------------
@@ -72,18 +72,18 @@ class Roster(Body):
 
 class TierOverride(Body):
     tier: TierName
-    until: date
+    until: Day
     reason: str = Field(min_length=3, max_length=300)
 
 
 class OverridePublic(Public):
     tier: str
-    until: date
+    until: Day
 
 
 class Expiring(Public):
     points: int
-    expires_on: date
+    expires_on: Day
 
 
 class RedemptionPublic(Public):
@@ -96,9 +96,9 @@ class RedemptionPublic(Public):
     booking_id: str | None
     cash_value: Decimal | None
     currency: str | None
-    expires_at: datetime
-    created_at: datetime
-    settled_at: datetime | None
+    expires_at: Moment
+    created_at: Moment
+    settled_at: Moment | None
 
 
 class Qualifying(Public):
@@ -118,7 +118,7 @@ class TierProgress(Public):
     """The qualification window's figures, the review date, the next tier and what it (or keeping this one) takes."""
 
     qualifying: Qualifying
-    review_on: date
+    review_on: Day
     qualifies_for: str
     next_tier: str | None = None
     to_next: ToNext | None = None
@@ -143,7 +143,7 @@ class MemberPublic(Public):
     tier_progress: TierProgress
     benefits: Benefits
     segments: list[str]
-    enrolled_at: datetime
+    enrolled_at: Moment
 
 
 class Cause(Public):
@@ -160,7 +160,7 @@ class EntryPublic(Public):
     reason: str | None
     note: str | None
     actor: str | None
-    created_at: datetime
+    created_at: Moment
 
 
 def entry_public(e: LedgerEntry) -> EntryPublic:
@@ -217,18 +217,18 @@ class RewardCreate(Body):
     id: CatalogId
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["coupon", "upgrade", "product"]
-    points: int = Field(gt=0, le=100_000_000)
-    stock: int | None = Field(default=None, ge=0)
-    per_member_limit: int | None = Field(default=None, ge=1)
+    points: Whole = Field(gt=0, le=100_000_000)
+    stock: Whole | None = Field(default=None, ge=0, le=2**31 - 1)
+    per_member_limit: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
     description: str | None = Field(default=None, max_length=2000)
 
 
 class RewardUpdate(Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    points: int | None = Field(default=None, gt=0, le=100_000_000)
-    stock: int | None = Field(default=None, ge=0)
-    per_member_limit: int | None = Field(default=None, ge=1)
-    active: bool | None = None
+    points: Whole | None = Field(default=None, gt=0, le=100_000_000)
+    stock: Whole | None = Field(default=None, ge=0, le=2**31 - 1)
+    per_member_limit: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
+    active: Flag | None = None
 
 
 class RewardPublic(Public):
@@ -238,7 +238,7 @@ class RewardPublic(Public):
     points: int
     stock: int | None
     per_member_limit: int | None
-    active: bool
+    active: Flag
     description: str | None
 
 
@@ -261,8 +261,8 @@ class CampaignCreate(Body):
     segments: list[Id] = Field(default_factory=list)
     tags: list[Id] = Field(default_factory=list)
     destinations: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: Day | None = None
+    ends_on: Day | None = None
     budget: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
@@ -286,8 +286,8 @@ class CampaignPublic(Public):
     segments: list[str]
     tags: list[str]
     destinations: list[str]
-    starts_on: date | None
-    ends_on: date | None
+    starts_on: Day | None
+    ends_on: Day | None
     budget: int | None
     issued: int
     status: str
@@ -338,7 +338,7 @@ class ReferralPublic(Public):
     referee_id: str
     status: str
     booking_id: str | None
-    awarded_at: datetime | None
+    awarded_at: Moment | None
 
 
 def referral_public(r: Referral) -> ReferralPublic:
@@ -360,4 +360,4 @@ class Liability(Public):
     cash_value: str
     currency: str
     expiring_by_month: dict[str, int]
-    as_of: datetime
+    as_of: Moment

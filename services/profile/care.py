@@ -106,7 +106,7 @@ async def schedule_care(session: AsyncSession, *, now: datetime, tz: ZoneInfo | 
     return created
 
 
-def in_quiet_hours(local: datetime, quiet: tuple[int, int]) -> bool:
+def in_quiet_hours(local: datetime, quiet: list[int]) -> bool:
     start, end = quiet
     hour = local.hour
     return (start <= hour or hour < end) if start > end else (start <= hour < end)

@@ -134,6 +134,6 @@ async def import_customers(sessions: async_sessionmaker[AsyncSession], path: Pat
             await flush()
     if batch:
         await flush()
-    log.info("customer import done", extra={"rows": report.rows, "created": report.created, "matched": report.matched,
+    log.info("customer import done", extra={"rows": report.rows, "created_files": report.created, "matched": report.matched,
                                            "rejected": len(report.rejected)})
     return report

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from shared.fields import Day, Flag
 from services.profile import normalise
 
 ChannelName = Literal["phone", "sms", "email", "app-push", "wechat"]
@@ -72,7 +73,7 @@ class ConsentIn(Strict):
     source: str | None = Field(default=None, max_length=100)
 
 
-def _past(value: date | None) -> date | None:
+def _past(value: Day | None) -> date | None:
     if value is not None and (value > date.today() or value.year < 1900):
         raise ValueError("birth date must be in the past and after 1900")
     return value
@@ -81,7 +82,7 @@ def _past(value: date | None) -> date | None:
 class CustomerFields(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200, description="kept whole: 张伟, 欧阳明月")
     gender: Literal["female", "male", "other", "unknown"] | None = None
-    birth_date: Annotated[date | None, AfterValidator(_past)] = None
+    birth_date: Annotated[Day | None, AfterValidator(_past)] = None
     occupation: str | None = Field(default=None, max_length=200)
     kind: Literal["individual", "family", "organisation"] = "individual"
     phones: list[Phone] = Field(default_factory=list, max_length=10)
@@ -102,7 +103,7 @@ class CustomerCreate(CustomerFields):
 class CustomerResolve(CustomerCreate):
     """Find by external id, normalised phone or email (in that order), or create when `create` is true."""
 
-    create: bool = True
+    create: Flag = True
 
 
 class CustomerPatch(Strict):
@@ -110,7 +111,7 @@ class CustomerPatch(Strict):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     gender: Literal["female", "male", "other", "unknown"] | None = None
-    birth_date: Annotated[date | None, AfterValidator(_past)] = None
+    birth_date: Annotated[Day | None, AfterValidator(_past)] = None
     occupation: str | None = Field(default=None, max_length=200)
     kind: Literal["individual", "family", "organisation"] | None = None
     phones: list[Phone] | None = Field(default=None, max_length=10)
@@ -163,7 +164,8 @@ class ValueConfig(Strict):
     value_class_thresholds: tuple[float, float, float] = Field(
         default=(0.5, 0.8, 0.95), description="cumulative value share ending most-valuable, key, ordinary")
     churn_threshold: float = Field(default=0.6, gt=0, le=1)
-    quiet_hours: tuple[int, int] = Field(default=(21, 9), description="local hours [start, end) with no care messages")
+    quiet_hours: list[int] = Field(default=[21, 9], min_length=2, max_length=2,
+                                   description="local hours [start, end) with no care messages")
     post_trip_days: int = Field(default=3, ge=0, le=60)
     exchange_rates: dict[CurrencyCode, Rate] = Field(
         default_factory=dict, examples=[{"USD": "7.10"}],
@@ -179,7 +181,7 @@ class ValueConfig(Strict):
 
     @field_validator("quiet_hours")
     @classmethod
-    def _hours(cls, v: tuple[int, int]) -> tuple[int, int]:
+    def _hours(cls, v: list[int]) -> list[int]:
         if not all(0 <= h <= 23 for h in v):
             raise ValueError("hours are 0..23")
         return v

@@ -8,7 +8,7 @@ solution; staff keys act for nobody.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -26,6 +26,7 @@ from services.complaints.schemas import (
 from services.complaints.api.deps import Caller, IdempotencyKey, IfMatch, Reader, Staff, is_manager, is_staff
 from services.complaints.views import complaint_view, full_view, solution_view
 from services.complaints.workflow import State
+from shared.fields import Day
 from shared import idempotency
 from shared.app import ReadSessionDep, UnitOfWork
 from shared.auth import Client
@@ -75,7 +76,7 @@ async def list_complaints(session: ReadSessionDep, client: Reader, cursor: Curso
 
 
 @router.get("/complaints/stats", response_model=stats.Stats)
-async def complaint_stats(session: ReadSessionDep, client: Staff, since: date | None = None, until: date | None = None,
+async def complaint_stats(session: ReadSessionDep, client: Staff, since: Day | None = None, until: Day | None = None,
                           period: Literal["day", "week", "month"] = "month") -> stats.Stats:
     """Counts, response and resolution times, SLA compliance, reopen rate, root causes, recovered customers."""
     return await stats.compute(session, since=since, until=until, period=period)
