@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictBool, StrictInt, WithJsonSchema
+from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, StrictInt, WithJsonSchema
 
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
 
@@ -27,6 +27,7 @@ Day = Annotated[date, BeforeValidator(_iso_text)]  # "2026-05-01"
 Moment = Annotated[datetime, BeforeValidator(_iso_text)]  # "2026-05-01T10:00:00+08:00"
 Flag = StrictBool  # true / false, not 0 / 1
 Whole = StrictInt  # 3, not 3.0 or false
+Real = StrictFloat  # 0.5 or 1, not false
 Count = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]  # fits an INTEGER column on SQLite and PostgreSQL
 # a local time of day ("09:00", "18:30:00"): JSON Schema's "time" format wants an offset, which a
 # business calendar's opening hours do not have

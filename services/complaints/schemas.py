@@ -14,7 +14,7 @@ from services.complaints.workflow import State
 from shared.db import aware
 
 Severity = Literal["low", "medium", "high", "critical"]
-UtcDatetime = Annotated[datetime, AfterValidator(aware)]  # a time without an offset is read as UTC
+UtcDatetime = Annotated[Moment, AfterValidator(aware)]  # a time without an offset is read as UTC
 Id = Field(min_length=1, max_length=100)
 
 

@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.fields import Day, Flag, Moment, Whole
 from services.loyalty.models import Campaign, LedgerEntry, Referral
@@ -229,6 +229,14 @@ class RewardUpdate(Body):
     stock: Whole | None = Field(default=None, ge=0, le=2**31 - 1)
     per_member_limit: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
     active: Flag | None = None
+
+    @field_validator("name", "points", "active", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # stock and per_member_limit null: unlimited; a reward always has a name, a price and a state
+        if value is None:
+            raise ValueError("cannot be null (leave it out to keep it)")
+        return value
 
 
 class RewardPublic(Public):

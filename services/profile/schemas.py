@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from shared.fields import Day, Flag
+from shared.fields import Day, Flag, Real, Whole
 from services.profile import normalise
 
 ChannelName = Literal["phone", "sms", "email", "app-push", "wechat"]
@@ -161,12 +161,13 @@ Rate = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=8)]
 
 
 class ValueConfig(Strict):
-    value_class_thresholds: tuple[float, float, float] = Field(
-        default=(0.5, 0.8, 0.95), description="cumulative value share ending most-valuable, key, ordinary")
-    churn_threshold: float = Field(default=0.6, gt=0, le=1)
-    quiet_hours: list[int] = Field(default=[21, 9], min_length=2, max_length=2,
+    value_class_thresholds: list[Real] = Field(
+        default=[0.5, 0.8, 0.95], min_length=3, max_length=3,
+        description="cumulative value share ending most-valuable, key, ordinary")
+    churn_threshold: Real = Field(default=0.6, gt=0, le=1)
+    quiet_hours: list[Whole] = Field(default=[21, 9], min_length=2, max_length=2,
                                    description="local hours [start, end) with no care messages")
-    post_trip_days: int = Field(default=3, ge=0, le=60)
+    post_trip_days: Whole = Field(default=3, ge=0, le=60)
     exchange_rates: dict[CurrencyCode, Rate] = Field(
         default_factory=dict, examples=[{"USD": "7.10"}],
         description="units of the business currency (TOURCRM_CURRENCY) per unit of each other currency; bookings in "
@@ -174,7 +175,7 @@ class ValueConfig(Strict):
 
     @field_validator("value_class_thresholds")
     @classmethod
-    def _ordered(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+    def _ordered(cls, v: list[float]) -> list[float]:
         if not (0 < v[0] < v[1] < v[2] <= 1):
             raise ValueError("thresholds must rise within (0, 1]")
         return v
