@@ -437,6 +437,7 @@ class PointsEarned(_PointsMovement):
     type: ClassVar[str] = "points-earned"
     topic: ClassVar[str] = LOYALTY
     kind: Literal["earn", "bonus", "goodwill", "adjust", "referral", "survey"] = "earn"
+    referee_id: CustomerId | None = Field(default=None, description="referral points: the customer who was referred")
 
 
 class PointsRedeemed(_PointsMovement):

@@ -60,7 +60,9 @@ async def on_tier(event: Event[MemberEnrolled] | Event[TierChanged], session: As
 
 
 async def on_points_earned(event: Event[PointsEarned], session: AsyncSession) -> None:
-    """Referral points mark a referrer (word of mouth among promoters)."""
+    """Referral points mark the referrer, and the customer they referred (word of mouth among promoters)."""
     if event.data.kind == "referral":
         person = await repo.customer(session, event.data.customer_id, create=True)
         person.referrer = True
+        if event.data.referee_id:
+            (await repo.customer(session, event.data.referee_id, create=True)).referred = True

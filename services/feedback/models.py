@@ -50,6 +50,7 @@ class SurveyCustomer(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=20)
     tier: str | None = Field(default=None, max_length=20)
     referrer: Flag = False  # referred another customer (loyalty's referral points)
+    referred: Flag = False  # was referred by another customer (the referee of those points)
     last_invited_at: Moment | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 

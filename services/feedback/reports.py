@@ -28,13 +28,14 @@ class Group(Measures):
 
 
 class WordOfMouth(BaseModel):
-    """口碑 among promoters (NPS 9–10): how many referred another customer (loyalty's referral points).
-    Who was referred is not on the bus yet (loyalty's events name the referrer only), so that share is null."""
+    """口碑 among promoters (NPS 9–10): how many referred another customer, and how many came referred by one
+    (from loyalty's referral points, which name both)."""
 
     promoters: int
     referrers: int
     referrer_share: float | None
-    referred_share: float | None = None
+    referred: int
+    referred_share: float | None
 
 
 class Scores(BaseModel):
@@ -103,9 +104,12 @@ async def scores(session: AsyncSession, *, by: Dimension | None, period: Period,
     everyone = [row for members in rows.values() for row in members]
     groups = [group(k, rows.get(k, []), sent.get(k, 0)) for k in sorted(set(rows) | set(sent), key=lambda k: (k is None, k or ""))]
     promoters = {r.customer_id for r in responses if r.nps is not None and r.nps >= 9}
-    referrers = await repo.referrers(session, promoters)
-    mouth = WordOfMouth(promoters=len(promoters), referrers=len(referrers),
-                        referrer_share=round(len(referrers) / len(promoters), 3) if promoters else None)
+    referrers, referred = await repo.referrers(session, promoters), await repo.referred(session, promoters)
+
+    def share(of: set[str]) -> float | None:
+        return round(len(of) / len(promoters), 3) if promoters else None
+    mouth = WordOfMouth(promoters=len(promoters), referrers=len(referrers), referrer_share=share(referrers),
+                        referred=len(referred), referred_share=share(referred))
     return Scores(start=start, end=end, by=by, period=period, weights=cfg.csi_weights, small_sample_below=cfg.small_sample,
                   overall=group(None, everyone, sum(sent.values())), groups=groups if by else [], word_of_mouth=mouth)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -159,10 +161,19 @@ async def unsurveyed_members(session: AsyncSession, tiers: list[str], half: str,
 
 async def referrers(session: AsyncSession, customer_ids: set[str]) -> set[str]:
     """Those of the customers who referred another one."""
+    return await _flagged(session, customer_ids, SurveyCustomer.referrer)
+
+
+async def referred(session: AsyncSession, customer_ids: set[str]) -> set[str]:
+    """Those of the customers whom another one referred."""
+    return await _flagged(session, customer_ids, SurveyCustomer.referred)
+
+
+async def _flagged(session: AsyncSession, customer_ids: set[str], flag: Any) -> set[str]:
     found: set[str] = set()
     ids = sorted(customer_ids)
     for start in range(0, len(ids), 500):
         query = select(SurveyCustomer.customer_id).where(SurveyCustomer.customer_id.in_(ids[start:start + 500]),
-                                                         SurveyCustomer.referrer.is_(True))
+                                                         flag.is_(True))
         found |= set((await session.execute(query)).scalars())
     return found

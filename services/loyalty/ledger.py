@@ -81,7 +81,9 @@ def _announcement(item: Any, ids: list[int]) -> tuple[EventData, str]:
         return item, item.customer_id
     index, m = item
     fields = dict(customer_id=m.account, points=m.points, balance=m.balance, entry_id=str(ids[index]), cause=m.cause_id)
-    return (PointsReversed(**fields) if m.event == "reversed" else PointsEarned(**fields, kind=m.event)), m.account
+    if m.event == "reversed":
+        return PointsReversed(**fields), m.account
+    return PointsEarned(**fields, kind=m.event, referee_id=m.referee), m.account
 
 
 async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], *, campaigns: Iterable[Campaign] = (),

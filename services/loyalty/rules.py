@@ -222,6 +222,7 @@ class Movement:
     actor: str | None = None
     note: str | None = None
     lot: tuple[datetime, date, str | None] | None = None  # (earned at, expires on, booking id)
+    referee: str | None = None  # referral points: who was referred
     settles: int = 0  # a debt settlement: points taken from the account's lots, FIFO
 
 
@@ -376,7 +377,7 @@ def _plan_referral(plan: Plan, prog: Programme, found: Any, traveller_id: str, b
     account = plan.accounts.get(referrer_account.customer_id) or plan.account(referrer_account)
     plan.credit(account, prog.referral_bonus, prog=prog, kind="bonus", event="referral", cause_type="referral",
                 cause_id=referral.id, business_key=f"referral:{referral.id}", earned_by=referrer.customer_id, now=now,
-                reason="referral: the referee completed a first trip")
+                reason="referral: the referee completed a first trip", referee=traveller_id)
     plan.upgrade(prog, account, found.stats.setdefault(account.customer_id, Stats()), now)
 
 

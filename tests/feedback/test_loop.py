@@ -96,9 +96,11 @@ async def test_word_of_mouth_among_promoters(backend: Backend) -> None:
     for n, nps in enumerate([10, 9, 9, 5]):
         invitation = await invited(backend, feedback, f"w-{n}", f"wb-{n}")
         await _answer(feedback, invitation.token, {"nps": nps, "csat": 4})
+    # w-0 (a promoter) referred w-2 (a promoter); w-3 (a detractor) referred w-9 (no answer)
     await send(backend, feedback, PointsEarned(customer_id="w-0", points=100, balance=100, entry_id="1", cause="ref-1",
-                                               kind="referral"),
-               PointsEarned(customer_id="w-3", points=100, balance=100, entry_id="2", cause="ref-2", kind="referral"),
+                                               kind="referral", referee_id="w-2"),
+               PointsEarned(customer_id="w-3", points=100, balance=100, entry_id="2", cause="ref-2", kind="referral",
+                            referee_id="w-9"),
                PointsEarned(customer_id="w-1", points=50, balance=50, entry_id="3", kind="earn"))
     mouth = (await feedback.client.get("/v1/feedback/scores")).json()["word_of_mouth"]
-    assert mouth == {"promoters": 3, "referrers": 1, "referrer_share": 0.333, "referred_share": None}
+    assert mouth == {"promoters": 3, "referrers": 1, "referrer_share": 0.333, "referred": 1, "referred_share": 0.333}

@@ -119,6 +119,8 @@ async def test_survey_bonus_once_per_survey_referral_once_per_referee_and_win_ba
     await publish(backend, completed("c-new", "B-n1", "100.00"), completed("c-new", "B-n2", "100.00"))
     await applied(loyalty, 6)
     assert await balance(loyalty, "c-ref") == 150 + 500  # once, on the referee's first trip
+    [bonus] = [e["data"] for e in await emitted(loyalty, "points-earned") if e["data"]["kind"] == "referral"]
+    assert (bonus["customer_id"], bonus["referee_id"], bonus["points"]) == ("c-ref", "c-new", 500)  # word of mouth
     referrals = (await loyalty.client.get("/v1/referrals", params={"customer_id": "c-ref"})).json()
     assert [(r["referee_id"], r["status"], r["booking_id"]) for r in referrals["items"]] == [("c-new", "awarded", "B-n1")]
     assert (await loyalty.client.post(f"/v1/referrals/{code}/referees", json={"customer_id": "c-new"})).status_code == 201
