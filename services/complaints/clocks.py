@@ -26,13 +26,24 @@ def fired(complaint: Complaint) -> set[str]:
 
 
 async def recompute(session: AsyncSession, complaint: Complaint) -> None:
-    """Targets from the complaint's start, with every pause so far, on the business calendar."""
+    """Targets from the complaint's start, with every pause so far, on the business calendar; a reopened
+    complaint's resolution clock starts again at its reopening (the pauses after it count)."""
     sla, calendar = await policy.sla_of(session)
+    pauses = await R.pauses(session, complaint.id)
     first, resolution = deadlines(sla, calendar, severity=complaint.severity,
-                                  phase=complaint.trip_phase, start=complaint.filed_at,
-                                  pauses=await R.pauses(session, complaint.id))
+                                  phase=complaint.trip_phase, start=complaint.filed_at, pauses=pauses)
+    if complaint.reopened_at is not None:
+        since = [p for p in pauses if p.ended_at is None or p.ended_at > complaint.reopened_at]
+        _, resolution = deadlines(sla, calendar, severity=complaint.severity, phase=complaint.trip_phase,
+                                  start=complaint.reopened_at, pauses=since)
     complaint.first_response_due = None if complaint.first_response_at else first
     complaint.resolution_due = resolution
+
+
+def restart_resolution(complaint: Complaint, now: datetime) -> None:
+    """A reopened complaint: its resolution clock starts again now, and its alarms may fire again."""
+    complaint.reopened_at = now
+    complaint.alarms = json.dumps(sorted(a for a in fired(complaint) if not a.startswith("resolution:")))
 
 
 async def pause(session: AsyncSession, complaint: Complaint, reason: str, actor: str, now: datetime) -> None:

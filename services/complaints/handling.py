@@ -127,6 +127,7 @@ async def _reopen(session: AsyncSession, complaint: Complaint, body: TransitionI
     goodwill once per complaint, so a second resolution adds no second credit)."""
     complaint.reopen_count += 1
     complaint.resolved_at = complaint.closed_at = None
+    clocks.restart_resolution(complaint, now)
     outbox.emit(session, ComplaintReopened(complaint_id=complaint.id, customer_id=complaint.customer_id,
                                            reason=body.reason or "", compensation_withdrawn=False,
                                            reopened_at=now), complaint.customer_id)

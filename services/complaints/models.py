@@ -52,6 +52,7 @@ class Complaint(SQLModel, table=True):
     compensation_points: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     sla_met: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
     reopen_count: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    reopened_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))  # the resolution clock's new start
     satisfied: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
     # SLA clocks: targets (null while paused), and the alarms already fired ("first_response:warning", …)
     first_response_due: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

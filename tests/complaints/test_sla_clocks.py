@@ -100,3 +100,31 @@ async def test_the_round_walks_every_running_clock(backend: Backend, monkeypatch
     monkeypatch.setattr(clocks, "CHUNK", 2)
     assert await run_sla(svc.runtime, datetime.now(SH) + timedelta(minutes=14)) == {"alarms": 5}  # 5 warnings
     assert len(await emitted(svc, "complaint-escalated")) == 0
+
+
+async def test_a_reopened_complaint_gets_a_fresh_resolution_clock_whose_alarms_fire_again(backend: Backend) -> None:
+    """Reopened long after its first target passed, a complaint is not breached at once: its resolution clock
+    starts again at the reopening, and warns, breaches and escalates once more when that one runs out."""
+    from datetime import timezone
+
+    from services.complaints import handling
+    from services.complaints.models import Complaint
+    from services.complaints.schemas import TransitionIn
+
+    svc = await backend.service("complaints")
+    filed = await file(svc.client, "c-reopen", severity="medium", trip_phase="after")
+    await walk(svc.client, filed["id"], "resolved")
+    later = datetime.now(timezone.utc) + timedelta(days=60)  # long after the first resolution target
+    async with transaction(svc.runtime.sessions) as session:
+        complaint = await session.get(Complaint, filed["id"])
+        await handling.transition(session, complaint, TransitionIn(to="investigating", reason="still unhappy"),
+                                  actor="agent", now=later)
+    async with svc.runtime.read_sessions() as session:
+        due = (await session.get(Complaint, filed["id"])).resolution_due
+    assert due > later + timedelta(hours=1)
+    assert await run_sla(svc.runtime, later + timedelta(minutes=1)) == {}  # not breached on reopening
+    before = [e for e in await escalations(svc.runtime) if e[2] == "resolution"]
+    assert await run_sla(svc.runtime, due) == {"alarms": 2}  # the warning, then the breach, of the new clock
+    after = [e for e in await escalations(svc.runtime) if e[2] == "resolution"]
+    assert after == [*before, (1, "team_lead", "resolution")]
+    assert await run_sla(svc.runtime, due + timedelta(minutes=1)) == {}  # once
