@@ -297,6 +297,17 @@ class CustomerAtRisk(EventData):
     reasons: list[str] = Field(default_factory=list)
 
 
+class OrganisationRegistered(EventData):
+    """A key account (企业客户) profile keeps; the company record only, never the people who book for it."""
+
+    type: ClassVar[str] = "organisation-registered"
+    topic: ClassVar[str] = PROFILE
+    organisation_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=300)
+    industry: str | None = Field(default=None, max_length=100)
+    registered_at: datetime
+
+
 class SegmentMembershipChanged(EventData):
     type: ClassVar[str] = "segment-membership-changed"
     topic: ClassVar[str] = PROFILE
@@ -312,7 +323,8 @@ class CareTaskDue(EventData):
     topic: ClassVar[str] = PROFILE
     customer_id: CustomerId
     task_id: str
-    kind: Literal["birthday", "post-trip-thanks", "anniversary", "win-back"]
+    kind: Literal["birthday", "post-trip-thanks", "anniversary", "win-back", "festival-greeting",
+                  "points-expiring", "tier-downgrade-warning", "return-visit"]
     channel: str
     language: str = "zh-CN"
     due_at: datetime
@@ -588,6 +600,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         CustomersMerged,
         CustomerErased,
         CustomerAtRisk,
+        OrganisationRegistered,
         SegmentMembershipChanged,
         CareTaskDue,
         ComplaintFiled,
