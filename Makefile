@@ -19,7 +19,8 @@ install: $(STAMP)  ## virtualenv with tourcrm and its test tools
 run: install  ## embedded mode: all four services in one process, SQLite under var/, demo data
 	$(BIN)/tourcrm run
 
-services:  ## start the real PostgreSQL and Kafka the tests use (reuses running ones)
+services:  ## start the real PostgreSQL and Kafka the tests use (reuses running ones); kcat, promtool
+	scripts/tools.sh
 	scripts/postgres.sh start
 	scripts/kafka.sh start
 
