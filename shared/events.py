@@ -147,7 +147,7 @@ class Product(BaseModel):
     name: str = Field(min_length=1, max_length=300)
     kind: str = Field(min_length=1, max_length=50, description="tour, hotel, flight, cruise, ticket, package …")
     destination: str | None = Field(default=None, max_length=200)
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=50)
 
 
 CustomerId = str

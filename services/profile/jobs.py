@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from services.profile import care, scoring
+from services.profile import repository as repo
 from shared.app import every
 from shared.db import transaction
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 NIGHTLY_AT = time(2, 0)  # business time zone
 CARE_EVERY_SECONDS = 300
+POPULARITY_EVERY_SECONDS = 600
 
 
 def seconds_until_nightly(now: datetime, tz) -> float:  # noqa: ANN001
@@ -29,6 +31,12 @@ async def run_nightly(runtime: Runtime, now: datetime) -> int:
         return await scoring.recompute_all(session, now=now, tz=runtime.settings.tz)
 
 
+async def run_popularity(runtime: Runtime, now: datetime) -> int:
+    """How many customers booked each product, for the recommendations (a read must not count the history)."""
+    async with transaction(runtime.sessions) as session:
+        return await repo.refresh_popularity(session)
+
+
 async def run_care(runtime: Runtime, now: datetime) -> dict[str, int]:
     async with transaction(runtime.sessions) as session:
         created = await care.schedule_care(session, now=now, tz=runtime.settings.tz)
@@ -40,6 +48,8 @@ async def run_care(runtime: Runtime, now: datetime) -> dict[str, int]:
 JOBS = (
     # RFM, value classes and churn for everyone at 02:00 business time.
     every(lambda now, settings: seconds_until_nightly(now, settings.tz), run_nightly, name="profile-nightly-values"),
+    # Product popularity for the recommendations, every ten minutes.
+    every(POPULARITY_EVERY_SECONDS, run_popularity, name="profile-popularity"),
     # Care tasks: schedule, and emit those due, every few minutes.
     every(CARE_EVERY_SECONDS, run_care, name="profile-care"),
 )

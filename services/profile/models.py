@@ -91,6 +91,8 @@ class Product(SQLModel, table=True):
     destination: str | None = Field(default=None, sa_column=Column(String(200)))
     tags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    buyers: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0", index=True),
+                        description="customers who completed a booking of it; refreshed by jobs.refresh_popularity")
 
 
 class Booking(SQLModel, table=True):

@@ -71,6 +71,9 @@ async def test_ingest_rejects_bad_bookings_with_the_field(backend: Backend) -> N
                           ({"currency": "ZZZ"}, "currency"), ({"amount": "999999999999.00"}, "amount"),
                           ({"completed_at": "9999-12-31T23:59:59Z"}, "completed_at"),
                           ({"completed_at": "0001-01-01T00:00:00Z"}, "completed_at"),
+                          # a catalog entry a recommendation would have to read on every request (item 7)
+                          ({"product": good["product"] | {"tags": [f"t{i}" for i in range(51)]}}, "product.tags"),
+                          ({"product": good["product"] | {"tags": ["x" * 101]}}, "product.tags.0"),
                           ({"completed_at": (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()},
                            "completed_at")]:
         r = await profile.client.post("/v1/bookings/completed", json=good | change)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from services.profile import analytics, care, scoring
+from services.profile import analytics, care, jobs, scoring
 from shared.bus import Record
-from shared.db import transaction
+from shared.db import transaction, utcnow
 from shared.events import FEEDBACK, FeedbackSubmitted, new_event
 from tests.conftest import Backend, eventually
 from tests.profile.helpers import booking, create, outbox_events, post_booking, wait_bookings
@@ -188,6 +188,9 @@ async def test_recommendations_follow_interests_history_and_co_booking_with_cons
             n += 1
             await post_booking(profile, booking(f"RB-{n}", cid, product=product))
     await wait_bookings(profile, n)
+    got = (await profile.client.get(f"/v1/customers/{no_consent}/recommendations")).json()
+    assert got["items"] == []  # popularity is counted by the periodic job, not by a read
+    assert await jobs.run_popularity(profile.runtime, utcnow()) == 6  # products with buyers now
 
     async def recs(cid: str) -> dict:
         r = await profile.client.get(f"/v1/customers/{cid}/recommendations")
@@ -214,7 +217,9 @@ async def test_recommendations_follow_interests_history_and_co_booking_with_cons
 
     got = await recs(no_consent)
     assert got["personalised"] is False and got["note"]
-    assert all(i["reasons"][0].startswith("popular with travellers") for i in got["items"])
+    assert [(i["product"]["id"], i["reasons"]) for i in got["items"][:2]] == [
+        ("P-CHENGDU", ["popular with travellers (2 booked it)"]), ("P-GUILIN", ["popular with travellers (3 booked it)"])
+    ][::-1]
 
 
 async def test_care_tasks_honour_consent_quiet_hours_and_run_once(backend: Backend) -> None:
