@@ -252,9 +252,15 @@ class _KafkaConsumer(Consumer):
         """A record the client cannot read (aiokafka decodes header names as UTF-8, inside getmany) stops
         every partition of this consumer at once. Read each partition alone, one record at a time, to find
         it: the batch is the good records before it and a stand-in for it (parked by the handler), and the
-        partition goes on after it. The other partitions are read again from where they were."""
+        partition goes on after it. Every partition is read again from its committed offset: the failed poll
+        may already have moved another partition's position past records it never returned."""
         assigned = sorted(consumer.assignment())
-        start = {tp: await consumer.position(tp) for tp in assigned}
+        start = {tp: await bounded(consumer.committed(tp), self.bus.timeout) for tp in assigned}
+        never = [tp for tp, offset in start.items() if offset is None]
+        if never:
+            start.update(await bounded(consumer.beginning_offsets(never), self.bus.timeout))
+        for tp in assigned:
+            consumer.seek(tp, start[tp])
         try:
             for tp in assigned:
                 consumer.pause(*assigned)
