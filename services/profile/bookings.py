@@ -14,11 +14,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import repository as repo
 from services.profile.models import Booking, Customer, Product
+from services.profile.schemas import BatchAccepted
 from services.profile.scoring import touch
 from shared import events as ev
 from shared import outbox
@@ -44,6 +46,41 @@ def ingest(session: AsyncSession, data: ev.BookingCompleted | ev.BookingCancelle
     if (wrong := data.implausible(utcnow())) is not None:
         raise Unprocessable(f"{wrong[0]} {wrong[1]}", field=wrong[0])
     return outbox.emit(session, data, data.customer_id, source=INGEST_SOURCE)
+
+
+BATCH_TYPES: dict[str, type[ev.BookingCompleted] | type[ev.BookingCancelled]] = {
+    ev.BookingCompleted.type: ev.BookingCompleted, ev.BookingCancelled.type: ev.BookingCancelled}
+
+
+def ingest_batch(session: AsyncSession, items: list[dict[str, Any]]) -> BatchAccepted:
+    """Each item ({"type", "data"}) checked alone by the single ingest's rules: the valid ones go on
+    tourcrm.bookings in the caller's one transaction, the others are answered with their errors (fields named
+    from the item: `items.3.data.currency`). Consumers apply a booking id once, so resending a batch is safe."""
+    results = []
+    for index, item in enumerate(items):
+        model = BATCH_TYPES.get(item.get("type"))  # type: ignore[arg-type]
+        if model is None:
+            results.append(_rejected(index, [(f"items.{index}.type", f"must be one of {', '.join(BATCH_TYPES)}")]))
+            continue
+        try:
+            data = model.model_validate(item.get("data"))
+            envelope = ingest(session, data)
+        except ValidationError as exc:
+            results.append(_rejected(index, [(".".join([f"items.{index}.data", *map(str, e["loc"])]), e["msg"])
+                                             for e in exc.errors()]))
+        except Unprocessable as exc:
+            named = exc.extra.get("errors") or [{"field": "", "message": exc.detail}]
+            results.append(_rejected(index, [(f"items.{index}.data.{e['field']}".rstrip("."), e["message"])
+                                             for e in named]))
+        else:
+            results.append({"index": index, "status": "accepted", "event_id": envelope.id, "errors": []})
+    accepted = sum(r["status"] == "accepted" for r in results)
+    return BatchAccepted.model_validate({"accepted": accepted, "rejected": len(results) - accepted, "items": results})
+
+
+def _rejected(index: int, errors: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"index": index, "status": "rejected", "event_id": None,
+            "errors": [{"field": field, "message": message} for field, message in errors]}
 
 
 def _memo(session: AsyncSession, name: str) -> dict[str, Any]:

@@ -186,3 +186,34 @@ class ValueConfig(Strict):
         if not all(0 <= h <= 23 for h in v):
             raise ValueError("hours are 0..23")
         return v
+
+
+BATCH_LIMIT = 1000
+
+
+class BookingBatchItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(max_length=50, description="booking-completed or booking-cancelled")
+    data: dict[str, Any] = Field(description="the event's data, as the single ingest takes it; checked item by item")
+
+
+class BookingBatch(BaseModel):
+    """Up to 1,000 booking events in one request (a booking backend catching up, a nightly export)."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: list[BookingBatchItem] = Field(min_length=1, max_length=BATCH_LIMIT)
+
+
+class BatchItemResult(BaseModel):
+    index: int = Field(description="the item's place in the request, from 0")
+    status: Literal["accepted", "rejected"]
+    event_id: str | None = Field(default=None, description="the event put on the bus, when accepted")
+    errors: list[dict[str, str]] = Field(default_factory=list, description="why not: field (items.N.…) and message")
+
+
+class BatchAccepted(BaseModel):
+    """What became of each item: the accepted ones were put on the bus in one transaction, the others not."""
+
+    accepted: int
+    rejected: int
+    items: list[BatchItemResult]
