@@ -73,7 +73,7 @@ async def merge(session: AsyncSession, surviving_id: str, merged_ids: list[str],
     session.add(record)
     outbox.emit(session, ev.CustomersMerged(customer_id=survivor.id, merged_ids=merged_ids, reason=reason), survivor.id)
     if changed:
-        outbox.emit(session, updated_event(survivor, sorted(changed), *contacts), survivor.id)
+        outbox.emit(session, updated_event(survivor, sorted(changed)), survivor.id)
     await session.flush()
     await recompute_customer(session, survivor.id, now=now)
     return record
