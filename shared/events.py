@@ -275,11 +275,13 @@ class ConsentChanged(EventData):
 
 
 class CustomersMerged(EventData):
+    """Files folded into one. The staff's free-text reason stays in profile's merge record, off the bus."""
+
     type: ClassVar[str] = "customers-merged"
+    version: ClassVar[int] = 2
     topic: ClassVar[str] = PROFILE
     customer_id: CustomerId = Field(description="the surviving customer")
     merged_ids: list[CustomerId] = Field(min_length=1)
-    reason: str | None = None
 
 
 class CustomerErased(EventData):

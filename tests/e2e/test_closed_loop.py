@@ -70,6 +70,9 @@ async def test_an_unhappy_answer_is_recovered_and_an_unhappy_follow_up_reopens_t
     await eventually(lambda: the_complaint(complaints))
     complaint = await the_complaint(complaints)
     assert complaint["source"] == "survey" and complaint["booking_id"] == "B-loop"
+    # the comment never travels on the bus: complaints read it from feedback's API by response id
+    detail = (await complaints.client.get(f"/v1/complaints/{complaint['id']}")).json()
+    assert "导游态度恶劣" in detail["description"] and "导游态度恶劣" in detail["summary"]
 
     await walk(complaints.client, complaint["id"], "resolved", solution={"kind": "goodwill_points", "points": 500})
 
