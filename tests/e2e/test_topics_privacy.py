@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.complaints.support import file
 from tests.conftest import Backend, RunningService, eventually
@@ -31,17 +32,22 @@ async def every_record(backend: Backend) -> list[bytes]:
     if not backend.is_kafka:
         return [part for partitions in backend.memory_bus.logs.values() for log in partitions for record in log
                 for part in (record.value or b"", (record.key or "").encode(), *(v or b"" for _, v in record.headers))]
-    consumer = AIOKafkaConsumer(bootstrap_servers=backend.kafka_servers, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=backend.kafka_servers)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(backend.prefix)]
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=backend.kafka_servers, enable_auto_commit=False,
+                                auto_offset_reset="earliest")  # no group: every partition of the topics is ours
     await consumer.start()
     try:
-        topics = [t for t in await consumer.topics() if t.startswith(backend.prefix)]
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        consumer.assign(partitions)
+        partitions = list(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         found: list[bytes] = []
         async with asyncio.timeout(60):
-            while any(await consumer.position(p) < ends[p] for p in partitions):
+            while [p for p in partitions if await consumer.position(p) < ends[p]]:
                 for records in (await consumer.getmany(timeout_ms=1000)).values():
                     found += [part for r in records for part in (r.value or b"", r.key or b"",
                                                                  *(v or b"" for _, v in r.headers))]
