@@ -42,5 +42,7 @@ def _why(error: Any) -> str:
         return f"the schema allows no field {', '.join(map(str, error.kind.unexpected))[:200]}"
     if kind == "Type":
         return f"is not of the schema's type {' or '.join(map(str, error.kind.types))}"
+    if kind == "AnyOf":
+        return "fits none of the forms the schema allows (anyOf)"
     keyword = str(error.schema_path[-1]) if error.schema_path else "schema"
     return f"breaks the schema's {keyword!r} rule"
