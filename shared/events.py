@@ -561,7 +561,7 @@ class DetractorDetected(EventData):
     reasons: list[Literal["nps", "csat", "comment"]] = Field(default_factory=list)
     csat: int | None = Field(default=None, ge=1, le=5)
     sentiment: float | None = Field(default=None, ge=-1, le=1)
-    answers: dict[str, int] = Field(default_factory=dict, description="the scored answers (NPS, CSAT, ratings) by "
+    answers: dict[str, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict, max_length=100, description="the scored answers (NPS, CSAT, ratings) by "
                                     "question id; free text never travels: complaints reads the comment from "
                                     "feedback's API by response id")
     kind: Literal["post-trip", "member"] = Field(default="post-trip", description="an unhappy complaint follow-up is "

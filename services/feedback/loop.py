@@ -4,8 +4,9 @@ Every answer → `feedback-submitted` (scores, sentiment, the complaint a follow
 (360 view, churn signal), loyalty (a survey bonus, once per invitation: `survey_id` is the invitation's id)
 and complaints (a follow-up's verdict). An unhappy answer — NPS 0–6, CSAT ≤ 2 or a strongly negative
 comment — also → `detractor-detected` with the scored answers and the booking context, from which complaints
-opens a service-recovery case (the comment itself never travels on the bus: complaints reads it from our API). Not for a complaint's follow-up: its unhappy answer belongs to the complaint
-it follows (complaints reopens it from feedback-submitted), not to a new case.
+opens a service-recovery case (the comment itself never travels on the bus: complaints reads it from our
+API). Not for a complaint's follow-up: its unhappy answer belongs to the complaint it follows (complaints
+reopens it from feedback-submitted), not to a new case.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def announce(session: AsyncSession, response: Response, invitation: Invitation, 
     if reasons and response.kind != "follow-up":
         outbox.emit(session, DetractorDetected(
             response_id=response.id, customer_id=response.customer_id, booking_id=response.booking_id,
-            nps=response.nps, reasons=reasons, csat=response.csat, sentiment=response.sentiment_score,  # type: ignore[arg-type]
+            nps=response.nps, reasons=reasons, csat=response.csat,  # type: ignore[arg-type]
+            sentiment=response.sentiment_score,
             answers=scored(response.answers), kind=response.kind,  # type: ignore[arg-type]
             product=_context(invitation),
         ), response.customer_id)
