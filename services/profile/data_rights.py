@@ -4,7 +4,6 @@ service), and the erasure report assembled from the services' confirmations."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import httpx
@@ -30,7 +29,6 @@ from shared.inbox import DeadLetter
 
 SERVICE = "profile"
 ERASED_TABLES = (ContactPoint, ExternalId, Consent, ConsentHistory, CareTask)  # rows deleted on erasure
-_PERSONAL_EVENT_DATA = {"name": None, "phones": [], "emails": [], "birth_date": None}
 
 
 async def profile_export(session: AsyncSession, customer_id: str) -> ProfileExport:
@@ -109,17 +107,10 @@ async def erase(session: AsyncSession, customer_id: str, *, requested_by: str, s
 
 
 async def _scrub_events(session: AsyncSession, keys: list[str]) -> None:
-    """Personal data in our outbox and dead letters about these customers: published rows go, pending ones are redacted."""
+    """Our outbox and dead letters about these customers: published rows go (pending ones carry no personal
+    data — profile's events never do — and still have to reach the other services)."""
     record = outbox.OutboxRecord
     await session.execute(delete(record).where(record.key.in_(keys), record.published_at.is_not(None)))
-    pending = await repo.rows(session, record, where=(record.key.in_(keys), record.published_at.is_(None)))
-    for row in pending:
-        payload = json.loads(row.payload)
-        data = payload.get("data", {})
-        for name, blank in _PERSONAL_EVENT_DATA.items():
-            if name in data:
-                data[name] = blank
-        row.payload = json.dumps(payload, ensure_ascii=False)
     await session.execute(delete(DeadLetter).where(DeadLetter.key.in_(keys)))
 
 

@@ -71,9 +71,9 @@ async def merge(session: AsyncSession, surviving_id: str, merged_ids: list[str],
     record = MergeRecord(id=new_id(), surviving_id=survivor.id, merged_ids=merged_ids, reason=reason,
                          merged_by=merged_by, merged_at=now)
     session.add(record)
-    outbox.emit(session, ev.CustomersMerged(customer_id=survivor.id, merged_ids=merged_ids, reason=reason), survivor.id)
+    outbox.emit(session, ev.CustomersMerged(customer_id=survivor.id, merged_ids=merged_ids), survivor.id)
     if changed:
-        outbox.emit(session, updated_event(survivor, sorted(changed), *contacts), survivor.id)
+        outbox.emit(session, updated_event(survivor, sorted(changed)), survivor.id)
     await session.flush()
     await recompute_customer(session, survivor.id, now=now)
     return record
