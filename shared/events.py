@@ -46,6 +46,8 @@ class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: ClassVar[str]
     version: ClassVar[int] = 1
+    # older versions still read: version → the fields it had that this one dropped (ignored, never kept)
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {}
     topic: ClassVar[str]
 
     @classmethod
@@ -103,7 +105,11 @@ def parse_data(event_type: str, data: dict[str, Any], dataschema: str | None = N
     if model is None:
         raise EventError(f"unknown event type {event_type!r}")
     if dataschema is not None and dataschema != model.dataschema():
-        raise EventError(f"unsupported dataschema {dataschema!r} for {event_type}; expected {model.dataschema()!r}")
+        older = {f"tourcrm:{event_type}:{v}": fields for v, fields in model.dropped_since.items()}
+        if dataschema not in older:
+            raise EventError(f"unsupported dataschema {dataschema!r} for {event_type}; expected {model.dataschema()!r}")
+        data = {name: value for name, value in data.items() if name not in older[dataschema]}  # records written
+        # before the personal data left the bus still apply; what they carried beyond that is not kept
     try:
         typed = model.model_validate(data)
     except ValidationError as exc:
@@ -249,6 +255,7 @@ class CustomerRegistered(EventData):
 
     type: ClassVar[str] = "customer-registered"
     version: ClassVar[int] = 2
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {1: frozenset({"name", "phones", "emails", "birth_date"})}
     topic: ClassVar[str] = PROFILE
     customer_id: CustomerId
     kind: Literal["individual", "family", "organisation"] = "individual"
@@ -261,6 +268,7 @@ class CustomerUpdated(EventData):
 
     type: ClassVar[str] = "customer-updated"
     version: ClassVar[int] = 2
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {1: frozenset({"name", "phones", "emails", "birth_date"})}
     topic: ClassVar[str] = PROFILE
     customer_id: CustomerId
     changed: list[str] = Field(default_factory=list, description="names of the fields that changed")
@@ -283,6 +291,7 @@ class CustomersMerged(EventData):
 
     type: ClassVar[str] = "customers-merged"
     version: ClassVar[int] = 2
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {1: frozenset({"reason"})}
     topic: ClassVar[str] = PROFILE
     customer_id: CustomerId = Field(description="the surviving customer")
     merged_ids: list[CustomerId] = Field(min_length=1)
@@ -552,6 +561,7 @@ class DetractorDetected(EventData):
 
     type: ClassVar[str] = "detractor-detected"
     version: ClassVar[int] = 2
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {1: frozenset({"comment_excerpt", "answers"})}
     topic: ClassVar[str] = FEEDBACK
     response_id: str
     customer_id: CustomerId
