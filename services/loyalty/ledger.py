@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.loyalty import points_counter
 from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
 from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
 from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
@@ -70,6 +71,8 @@ class _Rows:
                 insert(entries).returning(entries.c.id, sort_by_parameter_order=True), self.entries)).scalars())
         if self.lots:
             await session.execute(insert(_LOT), [{**lot, "entry_id": ids[lot.pop("entry")]} for lot in self.lots])
+        for entry in self.entries:
+            points_counter.note(session, entry["kind"], entry["points"])
         for item in self.events:
             emit(session, *_announcement(item, ids))
         self.written += ids
@@ -165,6 +168,7 @@ async def write_entry(
         cause_id=cause_id, business_key=business_key, reason=reason, actor=actor, note=note, created_at=now,
     )
     session.add(entry)
+    points_counter.note(session, kind, points)
     member.balance += points
     member.updated_at = now
     await session.flush()

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.loyalty import cohorts
 from services.loyalty.models import (
     Booking, Campaign, LedgerEntry, Lot, Member, Offer, ProgrammeVersion, Redemption, Referral, ReferralCode, Reward,
 )
@@ -155,6 +156,7 @@ class Earning:
     referrals: dict[str, tuple[Referral, Member | None, Member | None]] = field(default_factory=dict)
     travelled: set[str] = field(default_factory=set)  # referees with a booking before this batch
     stats: dict[str, Stats] = field(default_factory=dict)  # by account
+    treated: dict[str, set[str]] = field(default_factory=dict)  # segment campaign → travellers in its treated group
 
 
 async def earning(session: AsyncSession, prog: Programme, items: list[tuple[BookingCompleted, datetime]]) -> Earning:
@@ -189,6 +191,8 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
     found.campaigns = list((await session.execute(
         select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
         .execution_options(populate_existing=True))).scalars())
+    found.treated = await cohorts.treated(session, [c.id for c in found.campaigns if c.segment_id is not None],
+                                          [traveller for traveller, _ in found.route.values()])
     return found
 
 
