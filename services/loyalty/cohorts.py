@@ -3,7 +3,6 @@ campaign's report, the win-back rate and the KPIs read. The other queries are in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -54,19 +53,6 @@ async def open_campaigns_of(session: AsyncSession, segment_id: str, today: date)
     return list((await session.execute(
         select(Campaign).where(Campaign.segment_id == segment_id, Campaign.status == "active",
                                or_(Campaign.ends_on.is_(None), Campaign.ends_on >= today)).order_by(Campaign.id))).scalars())
-
-
-async def treated(session: AsyncSession, campaign_ids: Iterable[str], customer_ids: Iterable[str]) -> dict[str, set[str]]:
-    """campaign id → those of `customer_ids` in its treated group."""
-    found: dict[str, set[str]] = {}
-    ids, customers = sorted(set(campaign_ids)), sorted(set(customer_ids))
-    if ids and customers:
-        for campaign_id, customer_id in (await session.execute(
-            select(CampaignGroup.campaign_id, CampaignGroup.customer_id).where(
-                CampaignGroup.campaign_id.in_(ids), CampaignGroup.customer_id.in_(customers),
-                CampaignGroup.grp == "treated"))).all():
-            found.setdefault(campaign_id, set()).add(customer_id)
-    return found
 
 
 async def groups(session: AsyncSession, campaign_id: str, group: str | None, cursor: str | None,

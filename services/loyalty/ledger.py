@@ -15,13 +15,15 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import points_counter
 from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
 from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
 from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
 from shared.outbox import emit
 
 _LOT = Lot.__table__
+
+
+POINTS_MOVED = "loyalty_points_moved"  # session.info: [(transaction or savepoint, movement, points)] (points_counter)
 
 
 class LedgerError(RuntimeError):
@@ -37,6 +39,22 @@ def new_member(session: AsyncSession, customer_id: str, now: datetime, next_revi
     emit(session, MemberEnrolled(customer_id=customer_id, member_type=member_type, tier="regular", enrolled_at=now),
          customer_id)
     return member
+
+
+def movement(kind: str, points: int) -> str:
+    """The movement of an entry (tourcrm_loyalty_points_total, the KPIs): a credit is earned; a debit is redeemed,
+    expired or reversed."""
+    if points > 0:
+        return "earned"
+    return {"redeem": "redeemed", "expire": "expired"}.get(kind, "reversed")
+
+
+def _note(session: AsyncSession, kind: str, points: int) -> None:
+    """An entry written in the session's current transaction or savepoint: counted if that commits."""
+    if points:
+        sync = session.sync_session
+        scope = sync.get_nested_transaction() or sync.get_transaction()
+        sync.info.setdefault(POINTS_MOVED, []).append((scope, movement(kind, points), abs(points)))
 
 
 # --- a plan of credits ---------------------------------------------------------------------------
@@ -72,7 +90,7 @@ class _Rows:
         if self.lots:
             await session.execute(insert(_LOT), [{**lot, "entry_id": ids[lot.pop("entry")]} for lot in self.lots])
         for entry in self.entries:
-            points_counter.note(session, entry["kind"], entry["points"])
+            _note(session, entry["kind"], entry["points"])
         for item in self.events:
             emit(session, *_announcement(item, ids))
         self.written += ids
@@ -168,7 +186,7 @@ async def write_entry(
         cause_id=cause_id, business_key=business_key, reason=reason, actor=actor, note=note, created_at=now,
     )
     session.add(entry)
-    points_counter.note(session, kind, points)
+    _note(session, kind, points)
     member.balance += points
     member.updated_at = now
     await session.flush()

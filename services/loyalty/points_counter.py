@@ -1,7 +1,7 @@
 """`tourcrm_loyalty_points_total{movement=earned|redeemed|reversed|expired}`: the points the ledger moves, counted
 once their transaction has committed, so a rolled-back transaction (or savepoint) never counts.
 
-The ledger notes each entry it writes in its session (`note`); the session hooks count the notes at the commit of
+The ledger notes each entry it writes in its session (`ledger.POINTS_MOVED`); the session hooks count the notes at the commit of
 the root transaction (`counted`) and drop those of a rolled-back transaction or savepoint (`forget`). The fast
 lane (a capture) counts from its `on_commit` callbacks (`on_commit`). Counts are kept per database, for the
 counter of the runtime on it (`register`, at start; what commits before that waits for it).
@@ -15,36 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
-from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.loyalty.ledger import POINTS_MOVED, movement
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
 MOVEMENTS = ("earned", "redeemed", "reversed", "expired")
-_NOTES = "loyalty_points_moved"  # session.info: [(the transaction or savepoint, movement, points)]
 _COUNTERS: dict[str, Counter] = {}  # database URL → the counter of the runtime on it
 _WAITING: dict[str, Tally[str]] = {}  # committed before that runtime registered its counter
 
 
-def movement(kind: str, points: int) -> str:
-    """The movement of a ledger entry: a credit is earned; a debit is redeemed, expired or reversed."""
-    if points > 0:
-        return "earned"
-    return {"redeem": "redeemed", "expire": "expired"}.get(kind, "reversed")
-
-
-def note(session: AsyncSession | Session, kind: str, points: int) -> None:
-    """An entry of `points` written in the session's current transaction (counted if it commits)."""
-    if points == 0:
-        return
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    scope = sync.get_nested_transaction() or sync.get_transaction()
-    sync.info.setdefault(_NOTES, []).append((scope, movement(kind, points), abs(points)))
-
-
 def counted(session: Session) -> None:
     """after_commit (the root transaction): count what it moved."""
-    notes = session.info.pop(_NOTES, None)
+    notes = session.info.pop(POINTS_MOVED, None)
     if notes and session.bind is not None:
         tally: Tally[str] = Tally()
         for _, moved, points in notes:
@@ -54,9 +38,9 @@ def counted(session: Session) -> None:
 
 def forget(session: Session, previous_transaction: Any) -> None:
     """after_soft_rollback: a rolled-back transaction or savepoint moved nothing."""
-    notes = session.info.get(_NOTES)
+    notes = session.info.get(POINTS_MOVED)
     if notes:
-        session.info[_NOTES] = [n for n in notes if not _inside(n[0], previous_transaction)]
+        session.info[POINTS_MOVED] = [n for n in notes if not _inside(n[0], previous_transaction)]
 
 
 def on_commit(kind: str, points: int) -> Any:

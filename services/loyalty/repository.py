@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import cohorts
 from services.loyalty.models import (
-    Booking, Campaign, LedgerEntry, Lot, Member, Offer, ProgrammeVersion, Redemption, Referral, ReferralCode, Reward,
+    Booking, Campaign, CampaignGroup, LedgerEntry, Lot, Member, Offer, ProgrammeVersion, Redemption, Referral,
+    ReferralCode, Reward,
 )
 from services.loyalty.programme import Programme, default_programme
 from services.loyalty.rules import EarnError, Stats
@@ -191,8 +191,21 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
     found.campaigns = list((await session.execute(
         select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
         .execution_options(populate_existing=True))).scalars())
-    found.treated = await cohorts.treated(session, [c.id for c in found.campaigns if c.segment_id is not None],
+    found.treated = await treated(session, [c.id for c in found.campaigns if c.segment_id is not None],
                                           [traveller for traveller, _ in found.route.values()])
+    return found
+
+
+async def treated(session: AsyncSession, campaign_ids: Iterable[str], customer_ids: Iterable[str]) -> dict[str, set[str]]:
+    """campaign id → those of `customer_ids` in its treated group."""
+    found: dict[str, set[str]] = {}
+    ids, customers = sorted(set(campaign_ids)), sorted(set(customer_ids))
+    if ids and customers:
+        for campaign_id, customer_id in (await session.execute(
+            select(CampaignGroup.campaign_id, CampaignGroup.customer_id).where(
+                CampaignGroup.campaign_id.in_(ids), CampaignGroup.customer_id.in_(customers),
+                CampaignGroup.grp == "treated"))).all():
+            found.setdefault(campaign_id, set()).add(customer_id)
     return found
 
 
