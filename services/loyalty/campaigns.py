@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.loyalty import repository, segments
 from services.loyalty.models import Campaign, CampaignAward
 from services.loyalty.rules import CENT
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, Unprocessable
 
 TARGETS = ("tiers", "segments", "tags", "destinations")  # stored as JSON lists
 
@@ -22,6 +22,8 @@ TARGETS = ("tiers", "segments", "tags", "destinations")  # stored as JSON lists
 async def create(session: AsyncSession, fields: dict[str, Any], now: datetime) -> Campaign:
     if await session.get(Campaign, fields["id"]) is not None:
         raise Conflict(f"campaign {fields['id']} exists", field="id")
+    if fields.get("control_pct") is not None and fields.get("segment_id") is None:
+        raise Unprocessable("a control group is held out of a segment: control_pct needs segment_id", field="control_pct")
     fields = {**fields, **{name: json.dumps(fields[name], ensure_ascii=False) for name in TARGETS}}
     campaign = Campaign(**fields, created_at=now)
     session.add(campaign)

@@ -285,8 +285,6 @@ class CampaignCreate(Body):
             raise ValueError("a bonus campaign needs bonus_points")
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             raise ValueError("ends_on is before starts_on")
-        if self.control_pct is not None and self.segment_id is None:
-            raise ValueError("control_pct needs segment_id: a control group is held out of a segment")
         if self.segment_id is not None and self.control_pct is None:
             self.control_pct = Decimal(10)
         return self
@@ -317,7 +315,7 @@ def campaign_public(c: Campaign) -> CampaignPublic:
         bonus_points=c.bonus_points, tiers=json.loads(c.tiers), segments=json.loads(c.segments),
         tags=json.loads(c.tags), destinations=json.loads(c.destinations), starts_on=c.starts_on, ends_on=c.ends_on,
         budget=c.budget, issued=c.issued, status=c.status, segment_id=c.segment_id,
-        control_pct=str(c.control_pct) if c.control_pct is not None else None)
+        control_pct=str(Decimal(c.control_pct).quantize(Decimal("0.01"))) if c.control_pct is not None else None)
 
 
 class CampaignReport(Public):

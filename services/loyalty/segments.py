@@ -122,7 +122,7 @@ async def report(session: AsyncSession, campaign: Campaign, prog: Programme, now
     interval = welch_interval([m.revenue for m in members["treated"].values()],
                               [m.revenue for m in members["control"].values()])
     return UpliftReport(
-        segment_id=campaign.segment_id, control_pct=str(campaign.control_pct or 0), window_start=start, window_end=end,
+        segment_id=campaign.segment_id, control_pct=str(Decimal(campaign.control_pct or 0).quantize(CENT)), window_start=start, window_end=end,
         currency=prog.currency, treated=_group(treated), control=_group(control),
         uplift=_cents(uplift), uplift_low=_cents(interval and interval[0]), uplift_high=_cents(interval and interval[1]),
         confidence=CONFIDENCE, points_issued=points, cost=str(cost),
