@@ -21,11 +21,11 @@ EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
 def period(start: date | None, end: date | None, today: date, *, days: int = 30) -> tuple[date, date]:
     """A report's period: [start, end] as asked, by default the `days` days to today; refused when the wrong way
     round or outside 1970–2999 (a 422 naming the field)."""
+    for name, day in (("end", end), ("start", start)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise Unprocessable(f"{name} must be between {EARLIEST} and {LATEST}", field=name)
     end = end or today
     start = start or end - timedelta(days=days - 1)
-    for name, day in (("start", start), ("end", end)):
-        if not EARLIEST <= day <= LATEST:
-            raise Unprocessable(f"{name} must be between {EARLIEST} and {LATEST}", field=name)
     if start > end:
         raise Unprocessable("start is after end", field="start")
     return start, end

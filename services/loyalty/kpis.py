@@ -31,7 +31,7 @@ async def kpis(session: AsyncSession, start: date | None, end: date | None, now:
     _, prog = await repository.programme(session)
     lo, hi = cohorts.day_range(session, start, end)
     moved = await cohorts.points_moved(session, lo, hi)
-    outstanding = await cohorts.outstanding_at(session, min(hi, now))
+    outstanding = await cohorts.outstanding_at(session, hi)
     ended = await ended_campaigns(session, start, end, now)
     uplifts = [Decimal(c.uplift) for c in ended if c.uplift is not None]
     return Kpis(
