@@ -52,7 +52,8 @@ async def open_campaigns_of(session: AsyncSession, segment_id: str, today: date)
     """Active campaigns aimed at a segment that have not ended by `today`: a member joining now becomes eligible."""
     return list((await session.execute(
         select(Campaign).where(Campaign.segment_id == segment_id, Campaign.status == "active",
-                               or_(Campaign.ends_on.is_(None), Campaign.ends_on >= today)).order_by(Campaign.id))).scalars())
+                               or_(Campaign.ends_on.is_(None), Campaign.ends_on >= today))
+        .order_by(Campaign.id))).scalars())
 
 
 async def groups(session: AsyncSession, campaign_id: str, group: str | None, cursor: str | None,

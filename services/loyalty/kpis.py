@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import cohorts, points_counter, repository, segments
 from services.loyalty.insights import CampaignUplift, Kpis
-from services.loyalty.uplift import CENT, RATIO
+from services.loyalty.uplift import CENT, share
 from shared.app import every
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ async def kpis(session: AsyncSession, start: date | None, end: date | None, now:
         points_liability_value=str(prog.cash_value(outstanding)),
         points_issued=moved["earned"], points_redeemed=moved["redeemed"], points_reversed=moved["reversed"],
         points_expired=moved["expired"],
-        redemption_rate=str((Decimal(moved["redeemed"]) / moved["earned"]).quantize(RATIO)) if moved["earned"] else None,
+        redemption_rate=share(moved["redeemed"], moved["earned"]),
         campaigns=ended,
         campaign_uplift=str((sum(uplifts, Decimal(0)) / len(uplifts)).quantize(CENT)) if uplifts else None,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,7 +13,7 @@ from services.loyalty import cohorts, repository
 from services.loyalty.insights import WinBackRate
 from services.loyalty.models import Offer
 from services.loyalty.rules import segments_of
-from services.loyalty.uplift import RATIO
+from services.loyalty.uplift import share
 from shared.db import new_id
 from shared.events import CustomerAtRisk, WinBackOffered
 from shared.outbox import emit
@@ -46,5 +45,4 @@ async def winback_rate(session: AsyncSession, start: date | None, end: date | No
     start, end = cohorts.period(start, end, repository.local_date(session, now))
     lo, hi = cohorts.day_range(session, start, end)
     made, redeemed = await cohorts.offers_between(session, lo, hi)
-    rate = str((Decimal(redeemed) / made).quantize(RATIO)) if made else None
-    return WinBackRate(start=start, end=end, offers=made, redeemed=redeemed, rate=rate)
+    return WinBackRate(start=start, end=end, offers=made, redeemed=redeemed, rate=share(redeemed, made))

@@ -1,9 +1,9 @@
 """`tourcrm_loyalty_points_total{movement=earned|redeemed|reversed|expired}`: the points the ledger moves, counted
 once their transaction has committed, so a rolled-back transaction (or savepoint) never counts.
 
-The ledger notes each entry it writes in its session (`ledger.POINTS_MOVED`); the session hooks count the notes at the commit of
-the root transaction (`counted`) and drop those of a rolled-back transaction or savepoint (`forget`). The fast
-lane (a capture) counts from its `on_commit` callbacks (`on_commit`). Counts are kept per database, for the
+The ledger notes each entry it writes in its session (`ledger.POINTS_MOVED`); the session hooks count the notes at
+the commit of the root transaction (`counted`) and drop those of a rolled-back transaction or savepoint (`forget`).
+The fast lane (a capture) counts from its `on_commit` callbacks (`on_commit`). Counts are kept per database, for the
 counter of the runtime on it (`register`, at start; what commits before that waits for it).
 """
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from shared.app import Runtime
 
 MOVEMENTS = ("earned", "redeemed", "reversed", "expired")
-_COUNTERS: dict[str, Counter] = {}  # database URL → the counter of the runtime on it
+_COUNTERS: dict[str, tuple[Any, Counter]] = {}  # database URL → (the registry, the counter) of the runtime on it
 _WAITING: dict[str, Tally[str]] = {}  # committed before that runtime registered its counter
 
 
@@ -60,24 +60,23 @@ def _inside(scope: Any, transaction: Any) -> bool:
 
 def register(runtime: Runtime) -> Counter:
     """The counter of this runtime's registry, counting the commits on its database (from now, and those waiting)."""
-    url = str(runtime.engine.url)
-    counter = _COUNTERS.get(url)
-    if counter is None or getattr(counter, "_loyalty_registry", None) is not runtime.metrics.registry:
+    url, registry = str(runtime.engine.url), runtime.metrics.registry
+    found = _COUNTERS.get(url)
+    if found is None or found[0] is not registry:
         counter = Counter("tourcrm_loyalty_points_total", "Points moved by the loyalty ledger, by movement",
-                          ["movement"], registry=runtime.metrics.registry)
-        counter._loyalty_registry = runtime.metrics.registry  # type: ignore[attr-defined]  # noqa: SLF001
+                          ["movement"], registry=registry)
         for moved in MOVEMENTS:
             counter.labels(moved)  # every movement shows, at 0 until it happens
-        _COUNTERS[url] = counter
+        found = _COUNTERS[url] = (registry, counter)
     _count(url, _WAITING.pop(url, Tally()))
-    return counter
+    return found[1]
 
 
 def _count(url: str, tally: Tally[str]) -> None:
-    counter = _COUNTERS.get(url)
-    if counter is None:
+    found = _COUNTERS.get(url)
+    if found is None:
         _WAITING.setdefault(url, Tally()).update(tally)
         return
     for moved, points in tally.items():
         if points:
-            counter.labels(moved).inc(points)
+            found[1].labels(moved).inc(points)

@@ -19,7 +19,9 @@ from services.loyalty import cohorts, repository
 from services.loyalty.insights import CampaignMemberPublic, GroupReport, UpliftReport
 from services.loyalty.models import Campaign, CampaignGroup, SegmentMember
 from services.loyalty.programme import Programme
-from services.loyalty.uplift import CENT, CONFIDENCE, RATIO, GroupFigures, Member, figures, group_of, roi, welch_interval
+from services.loyalty.uplift import (
+    CENT, CONFIDENCE, RATIO, GroupFigures, Member, figures, group_of, roi, welch_interval,
+)
 from shared.db import aware, insert
 from shared.errors import NotFound
 from shared.events import SegmentMembershipChanged
@@ -104,36 +106,43 @@ async def report(session: AsyncSession, campaign: Campaign, prog: Programme, now
     if campaign.segment_id is None:
         return None
     start, end = window(session, campaign, now)
-    members: dict[str, dict[str, Member]] = {"treated": {}, "control": {}}
+    members = await _members(session, campaign, prog, start, end)
+    treated, control = figures(members["treated"]), figures(members["control"])
+    cost = prog.cash_value(points := await cohorts.awarded_points(session, campaign.id))
+    uplift = incremental = None
+    if treated.members and control.members:
+        uplift = treated.per_member(treated.revenue) - control.per_member(control.revenue)
+        margin_uplift = treated.per_member(treated.margin) - control.per_member(control.margin)
+        incremental = (margin_uplift * treated.members).quantize(CENT)
+    low, high = welch_interval([m.revenue for m in members["treated"]], [m.revenue for m in members["control"]]) or (
+        None, None)
+    return UpliftReport(
+        segment_id=campaign.segment_id, control_pct=str(Decimal(campaign.control_pct or 0).quantize(CENT)),
+        window_start=start, window_end=end, currency=prog.currency, treated=_group(treated), control=_group(control),
+        uplift=_cents(uplift), uplift_low=_cents(low), uplift_high=_cents(high), confidence=CONFIDENCE,
+        points_issued=points, cost=str(cost), incremental_margin=_cents(incremental),
+        roi=_text(roi(incremental, cost) if incremental is not None else None),
+    )
+
+
+async def _members(session: AsyncSession, campaign: Campaign, prog: Programme, start: datetime,
+                   end: datetime) -> dict[str, list[Member]]:
+    """Each group's members with their bookings, revenue and margin in [start, end) (zeros when they did not book)."""
+    found: dict[str, dict[str, Member]] = {"treated": {}, "control": {}}
     for customer_id, grp, spend, kind in await cohorts.group_bookings(session, campaign.id, start, end):
-        member = members[grp].setdefault(customer_id, Member(0, Decimal(0), Decimal(0)))
+        member = found[grp].setdefault(customer_id, Member(0, Decimal(0), Decimal(0)))
         if spend is not None:
             member.bookings += 1
             member.revenue += Decimal(spend)
             member.margin += Decimal(spend) * prog.margin(kind) / 100
-    treated, control = figures(list(members["treated"].values())), figures(list(members["control"].values()))
-    points = await cohorts.awarded_points(session, campaign.id)
-    cost = prog.cash_value(points)
-    uplift = margin_uplift = None
-    if treated.members and control.members:
-        uplift = treated.per_member(treated.revenue) - control.per_member(control.revenue)
-        margin_uplift = treated.per_member(treated.margin) - control.per_member(control.margin)
-    incremental = (margin_uplift * treated.members).quantize(CENT) if margin_uplift is not None else None
-    interval = welch_interval([m.revenue for m in members["treated"].values()],
-                              [m.revenue for m in members["control"].values()])
-    return UpliftReport(
-        segment_id=campaign.segment_id, control_pct=str(Decimal(campaign.control_pct or 0).quantize(CENT)), window_start=start, window_end=end,
-        currency=prog.currency, treated=_group(treated), control=_group(control),
-        uplift=_cents(uplift), uplift_low=_cents(interval and interval[0]), uplift_high=_cents(interval and interval[1]),
-        confidence=CONFIDENCE, points_issued=points, cost=str(cost),
-        incremental_margin=_cents(incremental), roi=_text(roi(incremental, cost) if incremental is not None else None),
-    )
+    return {grp: list(members.values()) for grp, members in found.items()}
 
 
 def _group(g: GroupFigures) -> GroupReport:
     def ratio(value: Decimal | None) -> str | None:
         return None if value is None else str(value.quantize(RATIO))
-    return GroupReport(members=g.members, participants=g.participants, participation=ratio(g.per_member(g.participants)),
+    return GroupReport(members=g.members, participants=g.participants,
+                       participation=ratio(g.per_member(g.participants)),
                        bookings=g.bookings, bookings_per_member=ratio(g.per_member(g.bookings)),
                        revenue=str(g.revenue.quantize(CENT)), revenue_per_member=_cents(g.per_member(g.revenue)),
                        margin_per_member=_cents(g.per_member(g.margin)))

@@ -48,7 +48,8 @@ class GroupFigures:
 
 def figures(members: Sequence[Member]) -> GroupFigures:
     return GroupFigures(members=len(members), participants=sum(1 for m in members if m.bookings > 0),
-                        bookings=sum(m.bookings for m in members), revenue=sum((m.revenue for m in members), Decimal(0)),
+                        bookings=sum(m.bookings for m in members),
+                        revenue=sum((m.revenue for m in members), Decimal(0)),
                         margin=sum((m.margin for m in members), Decimal(0)))
 
 
@@ -73,6 +74,11 @@ def welch_interval(treated: Sequence[Decimal], control: Sequence[Decimal],
     df = (a + b) ** 2 / (a * a / (len(treated) - 1) + b * b / (len(control) - 1))
     half = t_quantile(0.5 + confidence / 2, df) * se
     return diff - half, diff + half
+
+
+def share(part: int, whole: int) -> str | None:
+    """part / whole to 4 places, as text (None of nothing)."""
+    return str((Decimal(part) / whole).quantize(RATIO)) if whole else None
 
 
 def roi(incremental_margin: Decimal, cost: Decimal) -> Decimal | None:
