@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from shared.db import utcnow
-from shared.events import SegmentMembershipChanged
+from shared.events import CustomerErased, SegmentMembershipChanged
 from tests.conftest import Backend
 from tests.loyalty.support import applied, assert_ledger_consistent, balance, completed, publish
 
@@ -163,3 +163,23 @@ async def test_segment_campaign_bad_input_is_a_problem_naming_the_field(backend:
     r = await loyalty.client.post("/v1/campaigns", json={**base, "id": "ok", "segment_id": "seg-ok"})
     assert r.json()["control_pct"] == "10.00"  # the default hold-out
     assert [*(await groups_of(loyalty, "ok"))["treated"], *(await groups_of(loyalty, "ok"))["control"]] == ["s-ok"]
+
+
+async def test_segment_copy_and_campaign_groups_are_exported_and_erased(backend: Backend) -> None:
+    loyalty = await backend.service("loyalty")
+    members = ["f-01", "f-02", "f-03", "f-04", "f-07", "f-08", "f-09", "f-10"]
+    await publish(backend, *[segment(c, "seg-erase") for c in members])
+    await applied(loyalty, 8)
+    await start_campaign(loyalty, "autumn-flat", "seg-erase")
+    export = (await loyalty.client.get("/v1/privacy/customers/f-07")).json()["sections"]
+    assert [(s["segment_id"], s["member"]) for s in export["segments"]] == [("seg-erase", True)]
+    assert [(g["campaign_id"], g["grp"]) for g in export["campaign_groups"]] == [("autumn-flat", "control")]
+    await publish(backend, CustomerErased(customer_id="f-07", request_id="ER-seg"), source="tourcrm/profile")
+    await applied(loyalty, 9)
+    export = (await loyalty.client.get("/v1/privacy/customers/f-07")).json()["sections"]
+    assert export["segments"] == [] and export["campaign_groups"] == []
+    # the erased member still counts in its group, under a pseudonym: the report's groups do not shrink
+    report = (await loyalty.client.get("/v1/campaigns/autumn-flat/report")).json()["uplift"]
+    assert (report["treated"]["members"], report["control"]["members"]) == (4, 4)
+    groups = await groups_of(loyalty, "autumn-flat")
+    assert "f-07" not in groups["control"] and len(groups["control"]) == 4
