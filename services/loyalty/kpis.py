@@ -57,7 +57,8 @@ async def ended_campaigns(session: AsyncSession, start: date, end: date, now: da
         if not start <= ended_on <= end:
             continue
         report = await segments.report(session, campaign, prog, now)
-        assert report is not None  # a segment campaign
+        if report is None:  # not a segment campaign (controlled_campaigns has none)
+            continue
         found.append(CampaignUplift(
             campaign_id=campaign.id, ended_on=ended_on, currency=report.currency,
             treated_members=report.treated.members, control_members=report.control.members, uplift=report.uplift,

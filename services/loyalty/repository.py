@@ -192,11 +192,12 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
         select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
         .execution_options(populate_existing=True))).scalars())
     found.treated = await treated(session, [c.id for c in found.campaigns if c.segment_id is not None],
-                                          [traveller for traveller, _ in found.route.values()])
+                                  [traveller for traveller, _ in found.route.values()])
     return found
 
 
-async def treated(session: AsyncSession, campaign_ids: Iterable[str], customer_ids: Iterable[str]) -> dict[str, set[str]]:
+async def treated(session: AsyncSession, campaign_ids: Iterable[str],
+                  customer_ids: Iterable[str]) -> dict[str, set[str]]:
     """campaign id → those of `customer_ids` in its treated group."""
     found: dict[str, set[str]] = {}
     ids, customers = sorted(set(campaign_ids)), sorted(set(customer_ids))
