@@ -145,6 +145,7 @@ def _settle_rows(plan: Plan, campaigns: Iterable[Campaign], offers: Iterable[Off
             campaign.issued = plan.issued[campaign.id]
             if campaign.budget is not None and campaign.issued >= campaign.budget:
                 campaign.status = "exhausted"
+                campaign.ended_at = campaign.ended_at or (plan.steps[-1].now if plan.steps else None)
     for offer in offers:
         if offer.id in plan.offers:
             offer.status, offer.booking_id = "used", plan.offers[offer.id]

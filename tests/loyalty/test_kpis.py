@@ -111,6 +111,31 @@ async def test_kpis_count_the_uplift_of_campaigns_ended_in_the_period(backend: B
     assert (await loyalty.client.get("/v1/kpis", params={"start": yesterday, "end": yesterday})).json()["campaigns"] == []
 
 
+async def test_a_campaign_that_exhausts_its_budget_ends_then_for_the_kpis(backend: Backend) -> None:
+    from tests.loyalty.test_campaign_uplift import groups_of, segment
+
+    loyalty = await backend.service("loyalty")
+    today = utcnow().astimezone(loyalty.runtime.settings.tz).date()
+    await publish(backend, *[segment(c, "seg-t") for c in ("v-01", "v-02", "v-03", "v-04", "v-05", "v-06")])
+    await applied(loyalty, 6)
+    r = await loyalty.client.post("/v1/campaigns", json={"id": "tight", "name": "tight", "kind": "bonus",
+                                                         "bonus_points": 500, "budget": 500, "segment_id": "seg-t",
+                                                         "control_pct": "50"})
+    assert r.status_code == 201, r.text
+    groups = await groups_of(loyalty, "tight")
+    first = sorted(groups["treated"])[0]
+    await publish(backend, completed(first, "B-tight", "100.00"))
+    await applied(loyalty, 7)
+    [campaign] = (await loyalty.client.get("/v1/campaigns")).json()["items"]
+    assert (campaign["status"], campaign["issued"]) == ("exhausted", 500)
+    figures = (await loyalty.client.get("/v1/kpis", params={"start": today.isoformat(), "end": today.isoformat()})).json()
+    [ended] = figures["campaigns"]  # ended when its budget ran out
+    assert (ended["campaign_id"], ended["ended_on"]) == ("tight", today.isoformat())
+    treated, control = len(groups["treated"]), len(groups["control"])
+    assert ended["uplift"] == str((Decimal(100) / treated).quantize(Decimal("0.01")))  # control booked nothing
+    assert (ended["treated_members"], ended["control_members"]) == (treated, control)
+
+
 async def test_kpi_periods_bad_input_is_a_problem_naming_the_field(backend: Backend) -> None:
     loyalty = await backend.service("loyalty")
     for path in ("/v1/kpis", "/v1/reports/win-back"):
