@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import bonuses, earning, offers
+from services.loyalty import bonuses, earning, offers, segments
 from services.loyalty.privacy import PRIVACY
 from shared.db import utcnow
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintReopened, ComplaintResolved, CustomerAtRisk, CustomerErased,
-    CustomersMerged, Event, FeedbackSubmitted,
+    CustomersMerged, Event, FeedbackSubmitted, SegmentMembershipChanged,
 )
 
 
@@ -53,6 +53,11 @@ async def on_feedback_submitted(event: Event[FeedbackSubmitted], session: AsyncS
 async def on_customer_at_risk(event: Event[CustomerAtRisk], session: AsyncSession) -> None:
     await earning.apply_staged(session)
     await offers.winback_offer(session, event.data, utcnow())
+
+
+async def on_segment_membership_changed(event: Event[SegmentMembershipChanged], session: AsyncSession) -> None:
+    await earning.apply_staged(session)  # a booking staged before the member joined earns as it did then
+    await segments.membership_changed(session, event.data, utcnow())
 
 
 async def on_customers_merged(event: Event[CustomersMerged], session: AsyncSession) -> None:

@@ -58,7 +58,8 @@ class LedgerEntry(SQLModel, table=True):
     """An immutable movement of points on an account, with its cause."""
 
     __tablename__ = "loyalty_entry"
-    __table_args__ = (Index("ix_loyalty_entry_customer_id_id", "customer_id", "id"),)
+    __table_args__ = (Index("ix_loyalty_entry_customer_id_id", "customer_id", "id"),
+                      Index("ix_loyalty_entry_created_at", "created_at"))  # the KPIs of a period
     id: int | None = Field(default=None, sa_column=Column(BIGID, primary_key=True, autoincrement=True))
     customer_id: str = Field(sa_column=Column(String(100), nullable=False))
     earned_by: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
@@ -95,7 +96,7 @@ class Booking(SQLModel, table=True):
     __tablename__ = "loyalty_booking"
     booking_id: str = Field(sa_column=Column(String(100), primary_key=True))
     customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
-    traveller_id: str = Field(sa_column=Column(String(100), nullable=False))
+    traveller_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))  # a campaign's report
     status: str = Field(sa_column=Column(String(20), nullable=False))
     amount: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(14, 2), nullable=False))
     currency: str = Field(default="CNY", sa_column=Column(String(3), nullable=False))
@@ -105,6 +106,7 @@ class Booking(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    product_kind: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))  # margin per kind
 
 
 class Redemption(SQLModel, table=True):
@@ -156,6 +158,10 @@ class Campaign(SQLModel, table=True):
     issued: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     status: str = Field(default="active", sa_column=Column(String(20), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # aimed at a profile segment (segments.py), with a control group of this % (uplift.py); when it was ended
+    segment_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    control_pct: Decimal | None = Field(default=None, sa_column=Column(Numeric(5, 2), nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class CampaignAward(SQLModel, table=True):
@@ -214,3 +220,24 @@ class Notice(SQLModel, table=True):
     customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
     kind: str = Field(sa_column=Column(String(30), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SegmentMember(SQLModel, table=True):
+    """Loyalty's copy of profile's segment memberships (segment-membership-changed); `member` false once left."""
+
+    __tablename__ = "loyalty_segment_member"
+    segment_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    customer_id: str = Field(sa_column=Column(String(100), primary_key=True, index=True))
+    segment: str = Field(sa_column=Column(String(200), nullable=False))
+    member: bool = Field(sa_column=Column(Boolean, nullable=False))
+    changed_at: datetime = Field(sa_column=_ts())
+
+
+class CampaignGroup(SQLModel, table=True):
+    """A member's group in a segment campaign ("treated" or "control"), recorded once when it became eligible."""
+
+    __tablename__ = "loyalty_campaign_group"
+    campaign_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    customer_id: str = Field(sa_column=Column(String(100), primary_key=True, index=True))
+    grp: str = Field(sa_column=Column(String(10), nullable=False))
+    assigned_at: datetime = Field(sa_column=_ts())

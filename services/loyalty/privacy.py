@@ -14,7 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import ledger, repository
 from services.loyalty.models import (
-    Booking, CampaignAward, LedgerEntry, Lot, Member, Notice, Offer, Redemption, Referral, ReferralCode,
+    Booking, CampaignAward, CampaignGroup, LedgerEntry, Lot, Member, Notice, Offer, Redemption, Referral, ReferralCode,
+    SegmentMember,
 )
 from services.loyalty.rules import effective_tier, segments_of, tier_rank
 from services.loyalty.repository import local_date
@@ -128,4 +129,7 @@ PRIVACY = Privacy("loyalty", [
     PersonalData(ReferralCode, section="referral_code", repoint=False),
     PersonalData(Offer, on_erase="pseudonymise", section="offers"),
     PersonalData(Notice, section="notices", repoint=False),
+    # a segment campaign's groups stay as assigned (its report counts them); the segment copy follows profile
+    PersonalData(CampaignGroup, on_erase="pseudonymise", repoint=False, section="campaign_groups"),
+    PersonalData(SegmentMember, section="segments", repoint=False),
 ], topic=LOYALTY, before_erase=forfeit, before_merge=fold)

@@ -8,7 +8,7 @@ earns, which tier a member qualifies for) are pure functions in rules.py.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -69,6 +69,12 @@ class Programme(BaseModel):
     winback_bonus: int = Field(default=300, ge=0)
     winback_days: int = Field(default=90, ge=1)
     notice_days: int = Field(default=30, ge=1, le=365)
+    margins: dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[Decimal, Field(ge=0, le=100)]] = Field(
+        default_factory=lambda: {"tour": Decimal("15"), "hotel": Decimal("10"), "package": Decimal("12"),
+                                 "flight": Decimal("4"), "cruise": Decimal("14"), "ticket": Decimal("8")},
+        max_length=100, description="margin % per product kind: a campaign's ROI is on margin, not gross revenue",
+    )
+    default_margin: Decimal = Field(default=Decimal("10"), ge=0, le=100, description="margin % of other kinds")
 
     @model_validator(mode="after")
     def _tiers_in_order(self) -> Programme:
@@ -81,6 +87,10 @@ class Programme(BaseModel):
     def cash_value(self, points: int) -> Decimal:
         """What `points` are worth at checkout, in the programme currency (to the cent)."""
         return (Decimal(points) / self.cash_points_per_unit).quantize(Decimal("0.01"))
+
+    def margin(self, kind: str | None) -> Decimal:
+        """The margin % of a product kind (the default for a kind not listed)."""
+        return self.margins.get(kind or "", self.default_margin)
 
     def tier(self, name: str) -> TierRule:
         return self.tiers[TIERS.index(name)]
