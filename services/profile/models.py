@@ -115,6 +115,7 @@ class Booking(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancel_reason: str | None = Field(default=None, sa_column=Column(String(500)))
     refunded_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
+    refund_currency: str | None = Field(default=None, sa_column=Column(String(3)))  # the refund's, not the booking's
 
 
 class CustomerValue(SQLModel, table=True):

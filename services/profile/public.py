@@ -128,6 +128,7 @@ class BookingPublic(BaseModel):
     status: str
     cancelled_at: Moment | None = None
     refunded_amount: Money | None = None
+    refund_currency: str | None = None
 
 
 class Rfm(BaseModel):
@@ -265,7 +266,7 @@ def booking_public(b: Booking, product: Product | None = None) -> BookingPublic:
         product=product_public(product) if product else ProductPublic(id=b.product_id),
         amount=b.amount, currency=b.currency, party_size=b.party_size, travel_start=b.travel_start,
         travel_end=b.travel_end, completed_at=b.completed_at, status=b.status, cancelled_at=b.cancelled_at,
-        refunded_amount=b.refunded_amount,
+        refunded_amount=b.refunded_amount, refund_currency=b.refund_currency,
     )
 
 

@@ -22,6 +22,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("acquisition_source", sa.String(20)))
         batch.add_column(sa.Column("acquisition_detail", sa.String(200)))
     op.create_index("ix_customer_acquisition_source", "customer", ["acquisition_source"])
+    with op.batch_alter_table("booking") as batch:  # a refund's own currency (it need not be the booking's)
+        batch.add_column(sa.Column("refund_currency", sa.String(3)))
 
     op.create_table(
         "organisation",
@@ -134,6 +136,8 @@ def downgrade() -> None:
     for table in ("segment_membership", "credit_flag_change", "credit_rating_change", "credit_payment", "credit_charge",
                   "organisation_member", "organisation_contact", "organisation"):
         op.drop_table(table)
+    with op.batch_alter_table("booking") as batch:
+        batch.drop_column("refund_currency")
     op.drop_index("ix_customer_acquisition_source", "customer")
     with op.batch_alter_table("customer") as batch:
         batch.drop_column("acquisition_detail")
