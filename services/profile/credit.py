@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -168,14 +169,19 @@ async def rate(session: AsyncSession, organisation_id: str, body: RatingIn, *, c
     return await _view(session, org)
 
 
+async def _once(session: AsyncSession, column: Any, value: str, organisation_id: str, field: str, message: str) -> None:
+    """A 409 naming `field` when the organisation already has a row with this business key (a retry never doubles)."""
+    table = column.class_
+    if await repo.select_rows(session, column, where=(table.organisation_id == organisation_id, column == value)):
+        raise Conflict(f"{field} {value} is {message} for organisation {organisation_id}",
+                       errors=[{"field": field, "message": message}])
+
+
 async def charge(session: AsyncSession, organisation_id: str, body: ChargeIn) -> ChargeRecorded:
     """A booking on account, due after the payment terms; recorded even when it takes the organisation over its
     limit (then the charge and the organisation are flagged). Once per booking id."""
     org = await get(session, organisation_id, for_update=True)
-    if await repo.rows(session, CreditCharge, where=(CreditCharge.organisation_id == org.id,
-                                                     CreditCharge.booking_id == body.booking_id)):
-        raise Conflict(f"booking {body.booking_id} is already charged to organisation {org.id}",
-                       errors=[{"field": "booking_id", "message": "already charged"}])
+    await _once(session, CreditCharge.booking_id, body.booking_id, org.id, "booking_id", "already charged")
     now = utcnow()
     row = CreditCharge(organisation_id=org.id, booking_id=body.booking_id, customer_id=body.customer_id,
                        amount=body.amount, currency=body.currency, booked_on=body.booked_on,
@@ -191,10 +197,7 @@ async def charge(session: AsyncSession, organisation_id: str, body: ChargeIn) ->
 async def pay(session: AsyncSession, organisation_id: str, body: PaymentIn) -> PaymentRecorded:
     """A payment received, once per reference; it may bring the organisation back under its limit."""
     org = await get(session, organisation_id, for_update=True)
-    if await repo.rows(session, CreditPayment, where=(CreditPayment.organisation_id == org.id,
-                                                      CreditPayment.reference == body.reference)):
-        raise Conflict(f"payment {body.reference} is already recorded for organisation {org.id}",
-                       errors=[{"field": "reference", "message": "already recorded"}])
+    await _once(session, CreditPayment.reference, body.reference, org.id, "reference", "already recorded")
     now = utcnow()
     session.add(CreditPayment(organisation_id=org.id, reference=body.reference, amount=body.amount,
                               currency=body.currency, paid_on=body.paid_on, recorded_at=now))
