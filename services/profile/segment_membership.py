@@ -5,6 +5,7 @@ nothing when nothing changed. Run for every segment by a periodic job, and for o
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import delete
@@ -27,9 +28,15 @@ class Evaluated(BaseModel):
     left: list[str]
 
 
-async def evaluate(session: AsyncSession, segment: Segment, now: datetime) -> Evaluated:
-    """Store the segment's members now and emit joined / left for the difference with the last evaluation."""
-    current = set(await segments.members(session, segment, now.astimezone(settings_of(session).tz).date()))
+async def _attributes(session: AsyncSession, now: datetime) -> dict[str, dict[str, Any]]:
+    return await segments.attributes(session, now.astimezone(settings_of(session).tz).date())
+
+
+async def evaluate(session: AsyncSession, segment: Segment, now: datetime,
+                   rows: dict[str, dict[str, Any]] | None = None) -> Evaluated:
+    """Store the segment's members now and emit joined / left for the difference with the last evaluation
+    (`rows`: the customers' attributes, read once for many segments)."""
+    current = set(segments.matching(segment, rows if rows is not None else await _attributes(session, now)))
     stored = {cid for (cid,) in await repo.select_rows(session, SegmentMembership.customer_id,
                                                        where=(SegmentMembership.segment_id == segment.id,))}
     joined, left = sorted(current - stored), sorted(stored - current)
@@ -54,8 +61,9 @@ async def evaluate_one(session: AsyncSession, segment_id: str) -> Evaluated:
 async def evaluate_all(session: AsyncSession, now: datetime) -> dict[str, int]:
     """Every segment (the periodic job): counts of joined and left."""
     counts = {"joined": 0, "left": 0}
+    rows = await _attributes(session, now)
     for segment in await repo.segments(session):
-        done = await evaluate(session, segment, now)
+        done = await evaluate(session, segment, now, rows)
         counts["joined"] += len(done.joined)
         counts["left"] += len(done.left)
     return counts
