@@ -243,4 +243,5 @@ class Kpis(BaseModel):
     new_customers: int
     returning_customers: int
     referral_share: float | None = None
-    unconverted: dict[str, Money]
+    unconverted: dict[str, Money] = Field(description="the period's booking amounts without a rate, per currency")
+    lifetime_unconverted: dict[str, Money] = Field(description="the same for the lifetime value")

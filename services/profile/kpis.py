@@ -84,7 +84,7 @@ def compute(bookings: list[tuple[str, datetime, Decimal, str]], referred: set[st
         average_customer_value=_mean(period, priced_period), lifetime_value=_mean(lifetime, priced_life),
         new_customers=len(new), returning_customers=len(current) - len(new),
         referral_share=_share(len(new & referred), len(new)),
-        unconverted=period.leftovers())
+        unconverted=period.leftovers(), lifetime_unconverted=lifetime.leftovers())
 
 
 async def kpis(session: AsyncSession, start: date, end: date, segment_id: str | None = None) -> Kpis:

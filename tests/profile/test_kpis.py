@@ -67,6 +67,7 @@ async def test_kpis_equal_the_hand_computed_figures(backend: Backend) -> None:
         "retention_rate": 0.3333, "churn_rate": 0.6667, "repeat_purchase_rate": 0.2,
         "average_customer_value": "2800.00", "lifetime_value": "3175.00", "new_customers": 3,
         "returning_customers": 2, "referral_share": 0.6667, "unconverted": {"USD": "100.00"},
+        "lifetime_unconverted": {"USD": "100.00"},
     }
 
     segment = (await profile.client.post("/v1/segments", json={"name": "corporate", "rules": [
@@ -77,14 +78,15 @@ async def test_kpis_equal_the_hand_computed_figures(backend: Backend) -> None:
         "segment_id": segment["id"], "active_customers": 2, "previous_active_customers": 2, "retention_rate": 0.5,
         "churn_rate": 0.5, "repeat_purchase_rate": 0.5, "average_customer_value": "4500.00",
         "lifetime_value": "5000.00", "new_customers": 1, "returning_customers": 1, "referral_share": 1.0,
-        "unconverted": {},
+        "unconverted": {}, "lifetime_unconverted": {},
     }
 
     # with a USD rate, E's booking counts in CNY: (11200 + 710) / 5 = 2382; lifetime (12700 + 710) / 5 = 2682
     config = (await profile.client.get("/v1/config")).json()
     await profile.client.put("/v1/config", json={**config, "exchange_rates": {"USD": "7.10"}})
     r = (await profile.client.get("/v1/kpis", params={"from": "2025-01-01", "to": "2025-04-01"})).json()
-    assert (r["average_customer_value"], r["lifetime_value"], r["unconverted"]) == ("2382.00", "2682.00", {})
+    assert (r["average_customer_value"], r["lifetime_value"], r["unconverted"], r["lifetime_unconverted"]) == (
+        "2382.00", "2682.00", {}, {})
 
 
 async def test_kpi_gauges_for_the_ops_dashboard(backend: Backend) -> None:

@@ -202,3 +202,17 @@ async def test_bad_input_names_the_field(backend: Backend) -> None:
     assert problem_fields(await profile.client.put(f"{base}/customers/nobody", json={"role": "booker"}), 409) == ["customer_id"]
     missing = await profile.client.post("/v1/organisations/nope/charges", json=charge)
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_merge_moves_the_people_to_the_surviving_file(backend: Backend) -> None:
+    profile = await backend.service("profile")
+    survivor = (await create(profile, name="赵磊", phones=["13900139000"]))["id"]
+    duplicate = (await create(profile, name="赵磊", emails=["zhao@huaxia.example"]))["id"]
+    body = {**ORG, "billing_contacts": [{"name": "赵磊", "customer_id": duplicate}]}
+    org = (await profile.client.post("/v1/organisations", json=body)).json()
+    await profile.client.put(f"/v1/organisations/{org['id']}/customers/{duplicate}", json={"role": "approver"})
+    r = await profile.client.post(f"/v1/customers/{survivor}/merge", json={"merged_ids": [duplicate], "reason": "same person"})
+    assert r.status_code == 200, r.text
+    after = (await profile.client.get(f"/v1/organisations/{org['id']}")).json()
+    assert [(p["customer_id"], p["role"]) for p in after["people"]] == [(survivor, "approver")]
+    assert after["billing_contacts"][0]["customer_id"] == survivor
