@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from services.profile.public import BillingContactPublic, Money, Moment, OrganisationLink  # noqa: F401
 from services.profile.schemas import Address, CurrencyCode, Email, Phone, Strict
@@ -21,6 +21,15 @@ Source = Literal[SOURCES]  # type: ignore[valid-type]
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("100000000"), max_digits=14, decimal_places=2)]
 Limit = Annotated[Decimal, Field(ge=0, le=Decimal("1000000000"), max_digits=14, decimal_places=2)]
 Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+def _plausible(day: date) -> date:
+    if not 1900 <= day.year <= 2999:
+        raise ValueError("a date between 1900 and 2999")
+    return day
+
+
+BookDay = Annotated[Day, AfterValidator(_plausible)]
 
 
 # --- requests -------------------------------------------------------------------------------------------------
@@ -74,7 +83,7 @@ class ChargeIn(Strict):
     booking_id: Id
     amount: Amount
     currency: CurrencyCode
-    booked_on: Day
+    booked_on: BookDay
     customer_id: Id | None = Field(default=None, description="who booked, when known")
 
 
@@ -82,7 +91,7 @@ class PaymentIn(Strict):
     reference: Id
     amount: Amount
     currency: CurrencyCode
-    paid_on: Day
+    paid_on: BookDay
 
 
 # --- answers --------------------------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ def instant(day: date, tz) -> datetime:  # noqa: ANN001
 
 
 def check_period(start: date, end: date) -> None:
+    """A period [start, end) of at most ten years, within 1900..2999 (its previous period too)."""
+    if start.year < 1910:
+        raise Unprocessable("a period starts in 1910 or later", field="from")
+    if end.year > 2999:
+        raise Unprocessable("a period ends before 3000", field="to")
     if end <= start:
         raise Unprocessable("the period must end after it starts", field="to")
     if (end - start) > timedelta(days=3660):

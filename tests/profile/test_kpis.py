@@ -109,5 +109,7 @@ async def test_bad_periods_name_the_field(backend: Backend) -> None:
     assert problem_fields(await profile.client.get("/v1/kpis", params={"from": "2025-04-01", "to": "2025-01-01"})) == ["to"]
     assert "from" in problem_fields(await profile.client.get("/v1/kpis", params={"from": "April", "to": "2025-01-01"}))
     assert "to" in problem_fields(await profile.client.get("/v1/kpis", params={"from": "2025-01-01"}))
+    assert problem_fields(await profile.client.get("/v1/kpis", params={"from": "0001-01-01", "to": "0001-02-01"})) == ["from"]
+    assert problem_fields(await profile.client.get("/v1/kpis", params={"from": "2025-01-01", "to": "9999-12-31"})) == ["to"]
     missing = await profile.client.get("/v1/kpis", params={"from": "2025-01-01", "to": "2025-02-01", "segment": "nope"})
     assert missing.status_code == 404

@@ -193,6 +193,7 @@ async def test_bad_input_names_the_field(backend: Backend) -> None:
         ("post", f"{base}/charges", {**charge, "amount": "0"}, "amount"),
         ("post", f"{base}/charges", {**charge, "amount": "1e12"}, "amount"),
         ("post", f"{base}/charges", {**charge, "booked_on": 0}, "booked_on"),
+        ("post", f"{base}/charges", {**charge, "booked_on": "9999-12-31"}, "booked_on"),
         ("post", f"{base}/payments", {"reference": "", "amount": "1", "currency": "CNY", "paid_on": today}, "reference"),
     ]
     for method, url, body, field in cases:
