@@ -18,7 +18,7 @@ async def test_customers_by_source_with_conversion_and_value(backend: Backend, t
     assert (await profile.client.get(f"/v1/customers/{ota}")).json()["acquisition_detail"] == "Ctrip"
     ota2 = (await create(profile, name="飞猪客", acquisition_source="ota", acquisition_detail="Fliggy"))["id"]
     friend = (await create(profile, name="朋友介绍"))["id"]
-    walk_in = (await create(profile, name="门店客", acquisition_source="walk-in"))["id"]
+    await create(profile, name="门店客", acquisition_source="walk-in")
     # the source set later by update
     r = await profile.client.get(f"/v1/customers/{friend}")
     r = await profile.client.patch(f"/v1/customers/{friend}", headers={"If-Match": r.headers["etag"]},
@@ -55,7 +55,6 @@ async def test_customers_by_source_with_conversion_and_value(backend: Backend, t
                                 "value": "2500.00", "unconverted": {}}
     assert (rows["walk-in"]["customers"], rows["walk-in"]["booked"], rows["walk-in"]["conversion"]) == (1, 0, 0.0)
     assert rows["event"]["customers"] == 1 and rows["unknown"]["customers"] == 1
-    assert walk_in
 
     earlier = {"from": (today - timedelta(days=30)).isoformat(), "to": (today - timedelta(days=1)).isoformat()}
     assert (await profile.client.get("/v1/reports/acquisition", params=earlier)).json()["sources"] == []
