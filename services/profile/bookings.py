@@ -136,7 +136,7 @@ def _booking_values(data: ev.BookingCompleted, customer_id: str) -> dict[str, An
             "product_id": data.product.id, "amount": data.amount, "currency": data.currency,
             "party_size": data.party_size, "travel_start": data.travel_start, "travel_end": data.travel_end,
             "completed_at": aware(data.completed_at), "status": "completed", "cancelled_at": None,
-            "cancel_reason": None, "refunded_amount": None}
+            "cancel_reason": None, "refunded_amount": None, "refund_currency": None}
 
 
 async def record_booking(session: AsyncSession, data: ev.BookingCompleted, *, now: datetime) -> bool:
@@ -161,9 +161,10 @@ def defer_booking(session: AsyncSession, data: ev.BookingCompleted, *, now: date
     session.info.setdefault(_DEFERRED, {}).setdefault(data.booking_id, _booking_values(data, data.customer_id))
 
 
-def _cancelled(cancelled_at: datetime, reason: str | None, refunded_amount: Any) -> dict[str, Any]:
+def _cancelled(cancelled_at: datetime, reason: str | None, refunded_amount: Any, currency: str | None) -> dict[str, Any]:
+    """The cancellation's values; the refund keeps its own currency (it need not be the booking's)."""
     return {"status": "cancelled", "cancelled_at": aware(cancelled_at), "cancel_reason": reason,
-            "refunded_amount": refunded_amount}
+            "refunded_amount": refunded_amount, "refund_currency": currency if refunded_amount is not None else None}
 
 
 def _set(row: Booking, values: dict[str, Any]) -> None:
@@ -188,7 +189,7 @@ async def write_deferred(session: AsyncSession) -> None:
     for booking_id, row in stored.items():  # a retry of a stored booking is ignored, a cancellation noted on it is not
         if bookings[booking_id]["status"] == "cancelled" and row.status != "cancelled":
             b = bookings[booking_id]
-            _set(row, _cancelled(b["cancelled_at"], b["cancel_reason"], b["refunded_amount"]))
+            _set(row, _cancelled(b["cancelled_at"], b["cancel_reason"], b["refunded_amount"], b["refund_currency"]))
             touch(session, row.customer_id)
     fresh = [b for bid, b in bookings.items() if bid not in stored]
     if fresh:
@@ -212,7 +213,7 @@ async def _insert_bookings(session: AsyncSession, fresh: list[dict[str, Any]]) -
 
 async def record_cancellation(session: AsyncSession, data: ev.BookingCancelled, *, now: datetime) -> bool:
     """Mark the booking cancelled; False when unknown or already cancelled."""
-    values = _cancelled(data.cancelled_at or now, data.reason, data.refunded_amount)
+    values = _cancelled(data.cancelled_at or now, data.reason, data.refunded_amount, data.currency)
     deferred = session.info.get(_DEFERRED, {}).get(data.booking_id)
     if deferred is not None:  # completed earlier in this batch, not written yet
         if deferred["status"] == "cancelled":

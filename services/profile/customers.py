@@ -20,7 +20,8 @@ from shared.db import new_id, utcnow
 from shared.errors import Conflict, NotFound, Problem, Unprocessable
 from shared.pages import Page, decode_cursor, page_of
 
-PLAIN_FIELDS = ("name", "gender", "birth_date", "occupation", "kind", "preferred_channel", "preferred_language", "notes")
+PLAIN_FIELDS = ("name", "gender", "birth_date", "occupation", "kind", "preferred_channel", "preferred_language", "notes",
+                "acquisition_source", "acquisition_detail")
 
 
 async def answer(session: AsyncSession, customer: Customer) -> CustomerPublic:
@@ -60,7 +61,8 @@ async def create_customer(session: AsyncSession, data: CustomerCreate, *, origin
         address=data.address.model_dump(exclude_none=True) if data.address else None,
         preferred_channel=data.preferred_channel, preferred_language=data.preferred_language,
         preferences=data.preferences.model_dump(exclude_defaults=True), tags=list(dict.fromkeys(data.tags)),
-        notes=data.notes, created_at=now, updated_at=now,
+        notes=data.notes, acquisition_source=data.acquisition_source, acquisition_detail=data.acquisition_detail,
+        created_at=now, updated_at=now,
     )
     session.add(customer)
     await session.flush()

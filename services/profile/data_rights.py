@@ -10,7 +10,8 @@ import httpx
 from sqlalchemy import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo
+from services.profile import organisations, repository as repo
+from services.profile.account_models import BillingContact, CreditCharge, OrganisationMember
 from services.profile.customers import answer
 from services.profile.merging import blank_file
 from services.profile.models import (
@@ -28,7 +29,8 @@ from shared.errors import Conflict, NotFound
 from shared.inbox import DeadLetter
 
 SERVICE = "profile"
-ERASED_TABLES = (ContactPoint, ExternalId, Consent, ConsentHistory, CareTask)  # rows deleted on erasure
+# rows deleted on erasure (an organisation's company record and charges stay; its people go)
+ERASED_TABLES = (ContactPoint, ExternalId, Consent, ConsentHistory, CareTask, OrganisationMember, BillingContact)
 
 
 async def profile_export(session: AsyncSession, customer_id: str) -> ProfileExport:
@@ -53,6 +55,7 @@ async def profile_export(session: AsyncSession, customer_id: str) -> ProfileExpo
         complaints_view=[complaint_public(c) for c in await repo.complaints_of(session, customer_id)],
         feedback_view=[FeedbackPublic(response_id=f.response_id, nps=f.nps, csat=f.csat, submitted_at=f.submitted_at)
                        for f in await repo.feedback_of(session, customer_id)],
+        organisations=await organisations.links_of(session, customer_id),
     )
 
 

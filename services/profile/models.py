@@ -28,6 +28,9 @@ class Customer(SQLModel, table=True):
     preferences: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     tags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     notes: str | None = Field(default=None, sa_column=Column(Text))
+    # how the customer came (referral, advertising, ota, walk-in, partner-agency, franchise-store, event) and which one
+    acquisition_source: str | None = Field(default=None, sa_column=Column(String(20), index=True))
+    acquisition_detail: str | None = Field(default=None, sa_column=Column(String(200)))
     merged_into: str | None = Field(default=None, sa_column=Column(String(100), index=True))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
@@ -114,6 +117,7 @@ class Booking(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancel_reason: str | None = Field(default=None, sa_column=Column(String(500)))
     refunded_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
+    refund_currency: str | None = Field(default=None, sa_column=Column(String(3)))  # the refund's, not the booking's
 
 
 class CustomerValue(SQLModel, table=True):

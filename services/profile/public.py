@@ -53,6 +53,8 @@ class CustomerPublic(BaseModel):
     tags: list[str]
     notes: str | None = None
     external_ids: list[ExternalRefPublic]
+    acquisition_source: str | None = None
+    acquisition_detail: str | None = None
     version: int
     etag: str
     created_at: Moment
@@ -126,6 +128,7 @@ class BookingPublic(BaseModel):
     status: str
     cancelled_at: Moment | None = None
     refunded_amount: Money | None = None
+    refund_currency: str | None = None
 
 
 class Rfm(BaseModel):
@@ -239,7 +242,8 @@ def customer_public(customer: Customer, contacts: tuple[list[str], list[str]],
         kind=customer.kind, phones=phones, emails=emails, address=customer.address,
         preferred_channel=customer.preferred_channel, preferred_language=customer.preferred_language,
         preferences=customer.preferences or {}, tags=customer.tags or [], notes=customer.notes,
-        external_ids=[ExternalRefPublic(**e) for e in external_ids], version=customer.version, etag=etag(customer),
+        external_ids=[ExternalRefPublic(**e) for e in external_ids], acquisition_source=customer.acquisition_source,
+        acquisition_detail=customer.acquisition_detail, version=customer.version, etag=etag(customer),
         created_at=customer.created_at, updated_at=customer.updated_at,
     )
 
@@ -262,7 +266,7 @@ def booking_public(b: Booking, product: Product | None = None) -> BookingPublic:
         product=product_public(product) if product else ProductPublic(id=b.product_id),
         amount=b.amount, currency=b.currency, party_size=b.party_size, travel_start=b.travel_start,
         travel_end=b.travel_end, completed_at=b.completed_at, status=b.status, cancelled_at=b.cancelled_at,
-        refunded_amount=b.refunded_amount,
+        refunded_amount=b.refunded_amount, refund_currency=b.refund_currency,
     )
 
 
@@ -359,6 +363,23 @@ class FeedbackPublic(BaseModel):
     submitted_at: Moment
 
 
+class BillingContactPublic(BaseModel):
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    role: str | None = None
+    customer_id: str | None = None
+
+
+class OrganisationLink(BaseModel):
+    """A customer's place in an organisation: a person who books for it (`role`), or its billing contact."""
+
+    organisation_id: str
+    organisation: str
+    role: str | None = None
+    billing_contact: BillingContactPublic | None = None
+
+
 class ProfileExport(BaseModel):
     """All that profile holds about one customer (its part of a data-rights export); `found: false` when nothing."""
 
@@ -375,6 +396,7 @@ class ProfileExport(BaseModel):
     loyalty_view: LoyaltySummary | None = None
     complaints_view: list[ComplaintPublic] = []
     feedback_view: list[FeedbackPublic] = []
+    organisations: list[OrganisationLink] = []
 
 
 class CustomerExport(BaseModel):

@@ -35,6 +35,8 @@ def _email(value: str) -> str:
 Phone = Annotated[str, Field(max_length=40), AfterValidator(_phone)]
 Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+AcquisitionSource = Literal["referral", "advertising", "ota", "walk-in", "partner-agency", "franchise-store", "event"]
+AcquisitionDetail = Annotated[str, Field(min_length=1, max_length=200, description="which OTA, partner, event …")]
 
 
 class Strict(BaseModel):
@@ -94,6 +96,8 @@ class CustomerFields(Strict):
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
     notes: str | None = Field(default=None, max_length=4000)
     external_ids: list[ExternalRef] = Field(default_factory=list, max_length=20)
+    acquisition_source: AcquisitionSource | None = Field(default=None, description="how the customer came")
+    acquisition_detail: AcquisitionDetail | None = None
 
 
 class CustomerCreate(CustomerFields):
@@ -123,6 +127,8 @@ class CustomerPatch(Strict):
     tags: list[ShortText] | None = Field(default=None, max_length=50)
     notes: str | None = Field(default=None, max_length=4000)
     external_ids: list[ExternalRef] | None = Field(default=None, max_length=20)
+    acquisition_source: AcquisitionSource | None = None
+    acquisition_detail: AcquisitionDetail | None = None
 
 
 class ConsentChanges(Strict):
