@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo
+from services.profile import contact_rights, repository as repo
 from services.profile.customers import answer, set_contacts, updated_event
 from services.profile.models import (
     Booking, CareTask, ComplaintView, Consent, ConsentHistory, ContactPoint, Customer, CustomerValue, ExternalId,
@@ -60,6 +60,7 @@ async def merge(session: AsyncSession, surviving_id: str, merged_ids: list[str],
             await session.execute(update(model).where(model.customer_id == other.id).values(customer_id=survivor.id))
         await _move_consents(session, other.id, survivor.id)
         await _fold_membership(session, other.id, survivor.id)
+        await contact_rights.repoint(session, other.id, survivor.id)
         await session.execute(delete(CareTask).where(CareTask.customer_id == other.id, CareTask.status == "scheduled"))
         await session.execute(delete(CustomerValue).where(CustomerValue.customer_id == other.id))
         changed |= _fold_file(survivor, other)

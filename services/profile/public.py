@@ -3,28 +3,20 @@ functions that shape them from rows. Times are aware UTC, written as ISO 8601 wi
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel
 
 from services.profile import analytics
+from services.profile.contact_public import ContactPublic, ContactsSummary, LapsePublic, LeadPublic, WorkItem
 from services.profile.models import (
     Booking, CareTask, ComplaintView, Consent, ConsentHistory, Customer, CustomerValue, MergeRecord, Product, Segment,
 )
+from services.profile.wire import Moment, Money
 
 T = TypeVar("T")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-Moment = Annotated[datetime, PlainSerializer(_iso, return_type=str),
-                   WithJsonSchema({"type": "string", "format": "date-time"})]
-Money = Annotated[Decimal, PlainSerializer(lambda d: str(d.quantize(analytics.CENT)), return_type=str),
-                  WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["5980.00"]})]
 
 
 class ExternalRefPublic(BaseModel):
@@ -334,6 +326,7 @@ class Overview(BaseModel):
     complaints: ComplaintsSummary
     satisfaction: Satisfaction
     value: ValuePublic
+    contacts: ContactsSummary
 
 
 class Recommendation(BaseModel):
@@ -370,11 +363,14 @@ class ProfileExport(BaseModel):
     consent_history: list[ConsentPublic] = []
     bookings: list[BookingPublic] = []
     value: ValuePublic | None = None
-    care_tasks: list[CareTaskPublic] = []
+    care_tasks: list[WorkItem] = []
     merges: list[MergePublic] = []
     loyalty_view: LoyaltySummary | None = None
     complaints_view: list[ComplaintPublic] = []
     feedback_view: list[FeedbackPublic] = []
+    contacts: list[ContactPublic] = []
+    leads: list[LeadPublic] = []
+    lapse_reason: LapsePublic | None = None
 
 
 class CustomerExport(BaseModel):

@@ -3,6 +3,6 @@ declares its answer (services/profile/public.py); every state-changing route run
 
 from __future__ import annotations
 
-from services.profile.api import bookings, customers, data_rights, insights
+from services.profile.api import bookings, contacts, customers, data_rights, insights, worklist
 
-ROUTERS = (customers.router, bookings.router, insights.router, data_rights.router)
+ROUTERS = (customers.router, bookings.router, insights.router, data_rights.router, contacts.router, worklist.router)
