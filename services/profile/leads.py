@@ -32,7 +32,7 @@ async def lose(session: AsyncSession, lead_id: str, reason: str, *, now: datetim
     """Staff close an open lead as lost; a won or lost lead is a 409."""
     lead = await get_row(session, Lead, lead_id, "lead")
     if lead.status != "open":
-        raise Conflict(f"lead {lead_id} is already {lead.status}", status=lead.status)
+        raise Conflict(f"lead {lead_id} is already {lead.status}", lead_status=lead.status)
     lead.status, lead.lost_reason, lead.closed_at = "lost", reason, now or utcnow()
     return lead_public(lead)
 
