@@ -11,8 +11,9 @@ from pydantic import BaseModel
 
 from services.profile import analytics
 from services.profile.contact_public import ContactPublic, ContactsSummary, LapsePublic, LeadPublic, WorkItem
+from services.profile.contact_public import WorkItem as CareTaskPublic, work_item as care_public  # noqa: F401
 from services.profile.models import (
-    Booking, CareTask, ComplaintView, Consent, ConsentHistory, Customer, CustomerValue, MergeRecord, Product, Segment,
+    Booking, ComplaintView, Consent, ConsentHistory, Customer, CustomerValue, MergeRecord, Product, Segment,
 )
 from services.profile.wire import Moment, Money
 
@@ -157,18 +158,6 @@ class ValuePublic(BaseModel):
     computed_at: Moment | None = None
 
 
-class CareTaskPublic(BaseModel):
-    id: str
-    customer_id: str
-    kind: str
-    occasion: str
-    due_at: Moment
-    status: str
-    channel: str | None = None
-    note: str | None = None
-    emitted_at: Moment | None = None
-
-
 class ComplaintPublic(BaseModel):
     complaint_id: str
     status: str
@@ -271,12 +260,6 @@ def value_public(row: CustomerValue | None, customer_id: str, currency: str) -> 
                     at_risk_since=row.at_risk_since),
         computed_at=row.computed_at,
     )
-
-
-def care_public(task: CareTask) -> CareTaskPublic:
-    return CareTaskPublic(id=task.id, customer_id=task.customer_id, kind=task.kind, occasion=task.occasion,
-                          due_at=task.due_at, status=task.status, channel=task.channel, note=task.note,
-                          emitted_at=task.emitted_at)
 
 
 def complaint_public(c: ComplaintView) -> ComplaintPublic:

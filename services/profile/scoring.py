@@ -185,7 +185,7 @@ async def _apply_churn(session: AsyncSession, row: CustomerValue, score: float, 
     row.churn_score, row.churn_reasons = score, reasons
     if winback.booked_since_mark(row):  # won back: a booking after the mark clears it, whatever the score says
         row.at_risk, row.at_risk_since = False, None
-        await winback.end(session, row.customer_id, now, ended_by="booking")
+        await winback.close(session, row.customer_id, now, ended_by="booking")
     elif score >= threshold and not row.at_risk:
         row.at_risk, row.at_risk_since = True, now
         winback.mark(session, row, now)
@@ -193,4 +193,4 @@ async def _apply_churn(session: AsyncSession, row: CustomerValue, score: float, 
                     row.customer_id)
     elif score < threshold and row.at_risk:
         row.at_risk, row.at_risk_since = False, None  # the episode is over; a new crossing is a new episode
-        await winback.end(session, row.customer_id, now, ended_by="score")
+        await winback.close(session, row.customer_id, now, ended_by="score")

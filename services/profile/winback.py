@@ -26,7 +26,7 @@ def mark(session: AsyncSession, row: CustomerValue, now: datetime) -> None:
     session.add(AtRiskEpisode(id=new_id(), customer_id=row.customer_id, score=row.churn_score, marked_at=now))
 
 
-async def end(session: AsyncSession, customer_id: str, now: datetime, *, ended_by: str) -> None:
+async def close(session: AsyncSession, customer_id: str, now: datetime, *, ended_by: str) -> None:
     """End the customer's open episode: `booking` (won back) or `score` (the risk faded)."""
     await crepo.end_episode(session, customer_id, now, ended_by)
 
