@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from services.profile import scoring
+from services.profile import care, scoring
 from shared.bus import Record
 from shared.db import transaction
 from shared.events import (
-    ComplaintFiled, ComplaintResolved, EventData, FeedbackSubmitted, new_event,
+    ComplaintFiled, ComplaintResolved, EventData, FeedbackSubmitted, WinBackOffered, new_event,
 )
 from tests.conftest import Backend, RunningService, eventually
 from tests.profile.helpers import booking, create, post_booking, wait_bookings
@@ -50,6 +50,20 @@ async def test_at_risk_clears_on_a_new_booking_and_the_win_back_rate(backend: Ba
         await scoring.recompute_customers(session, [ids["W1"], ids["W2"], ids["W3"]], now=at("2026-01-15"))
     at_risk = {v["customer_id"] for v in (await profile.client.get("/v1/at-risk")).json()["items"]}
     assert at_risk == set(ids.values())
+
+    # loyalty's offer to W2 and the care schedule's win-back task for the same at-risk mark are one task
+    w2 = ids["W2"]
+    await publish(backend, WinBackOffered(customer_id=w2, offer_id="OFFER-W2", points=300,
+                                          expires_at=datetime.now(timezone.utc) + timedelta(days=30)))
+
+    async def offered() -> bool:
+        return bool((await profile.client.get("/v1/work-queue", params={"kind": "win-back"})).json()["items"])
+    await eventually(offered)
+    async with transaction(profile.runtime.sessions) as session:
+        await care.schedule_care(session, now=datetime.now(timezone.utc))
+    tasks = (await profile.client.get("/v1/work-queue", params={"kind": "win-back"})).json()["items"]
+    assert [(t["customer_id"], t["offer_id"]) for t in tasks if t["customer_id"] == w2] == [(w2, "OFFER-W2")]
+    assert {t["customer_id"] for t in tasks} == set(ids.values())
 
     # W1 also has two open complaints and a detractor answer: 0.3 + 0.2 keeps its score over 0.4 after any booking
     w1 = ids["W1"]

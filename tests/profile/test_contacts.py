@@ -175,3 +175,21 @@ async def test_export_holds_contact_history_and_erase_removes_it(backend: Backen
     r = await profile.client.post(f"/v1/customers/{cid}/contacts", json={
         "channel": "phone", "direction": "outbound", "purpose": "care"})
     assert r.status_code == 409
+
+
+async def test_contact_history_follows_a_merge(backend: Backend) -> None:
+    profile = await backend.service("profile")
+    keep, gone = (await create(profile, name="孙丽"))["id"], (await create(profile, name="孙丽"))["id"]
+    r = await profile.client.post(f"/v1/customers/{gone}/contacts", json={
+        "channel": "phone", "direction": "inbound", "purpose": "inquiry", "next_step": "寄报价",
+        "next_step_at": iso(datetime.now(timezone.utc) + timedelta(days=1)),
+        "lead": {"interest": "西安", "source": "phone"}})
+    contact = r.json()
+    assert (await profile.client.put(f"/v1/customers/{gone}/lapse-reason", json={"cause": "price"})).status_code == 200
+    r = await profile.client.post(f"/v1/customers/{keep}/merge", json={"merged_ids": [gone], "reason": "同一人"})
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in (await profile.client.get(f"/v1/customers/{keep}/contacts")).json()["items"]] == [
+        contact["id"]]
+    assert (await profile.client.get(f"/v1/leads/{contact['lead']['id']}")).json()["customer_id"] == keep
+    assert (await profile.client.get(f"/v1/care-tasks/{contact['return_visit']['id']}")).json()["customer_id"] == keep
+    assert (await profile.client.get(f"/v1/customers/{keep}/lapse-reason")).json()["reason"]["cause"] == "price"
