@@ -118,7 +118,8 @@ async def on_win_back_offered(event: Event[ev.WinBackOffered], session: AsyncSes
     cid = await ensure_customer(session, d.customer_id)
     value = await session.get(CustomerValue, cid)
     since = value.at_risk_since if value is not None and value.at_risk else None
-    found = await _task_for(session, cid, "win-back", since.date().isoformat() if since else f"offer-{d.offer_id}",
+    offer_id = d.offer_id[:100]  # the catalog does not bound it; the column holds 100
+    found = await _task_for(session, cid, "win-back", since.date().isoformat() if since else f"offer-{offer_id}"[:100],
                             aware(event.time))
-    found.offer_id, found.offer_expires_at = d.offer_id, aware(d.expires_at)
+    found.offer_id, found.offer_expires_at = offer_id, aware(d.expires_at)
     found.note = f"win-back offer: {d.points} bonus points on the next booking"
