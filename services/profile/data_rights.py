@@ -10,8 +10,9 @@ import httpx
 from sqlalchemy import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import organisations, repository as repo
+from services.profile import contact_rights, organisations, repository as repo
 from services.profile.account_models import BillingContact, CreditCharge, OrganisationMember
+from services.profile.contact_public import work_item
 from services.profile.customers import answer
 from services.profile.merging import blank_file
 from services.profile.models import (
@@ -20,7 +21,7 @@ from services.profile.models import (
 )
 from services.profile.public import (
     CustomerExport, ErasureConfirmed, ErasureReport, FeedbackPublic, LoyaltySummary, ProfileExport, booking_public,
-    care_public, complaint_public, consent_public, merge_public, value_public,
+    complaint_public, consent_public, merge_public, value_public,
 )
 from shared import events as ev
 from shared import outbox
@@ -48,7 +49,7 @@ async def profile_export(session: AsyncSession, customer_id: str) -> ProfileExpo
             session, ConsentHistory, [customer_id], ConsentHistory.changed_at, ConsentHistory.id))[customer_id]],
         bookings=[booking_public(b, catalog.get(b.product_id)) for b in bookings],
         value=value_public(await repo.value_of(session, customer_id), customer_id, settings_of(session).currency),
-        care_tasks=[care_public(t) for t in await repo.care_tasks_of(session, customer_id)],
+        care_tasks=[work_item(t) for t in await repo.care_tasks_of(session, customer_id)],
         merges=[merge_public(m) for m in await repo.rows(session, MergeRecord,
                                                          where=(MergeRecord.surviving_id == customer_id,))],
         loyalty_view=LoyaltySummary(tier=member.tier, points_balance=member.points_balance) if member else None,
@@ -56,6 +57,7 @@ async def profile_export(session: AsyncSession, customer_id: str) -> ProfileExpo
         feedback_view=[FeedbackPublic(response_id=f.response_id, nps=f.nps, csat=f.csat, submitted_at=f.submitted_at)
                        for f in await repo.feedback_of(session, customer_id)],
         organisations=await organisations.links_of(session, customer_id),
+        **await contact_rights.export(session, customer_id),
     )
 
 
@@ -97,6 +99,7 @@ async def erase(session: AsyncSession, customer_id: str, *, requested_by: str, s
     blank_file(customer, "erased", now)
     for table in ERASED_TABLES:
         await session.execute(delete(table).where(table.customer_id.in_(keys)))
+    await contact_rights.erase(session, keys)
     await _scrub_events(session, keys)
     request = ErasureRequest(request_id=new_id(), customer_id=customer_id, requested_by=requested_by,
                              requested_at=now, services=list(dict.fromkeys([SERVICE, *services])))

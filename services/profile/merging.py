@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import organisations, repository as repo
+from services.profile import contact_rights, organisations, repository as repo
 from services.profile.account_models import BillingContact, CreditCharge
 from services.profile.customers import answer, set_contacts, updated_event
 from services.profile.models import (
@@ -63,6 +63,7 @@ async def merge(session: AsyncSession, surviving_id: str, merged_ids: list[str],
         await _move_consents(session, other.id, survivor.id)
         await _fold_membership(session, other.id, survivor.id)
         await organisations.fold_people(session, other.id, survivor.id)
+        await contact_rights.repoint(session, other.id, survivor.id)
         await session.execute(delete(CareTask).where(CareTask.customer_id == other.id, CareTask.status == "scheduled"))
         await session.execute(delete(CustomerValue).where(CustomerValue.customer_id == other.id))
         changed |= _fold_file(survivor, other)

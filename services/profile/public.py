@@ -3,28 +3,21 @@ functions that shape them from rows. Times are aware UTC, written as ISO 8601 wi
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel
 
 from services.profile import analytics
+from services.profile.contact_public import ContactPublic, ContactsSummary, LapsePublic, LeadPublic, WorkItem
+from services.profile.contact_public import WorkItem as CareTaskPublic, work_item as care_public  # noqa: F401
 from services.profile.models import (
-    Booking, CareTask, ComplaintView, Consent, ConsentHistory, Customer, CustomerValue, MergeRecord, Product, Segment,
+    Booking, ComplaintView, Consent, ConsentHistory, Customer, CustomerValue, MergeRecord, Product, Segment,
 )
+from services.profile.wire import Moment, Money
 
 T = TypeVar("T")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-Moment = Annotated[datetime, PlainSerializer(_iso, return_type=str),
-                   WithJsonSchema({"type": "string", "format": "date-time"})]
-Money = Annotated[Decimal, PlainSerializer(lambda d: str(d.quantize(analytics.CENT)), return_type=str),
-                  WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["5980.00"]})]
 
 
 class ExternalRefPublic(BaseModel):
@@ -168,18 +161,6 @@ class ValuePublic(BaseModel):
     computed_at: Moment | None = None
 
 
-class CareTaskPublic(BaseModel):
-    id: str
-    customer_id: str
-    kind: str
-    occasion: str
-    due_at: Moment
-    status: str
-    channel: str | None = None
-    note: str | None = None
-    emitted_at: Moment | None = None
-
-
 class ComplaintPublic(BaseModel):
     complaint_id: str
     status: str
@@ -285,12 +266,6 @@ def value_public(row: CustomerValue | None, customer_id: str, currency: str) -> 
     )
 
 
-def care_public(task: CareTask) -> CareTaskPublic:
-    return CareTaskPublic(id=task.id, customer_id=task.customer_id, kind=task.kind, occasion=task.occasion,
-                          due_at=task.due_at, status=task.status, channel=task.channel, note=task.note,
-                          emitted_at=task.emitted_at)
-
-
 def complaint_public(c: ComplaintView) -> ComplaintPublic:
     return ComplaintPublic(complaint_id=c.complaint_id, status=c.status, category=c.category, severity=c.severity,
                            sla_met=c.sla_met, filed_at=c.filed_at)
@@ -338,6 +313,7 @@ class Overview(BaseModel):
     complaints: ComplaintsSummary
     satisfaction: Satisfaction
     value: ValuePublic
+    contacts: ContactsSummary
 
 
 class Recommendation(BaseModel):
@@ -391,12 +367,15 @@ class ProfileExport(BaseModel):
     consent_history: list[ConsentPublic] = []
     bookings: list[BookingPublic] = []
     value: ValuePublic | None = None
-    care_tasks: list[CareTaskPublic] = []
+    care_tasks: list[WorkItem] = []
     merges: list[MergePublic] = []
     loyalty_view: LoyaltySummary | None = None
     complaints_view: list[ComplaintPublic] = []
     feedback_view: list[FeedbackPublic] = []
     organisations: list[OrganisationLink] = []
+    contacts: list[ContactPublic] = []
+    leads: list[LeadPublic] = []
+    lapse_reason: LapsePublic | None = None
 
 
 class CustomerExport(BaseModel):

@@ -166,6 +166,13 @@ CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Rate = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=8)]
 
 
+class Festival(Strict):
+    """A festival greeted by a care task (节日问候); lunar festivals move, so each year's date is given."""
+
+    name: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9-]*$", examples=["spring-festival"])
+    date: Day = Field(examples=["2027-02-06"])
+
+
 class ValueConfig(Strict):
     value_class_thresholds: list[Real] = Field(
         default=[0.5, 0.8, 0.95], min_length=3, max_length=3,
@@ -178,6 +185,12 @@ class ValueConfig(Strict):
         default_factory=dict, examples=[{"USD": "7.10"}],
         description="units of the business currency (TOURCRM_CURRENCY) per unit of each other currency; bookings in "
                     "a currency without a rate are left out of the monetary value and reported as `unconverted`")
+
+    festivals: list[Festival] = Field(default_factory=list, max_length=50, examples=[[
+        {"name": "spring-festival", "date": "2027-02-06"}, {"name": "mid-autumn", "date": "2027-09-15"}]],
+        description="festival greetings: a care task for every active customer, due at 09:00 on the day")
+    lapse_after_days: Whole = Field(default=365, ge=30, le=3650,
+                                    description="a customer without a booking for this long counts as lost")
 
     @field_validator("value_class_thresholds")
     @classmethod
