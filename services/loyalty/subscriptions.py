@@ -6,7 +6,7 @@ from services.loyalty import handlers as h
 from shared.consumer import Subscriptions
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintReopened, ComplaintResolved, CustomerAtRisk, CustomerErased,
-    CustomersMerged, FeedbackSubmitted,
+    CustomerRegistered, CustomersMerged, FeedbackSubmitted, OrganisationRegistered,
 )
 
 SUBSCRIPTIONS: Subscriptions = {
@@ -18,4 +18,6 @@ SUBSCRIPTIONS: Subscriptions = {
     CustomerAtRisk: [h.on_customer_at_risk],
     CustomersMerged: [h.on_customers_merged],
     CustomerErased: [h.on_customer_erased],
+    CustomerRegistered: [h.on_customer_registered],
+    OrganisationRegistered: [h.on_organisation_registered],
 }
