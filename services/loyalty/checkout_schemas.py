@@ -4,6 +4,7 @@ points are integers; every bound fits the database on both backends."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -13,7 +14,7 @@ from services.loyalty.models import EventRegistration, MemberEvent
 from services.loyalty.programme import Benefits, TierName
 from services.loyalty.schemas import Body, Id, Public
 from shared.events import BookingAmount, Currency
-from shared.fields import Count, Day, Moment
+from shared.fields import Day, Moment
 
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -87,10 +88,17 @@ class UpgradePublic(Public):
 class MemberEventCreate(Body):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["member_day", "trip", "other"] = "member_day"
-    held_on: Day
-    capacity: Count = Field(ge=1, le=1_000_000)
+    held_on: Day = Field(description="today or later, within three years")
+    capacity: int = Field(ge=1, le=1_000_000, strict=True)
     tiers: list[TierName] = Field(default_factory=list, max_length=4, description="eligible tiers; empty: every tier")
-    attendance_points: Count = Field(default=0, le=1_000_000)
+    attendance_points: int = Field(default=0, ge=0, le=1_000_000, strict=True)
+
+    @field_validator("held_on")
+    @classmethod
+    def _within_three_years(cls, day: date) -> date:
+        if day > date.today() + timedelta(days=3 * 366):
+            raise ValueError("is more than three years ahead")
+        return day
 
     @field_validator("tiers")
     @classmethod
