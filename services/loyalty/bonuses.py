@@ -16,7 +16,7 @@ from shared.events import ComplaintReopened, ComplaintResolved, FeedbackSubmitte
 
 
 async def credit(session: AsyncSession, member: Member | None, customer_id: str, points: int, now: datetime,
-                  **credit: Any) -> list[int]:
+                 **movement: Any) -> list[int]:
     """Credit `points` to the member's account (enrolling a new customer); the ids of the entries written."""
     members: dict[str, Member] = {}
     account = None
@@ -24,7 +24,7 @@ async def credit(session: AsyncSession, member: Member | None, customer_id: str,
         account = await repository.account_of(session, member, lock=True)
         members[account.customer_id] = account
     _, prog = await repository.programme(session)
-    plan = rules.plan_credit(prog, repository.tz(session), account, customer_id, points, now=now, **credit)
+    plan = rules.plan_credit(prog, repository.tz(session), account, customer_id, points, now=now, **movement)
     return await ledger.record(session, plan, members)
 
 
@@ -35,9 +35,9 @@ async def goodwill(session: AsyncSession, data: ComplaintResolved, now: datetime
         return 0
     member = await repository.resolve(session, data.customer_id, lock=True)
     await credit(session, member, data.customer_id, data.compensation_points, now, kind="goodwill",
-                  event="goodwill", cause_type="complaint", cause_id=data.complaint_id, business_key=key,
-                  earned_by=member.customer_id if member else data.customer_id,
-                  reason=f"compensation for complaint ({data.category})"[:500])
+                 event="goodwill", cause_type="complaint", cause_id=data.complaint_id, business_key=key,
+                 earned_by=member.customer_id if member else data.customer_id,
+                 reason=f"compensation for complaint ({data.category})"[:500])
     return data.compensation_points
 
 
@@ -71,8 +71,8 @@ async def survey_bonus(session: AsyncSession, data: FeedbackSubmitted, now: date
     if prog.survey_bonus <= 0:
         return 0
     await credit(session, member, data.customer_id, prog.survey_bonus, now, kind="bonus", event="survey",
-                  cause_type="survey", cause_id=data.survey_id, business_key=key, earned_by=member.customer_id,
-                  reason="survey bonus")
+                 cause_type="survey", cause_id=data.survey_id, business_key=key, earned_by=member.customer_id,
+                 reason="survey bonus")
     return prog.survey_bonus
 
 
@@ -82,8 +82,8 @@ async def adjust(session: AsyncSession, customer_id: str, points: int, reason: s
     member, account = await repository.require_account(session, customer_id)
     if points > 0:
         written = await credit(session, member, customer_id, points, now, kind="adjust", event="adjust",
-                                cause_type="admin", cause_id=actor, earned_by=member.customer_id, reason=reason,
-                                actor=actor)
+                               cause_type="admin", cause_id=actor, earned_by=member.customer_id, reason=reason,
+                               actor=actor)
         entry = await session.get(LedgerEntry, written[0])
     else:
         available = account.balance - await repository.held(session, account.customer_id, now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+
 from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
