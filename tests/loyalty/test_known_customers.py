@@ -4,7 +4,7 @@ customer-registered, bookings (validated by profile's ingest), merges and erasur
 from __future__ import annotations
 
 from shared.events import CustomerErased, CustomersMerged
-from tests.conftest import Backend, RunningService
+from tests.conftest import Backend, RunningService, eventually
 from tests.loyalty.support import applied, completed, publish, registered
 
 
@@ -45,3 +45,17 @@ async def test_a_booking_makes_its_customer_known_and_merges_and_erasures_follow
     assert await enrol(loyalty, "c-new") == 201
     assert await enrol(loyalty, "c-old") == 422
     assert await enrol(loyalty, "c-erase") == 422
+
+
+async def test_a_customer_profile_creates_can_be_enrolled_once_the_event_arrives(backend: Backend) -> None:
+    profile = await backend.service("profile")
+    loyalty = await backend.service("loyalty")
+    created = await profile.client.post("/v1/customers", json={"name": "李雷", "phones": ["13800001111"]})
+    assert created.status_code == 201, created.text
+    customer = created.json()["id"]
+
+    async def enrolled() -> bool:
+        return await enrol(loyalty, customer) == 201
+
+    await eventually(enrolled)  # 422 until customer-registered reached loyalty, then 201
+    assert (await loyalty.client.get(f"/v1/members/{customer}")).json()["customer_id"] == customer
