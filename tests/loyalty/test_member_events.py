@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from shared.db import utcnow
-from shared.events import CustomersMerged
+from shared.events import CustomerErased, CustomersMerged
 from tests.conftest import Backend, RunningService
 from tests.loyalty.support import (
     applied, assert_ledger_consistent, balance, emitted, member, publish, registered,
@@ -138,3 +138,22 @@ async def test_a_merge_keeps_one_registration_and_attendance_pays_the_survivor_o
     assert (await loyalty.client.post(f"{path}/attendance", json={"customer_id": "c-stay"})).status_code == 200
     assert await balance(loyalty, "c-stay") == 600
     await assert_ledger_consistent(loyalty)
+
+
+async def test_erasure_leaves_no_registration_or_upgrade_naming_the_customer(backend: Backend) -> None:
+    loyalty = await backend.service("loyalty")
+    event = await new_event(loyalty, tiers=[])
+    await gold_member(backend, loyalty, "c-forget")
+    path = f"/v1/member-events/{event['id']}"
+    assert (await loyalty.client.post(f"{path}/registrations", json={"customer_id": "c-forget"})).status_code == 201
+    assert (await loyalty.client.post("/v1/members/c-forget/upgrades", json={"booking_id": "B-f"},
+                                      headers={"Idempotency-Key": "f-1"})).status_code == 201
+    sections = (await loyalty.client.get("/v1/privacy/customers/c-forget")).json()["sections"]
+    assert [r["event_id"] for r in sections["member_events"]] == [event["id"]]
+    assert [u["booking_id"] for u in sections["upgrades"]] == ["B-f"]
+    assert [k["customer_id"] for k in sections["known_customer"]] == ["c-forget"]
+    await publish(backend, CustomerErased(customer_id="c-forget", request_id="ER-ev"), source="tourcrm/profile")
+    await applied(loyalty, 2)  # the registration and the erasure
+    sections = (await loyalty.client.get("/v1/privacy/customers/c-forget")).json()["sections"]
+    assert all(rows == [] for rows in sections.values()), sections
+    assert (await loyalty.client.get(path)).json()["registered"] == 1  # the place was taken; only the name is gone
