@@ -71,3 +71,19 @@ async def test_enrolling_an_enterprise_needs_a_known_organisation_and_known_trav
     ok = await loyalty.client.post("/v1/members", json={"customer_id": "e-two", "member_type": "enterprise",
                                                         "organisation_id": "ORG-2", "members": ["p-known"]})
     assert ok.status_code == 201, ok.text
+
+
+async def test_an_enterprise_account_may_be_named_by_its_organisation_id(backend: Backend) -> None:
+    """Where profile keeps key accounts apart from customer files, the account is the organisation itself."""
+    loyalty = await backend.service("loyalty")
+    await publish(backend, organisation("ORG-3"), source="tourcrm/profile")
+    await registered(backend, loyalty, "p-three")
+    await applied(loyalty, 2)
+    r = await loyalty.client.post("/v1/members", json={"customer_id": "ORG-3", "member_type": "enterprise",
+                                                       "organisation_id": "ORG-3", "members": ["p-three"]})
+    assert r.status_code == 201, r.text
+    other = await loyalty.client.post("/v1/members", json={"customer_id": "ORG-3", "member_type": "individual"})
+    assert other.status_code == 409  # already an enterprise member
+    stranger = await loyalty.client.post("/v1/members", json={"customer_id": "ORG-4", "member_type": "enterprise",
+                                                              "organisation_id": "ORG-3"})
+    assert stranger.status_code == 422 and stranger.json()["errors"][0]["field"] == "customer_id"
