@@ -80,7 +80,8 @@ async def view(session: AsyncSession, member: Member) -> MemberPublic:
     tier = effective_tier(account, today)
     return MemberPublic(
         customer_id=member.customer_id, account_id=account.customer_id, member_type=account.member_type,
-        points_to=account.points_to, organisation_id=account.organisation_id, roster=await repository.roster(session, account.customer_id), tier=tier,
+        points_to=account.points_to, organisation_id=account.organisation_id,
+        roster=await repository.roster(session, account.customer_id), tier=tier,
         tier_label=prog.tier(tier).label,
         tier_override=(OverridePublic(tier=account.tier_override, until=account.tier_override_until)
                        if tier != account.tier else None),
