@@ -37,6 +37,8 @@ class Member(SQLModel, table=True):
     member_type: str = Field(default="individual", sa_column=Column(String(20), nullable=False))
     # Family members and pooled enterprise travellers point at the account that holds their points.
     account_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True, index=True))
+    # An enterprise member's organisation (loyalty_organisation, a copy of profile's key accounts).
+    organisation_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
     points_to: str = Field(default="account", sa_column=Column(String(20), nullable=False))
     tier: str = Field(default="regular", sa_column=Column(String(20), nullable=False))
     tier_since: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -241,3 +243,65 @@ class CampaignGroup(SQLModel, table=True):
     customer_id: str = Field(sa_column=Column(String(100), primary_key=True, index=True))
     grp: str = Field(sa_column=Column(String(10), nullable=False))
     assigned_at: datetime = Field(sa_column=_ts())
+
+
+# --- copies of profile's facts, checkout benefits and member events (issues 12 and 14) ---------------
+
+
+class KnownCustomer(SQLModel, table=True):
+    """A customer profile knows (customer-registered, or a booking profile's ingest validated): ids only."""
+
+    __tablename__ = "loyalty_customer"
+    customer_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    known_since: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Organisation(SQLModel, table=True):
+    """A key account profile registered (organisation-registered): the company record, never its people."""
+
+    __tablename__ = "loyalty_organisation"
+    organisation_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(String(300), nullable=False))
+    industry: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    registered_at: datetime = Field(sa_column=_ts())
+
+
+class Upgrade(SQLModel, table=True):
+    """A free upgrade (a tier benefit) used on a booking: once per booking, counted per account and year."""
+
+    __tablename__ = "loyalty_upgrade"
+    __table_args__ = (Index("ix_loyalty_upgrade_customer_id_year", "customer_id", "year"),)
+    id: int | None = Field(default=None, sa_column=Column(BIGID, primary_key=True, autoincrement=True))
+    booking_id: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    customer_id: str = Field(sa_column=Column(String(100), nullable=False))  # the account whose allowance it uses
+    used_by: str = Field(sa_column=Column(String(100), nullable=False))
+    tier: str = Field(sa_column=Column(String(20), nullable=False))
+    year: int = Field(sa_column=Column(Integer, nullable=False))
+    used_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class MemberEvent(SQLModel, table=True):
+    """A member activity (会员活动): a member day or a trip for members, with registration and attendance points."""
+
+    __tablename__ = "loyalty_member_event"
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    held_on: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    capacity: int = Field(sa_column=Column(Integer, nullable=False))
+    registered: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    tiers: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    attendance_points: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class EventRegistration(SQLModel, table=True):
+    __tablename__ = "loyalty_event_registration"
+    __table_args__ = (UniqueConstraint("event_id", "customer_id", name="uq_loyalty_event_registration"),)
+    id: int | None = Field(default=None, sa_column=Column(BIGID, primary_key=True, autoincrement=True))
+    event_id: str = Field(sa_column=Column(String(36), nullable=False))
+    customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    status: str = Field(default="registered", sa_column=Column(String(20), nullable=False))
+    points: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    registered_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    attended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

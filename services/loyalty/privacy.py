@@ -14,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import ledger, repository
 from services.loyalty.models import (
-    Booking, CampaignAward, CampaignGroup, LedgerEntry, Lot, Member, Notice, Offer, Redemption, Referral, ReferralCode,
-    SegmentMember,
+    Booking, CampaignAward, CampaignGroup, EventRegistration, KnownCustomer, LedgerEntry, Lot, Member, Notice, Offer,
+    Redemption, Referral, ReferralCode, SegmentMember, Upgrade,
 )
 from services.loyalty.rules import effective_tier, segments_of, tier_rank
 from services.loyalty.repository import local_date
@@ -132,4 +132,7 @@ PRIVACY = Privacy("loyalty", [
     # a segment campaign's groups stay as assigned (its report counts them); the segment copy follows profile
     PersonalData(CampaignGroup, on_erase="pseudonymise", repoint=False, section="campaign_groups"),
     PersonalData(SegmentMember, section="segments", repoint=False),
+    PersonalData(KnownCustomer, section="known_customer", repoint=False),  # customers.merged keeps it
+    PersonalData(Upgrade, ("customer_id", "used_by"), on_erase="pseudonymise", section="upgrades"),
+    PersonalData(EventRegistration, on_erase="pseudonymise", repoint=False, section="member_events"),
 ], topic=LOYALTY, before_erase=forfeit, before_merge=fold)

@@ -22,7 +22,9 @@ class Benefits(BaseModel):
     priority_booking: bool = False
     exclusive_activities: bool = False
     custom_routes: bool = False
-    free_upgrades: int = Field(default=0, ge=0, description="free upgrades per year")
+    free_upgrades: int = Field(default=0, ge=0, le=366, description="free upgrades per year (used at checkout)")
+    lounge: bool = Field(default=False, description="airport / station lounge access")
+    birthday_gift: str | None = Field(default=None, min_length=1, max_length=200, description="the birthday gift")
 
 
 class TierRule(BaseModel):
@@ -105,11 +107,12 @@ def default_programme() -> Programme:
             TierRule(name="gold", label="金卡", qualifying_points=20_000, spend=Decimal("60000"), trips=6,
                      multiplier=Decimal("1.5"),
                      benefits=Benefits(discount_pct=Decimal("5"), priority_booking=True, exclusive_activities=True,
-                                       free_upgrades=1)),
+                                       free_upgrades=1, lounge=True, birthday_gift="birthday cake voucher")),
             TierRule(name="platinum", label="白金", qualifying_points=50_000, spend=Decimal("150000"), trips=12,
                      multiplier=Decimal("2"),
                      benefits=Benefits(discount_pct=Decimal("8"), priority_booking=True, exclusive_activities=True,
-                                       custom_routes=True, free_upgrades=3)),
+                                       custom_routes=True, free_upgrades=3, lounge=True,
+                                       birthday_gift="birthday hotel night")),
         ],
         bonuses=[BonusRule(match="kind", value="cruise", points=500), BonusRule(match="tag", value="eco", multiplier=Decimal("1.2"))],
     )

@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from services.loyalty.insights import UpliftReport
 from services.loyalty.models import Campaign, LedgerEntry, Referral
@@ -59,6 +59,18 @@ class MemberCreate(Body):
     members: list[Id] = Field(default_factory=list, max_length=500, description="family members or travellers")
     points_to: Literal["account", "traveller"] = Field(
         default="account", description="enterprise: points pool in the account, or stay with each traveller")
+    organisation_id: str | None = Field(default=None, min_length=1, max_length=64, validate_default=True,
+                                        description="enterprise: the organisation profile registered (required)")
+
+    @field_validator("organisation_id")
+    @classmethod
+    def _enterprise_names_its_organisation(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("member_type")
+        if kind == "enterprise" and value is None:
+            raise ValueError("an enterprise member names its organisation")
+        if kind in ("individual", "family") and value is not None:
+            raise ValueError("only an enterprise member has an organisation")
+        return value
 
     @model_validator(mode="after")
     def _roster(self) -> MemberCreate:
@@ -131,6 +143,7 @@ class MemberPublic(Public):
     account_id: str
     member_type: str
     points_to: str
+    organisation_id: str | None = None
     roster: list[str]
     tier: str
     tier_label: str
