@@ -9,6 +9,7 @@ that every series a real scrape returns is in this catalog.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ def _labels(call: ast.Call) -> tuple[str, ...]:
     return tuple(element.value for element in node.elts if isinstance(element, ast.Constant))
 
 
+@functools.cache
 def registered_metrics() -> dict[str, Metric]:
     """Every Counter / Gauge / Histogram / Summary that shared/, services/ or tourcrm/ registers, by name."""
     found: dict[str, Metric] = {}
@@ -100,8 +102,9 @@ def rule_groups(name: str) -> list[dict]:
     return yaml.safe_load((PROMETHEUS / name).read_text())["groups"]
 
 
-def recorded_series() -> set[str]:
-    return {rule["record"] for group in rule_groups("rules.yml") for rule in group["rules"]}
+@functools.cache
+def recorded_series() -> frozenset[str]:
+    return frozenset(rule["record"] for group in rule_groups("rules.yml") for rule in group["rules"])
 
 
 # --- PromQL -------------------------------------------------------------------------------------------
