@@ -101,7 +101,9 @@ def test_the_whole_stack_is_there() -> None:
     services = compose()["services"]
     assert set(services) == {*SERVICES, "postgres", "kafka", "migrate", "prometheus", "grafana"}
     kafka = services["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")  # the official Apache image, KRaft: no ZooKeeper
+    # the official Apache image, KRaft (no ZooKeeper), of the version the tests run (deploy/kafka/pom.xml)
+    tested = re.search(r"<kafka.version>(.+)</kafka.version>", (REPO / "deploy" / "kafka" / "pom.xml").read_text())
+    assert kafka["image"] == f"apache/kafka:{tested.group(1)}"
     assert set(kafka["environment"]["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert "KAFKA_ZOOKEEPER_CONNECT" not in kafka["environment"]
     init = (REPO / "deploy" / "postgres" / "init.sql").read_text()
