@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.deploy.catalog import PROMETHEUS, registered_metrics, rule_groups, unknown_names
+from tests.deploy.catalog import PROMETHEUS, rule_groups, unknown_names
 from tourcrm import SERVICES, spec
 
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
