@@ -46,6 +46,18 @@ def test_migrate_then_dead_letters_can_be_listed_and_replayed(tmp_path: Path, mo
     replayed = runner.invoke(app, ["dlq", "replay", "loyalty"])
     assert replayed.exit_code == 1  # it still cannot be applied, and says so
     assert "still failing: record is not JSON" in replayed.output
+    shown = runner.invoke(app, ["dlq", "show", "loyalty", str(letter["id"])])
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.output)
+    assert record["value"]["text"] == "{broken" and record["error"].startswith("record is not JSON")
+    discarded = runner.invoke(app, ["dlq", "discard", "loyalty", str(letter["id"]), "--reason", "a broken test record"])
+    assert discarded.exit_code == 0, discarded.output
+    [kept] = [json.loads(line) for line in runner.invoke(app, ["dlq", "list", "loyalty", "--status", "discarded",
+                                                              "--json"]).output.splitlines()]
+    assert (kept["id"], kept["note"], kept["settled_by"].startswith("cli:")) == (letter["id"], "a broken test record", True)
+    assert runner.invoke(app, ["dlq", "list", "loyalty", "--json"]).output == ""  # no longer parked
+    assert runner.invoke(app, ["dlq", "discard", "loyalty", str(letter["id"]), "--reason", "again"]).exit_code == 1
+    assert runner.invoke(app, ["dlq", "show", "loyalty", "999"]).exit_code == 1
     assert runner.invoke(app, ["dlq", "list", "nowhere"]).exit_code != 0
 
 
