@@ -78,6 +78,9 @@ class Stack:
         return httpx.AsyncClient(base_url=self.url(service, replica), timeout=30,
                                  headers={"Authorization": f"Bearer {TEST_KEYS[label]}", **headers})
 
+    def processes(self) -> list[tuple[str, int]]:
+        return [(name, n) for name in SERVICES for n in range(1, self.replicas.get(name, 1) + 1)]
+
     def pid(self, service: str, replica: int = 1) -> int:
         return int((self.directory / f"{service}-{replica}.pid").read_text())
 
@@ -86,9 +89,15 @@ class Stack:
         pid = self.pid(service, replica)
         os.kill(pid, signal.SIGKILL)
 
-    def start(self, service: str, replica: int = 1) -> None:
-        done = self.cli("stack", "start", service, "--replica", str(replica), "--dir", str(self.directory))
-        assert done.returncode == 0, f"stack start failed:\n{done.stderr[-3000:]}"
+    def start(self, *processes: tuple[str, int]) -> None:
+        """`tourcrm stack start` for each (service, replica), all at once; returns when all are ready."""
+        runs = [subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "stack", "start", service, "--replica",
+                                  str(replica), "--dir", str(self.directory)], cwd=REPO, env=self.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for service, replica in processes]
+        for run in runs:
+            _, err = run.communicate(timeout=180)
+            assert run.returncode == 0, f"stack start failed:\n{err[-3000:]}"
 
     def status(self) -> tuple[int, list[dict[str, Any]]]:
         done = self.cli("status", "--dir", str(self.directory), "--json", timeout=60)
