@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,18 +19,18 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import KAFKA, PG_ADMIN_URL, REPO, TEST_KEY_ENTRIES, TEST_KEYS, free_port
+from tests.conftest import KAFKA, PG_ADMIN_URL, REPO, TEST_KEY_ENTRIES, TEST_KEYS
 from tourcrm import SERVICES, spec
 
 REPLICA_STEP = 100  # tourcrm.stack.REPLICA_PORT_STEP
 
 
 def free_offset(replicas: int = 1) -> int:
-    """A port offset under which every service's port (and its replicas') is free."""
+    """A port offset under which every service's port (and its replicas') is free — below the ephemeral range
+    (from 32768), where outgoing connections (Kafka clients, a broker's) would take a port between the check
+    and the bind."""
     for _ in range(50):
-        offset = free_port() - 8001 - REPLICA_STEP * replicas
-        if offset < 0:
-            continue
+        offset = random.randrange(2000, 24000)
         ports = [spec(name).port + offset + REPLICA_STEP * r for name in SERVICES for r in range(replicas)]
         try:
             for port in ports:

@@ -5,8 +5,10 @@ history once and earns in loyalty once: counts and sums compared with what was s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from tests.conftest import eventually
 from tests.e2e.stack import Stack, running_stack
 from tests.e2e.test_stack_flows import completed, get
+from tests.shared.test_kafka_broker_restart import Broker
 from tourcrm.status import ProcessStatus, probe
 
 pytestmark = pytest.mark.servers
@@ -29,9 +32,9 @@ def amount(trip: int) -> Decimal:
     return Decimal(100 + trip)
 
 
-def wave(stack: Stack, trips: range) -> None:
+def wave(stack: Stack, trips: range, customers: int = CUSTOMERS) -> None:
     stack.kcat("tourcrm.bookings", [(f"f-{c:03d}", completed(f"F-{c:03d}-{t:02d}", f"f-{c:03d}", f"{amount(t)}.00"))
-                                    for t in trips for c in range(CUSTOMERS)])
+                                    for t in trips for c in range(customers)])
 
 
 async def consumed(client: httpx.AsyncClient) -> float:
@@ -70,19 +73,52 @@ async def test_kill_9_and_a_rebalance_mid_stream_lose_nothing_and_double_nothing
         stack.start(("profile", 1), ("loyalty", 2))
         await eventually(lambda: settled(stack), timeout=180, interval=1)
 
-        sent = {t: amount(t) for t in range(TRIPS)}
-        for c in range(CUSTOMERS):
-            customer = f"f-{c:03d}"
-            history = (await get(profile, f"/v1/customers/{customer}/bookings", limit=500))["items"]
-            assert sorted(b["booking_id"] for b in history) == [f"F-{c:03d}-{t:02d}" for t in range(TRIPS)], customer
-            value = await get(profile, f"/v1/customers/{customer}/value")
-            assert (value["frequency"], Decimal(value["monetary"])) == (TRIPS, sum(sent.values())), customer
-            ledger = (await get(loyalty_1, f"/v1/members/{customer}/ledger", limit=500))["items"]
-            earns = [e for e in ledger if e["kind"] == "earn"]
-            assert sorted(e["cause"]["id"] for e in earns) == [f"F-{c:03d}-{t:02d}" for t in range(TRIPS)], customer
-            member = await get(loyalty_1, f"/v1/members/{customer}")
-            assert member["points_balance"] == sum(e["points"] for e in ledger) >= sum(int(a) for a in sent.values())
-        assert sum([await consumed(c) for c in (loyalty_1, loyalty_2)]) > 0
+        await each_booking_once(profile, loyalty_1, CUSTOMERS, TRIPS)
     finally:
         for client in (profile, loyalty_1, loyalty_2):
             await client.aclose()
+
+
+async def each_booking_once(profile: httpx.AsyncClient, loyalty: httpx.AsyncClient, customers: int, trips: int) -> None:
+    """Every booking sent is in profile's history once (count and sum) and earned in loyalty once."""
+    spent = sum(amount(t) for t in range(trips))
+    for c in range(customers):
+        customer, sent = f"f-{c:03d}", [f"F-{c:03d}-{t:02d}" for t in range(trips)]
+        history = (await get(profile, f"/v1/customers/{customer}/bookings", limit=500))["items"]
+        assert sorted(b["booking_id"] for b in history) == sent, customer
+        value = await get(profile, f"/v1/customers/{customer}/value")
+        assert (value["frequency"], Decimal(value["monetary"])) == (trips, spent), customer
+        ledger = (await get(loyalty, f"/v1/members/{customer}/ledger", limit=500))["items"]
+        assert sorted(e["cause"]["id"] for e in ledger if e["kind"] == "earn") == sent, customer
+        member = await get(loyalty, f"/v1/members/{customer}")
+        assert member["points_balance"] == sum(e["points"] for e in ledger) >= int(spent)  # ≥: tier multipliers
+
+
+async def test_a_kafka_broker_stopped_and_restarted_mid_stream_loses_nothing_and_the_stack_recovers_by_itself(
+        tmp_path: Path) -> None:
+    """On a broker of its own (own ports and data directory): the shared one is never stopped."""
+    broker = Broker(tmp_path / "kafka")
+    broker.run("start")
+    try:
+        with contextlib.contextmanager(running_stack)(tmp_path, kafka=broker.bootstrap) as stack:
+            customers, trips = 20, 30
+            profile, loyalty = stack.client("profile"), stack.client("loyalty")
+            try:
+                wave(stack, range(0, trips // 2), customers)
+                await eventually(lambda: consumed(profile), timeout=60, interval=0.05)
+                broker.run("stop")
+
+                async def not_ready() -> bool:  # every process says its bus is unreachable
+                    statuses = [probe(ProcessStatus(name, 1, stack.url(name)), timeout=10) for name, _ in stack.processes()]
+                    return all(not s.ready and s.problems.get("bus") == "unreachable" for s in statuses)
+                await eventually(not_ready, timeout=60, interval=0.5)
+
+                broker.run("start")  # the same data directory: topics and the groups' offsets are back
+                wave(stack, range(trips // 2, trips), customers)
+                await eventually(lambda: settled(stack), timeout=180, interval=1)
+                await each_booking_once(profile, loyalty, customers, trips)
+            finally:
+                await profile.aclose()
+                await loyalty.aclose()
+    finally:
+        broker.run("stop")
