@@ -189,6 +189,19 @@ async def prepare_databases(stack: Stack) -> None:
             await engine.dispose()
 
 
+async def prepare_topics(stack: Stack) -> None:
+    """Create every topic of the catalog before any service starts: a consumer that subscribes to a topic another
+    process creates a moment later sees it only at its next metadata refresh (up to 30 s later)."""
+    from shared.events import TOPICS
+    from shared.kafka import KafkaBus
+
+    bus = KafkaBus(stack.kafka, prefix=stack.topic_prefix)
+    try:
+        await bus.ensure_topics(TOPICS)
+    finally:
+        await bus.stop()
+
+
 async def purge(stack: Stack) -> None:
     """Drop the stack's databases and delete the topics (and so the groups' positions) under its prefix."""
     from aiokafka.admin import AIOKafkaAdminClient
@@ -220,6 +233,7 @@ def up(stack: Stack, *, timeout: float = 120) -> None:
     if stack.running():
         raise RuntimeError(f"a stack already runs from {stack.directory}: {stack.running()} (tourcrm stack down)")
     asyncio.run(prepare_databases(stack))
+    asyncio.run(prepare_topics(stack))
     stack.save()
     for process in stack.processes():
         stack.spawn(*process)
