@@ -171,3 +171,20 @@ async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
+
+
+def test_status_without_services_says_not_ready_and_stack_refuses_bad_replicas(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("TOURCRM_PORT_OFFSET", str(random.randint(20000, 24000)))  # nothing listens there
+    monkeypatch.setenv("COLUMNS", "200")  # the table on one line a row
+    result = runner.invoke(app, ["status", "--dir", str(tmp_path / "no-stack"), "--json"])
+    assert result.exit_code == 1
+    statuses = [json.loads(line) for line in result.output.splitlines()]
+    assert [s["service"] for s in statuses] == ["profile", "complaints", "loyalty", "feedback"]
+    assert all(not s["ready"] and s["problems"] == {"http": "ConnectError"} for s in statuses)
+    table = runner.invoke(app, ["status", "--dir", str(tmp_path / "no-stack")])
+    assert table.exit_code == 1 and "not ready" in table.output
+    for bad in ("loyalty=0", "loyalty=x", "nowhere=2"):
+        refused = runner.invoke(app, ["stack", "up", "--dir", str(tmp_path / "s"), "--replicas", bad])
+        assert refused.exit_code == 2, refused.output
+    assert not (tmp_path / "s" / "stack.json").exists()
+    assert runner.invoke(app, ["stack", "down", "--dir", str(tmp_path / "s")]).exit_code == 0  # nothing to stop
