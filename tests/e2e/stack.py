@@ -21,8 +21,7 @@ import httpx
 
 from tests.conftest import KAFKA, PG_ADMIN_URL, REPO, TEST_KEY_ENTRIES, TEST_KEYS
 from tourcrm import SERVICES, spec
-
-REPLICA_STEP = 100  # tourcrm.stack.REPLICA_PORT_STEP
+from tourcrm.stack import REPLICA_PORT_STEP as REPLICA_STEP  # replica n listens on its port + 100 × (n - 1)
 
 
 def free_offset(replicas: int = 1) -> int:
