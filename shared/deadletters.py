@@ -91,9 +91,6 @@ def record_of(letter: DeadLetter) -> Record:
     return Record(letter.topic, letter.key, letter.payload, None, headers, letter.partition, letter.offset)
 
 
-STATUSES = ("parked", "replayed", "discarded")
-
-
 async def list_letters(
     session: AsyncSession, consumer: str, *, status: str | None = "parked", limit: int = 100, after: int = 0
 ) -> list[DeadLetter]:
