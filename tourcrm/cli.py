@@ -242,9 +242,13 @@ def stack_start(service: ServiceArg, replica: Annotated[int, typer.Option(min=1)
     """Start one process of a running stack again (after it stopped or was killed); waits until it is ready."""
     from tourcrm.stack import Stack
 
-    the_stack = Stack.load(directory)
-    pid = the_stack.spawn(_check(service), replica)
-    the_stack.wait_ready([(service, replica)])
+    try:
+        the_stack = Stack.load(directory)
+        pid = the_stack.spawn(_check(service), replica)
+        the_stack.wait_ready([(service, replica)])
+    except (LookupError, RuntimeError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
     console.print(f"{service}-{replica} ready (pid {pid})")
 
 
