@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -44,9 +45,10 @@ def free_offset(replicas: int = 1) -> int:
 class Stack:
     """One running stack: its URLs, its processes, and kcat on its topics."""
 
-    def __init__(self, tmp: Path, replicas: dict[str, int] | None = None, kafka: str = KAFKA) -> None:
-        self.directory = tmp / "stack"
+    def __init__(self, replicas: dict[str, int] | None = None, kafka: str = KAFKA) -> None:
         self.prefix = f"e{uuid.uuid4().hex[:10]}"
+        tmp = private_directory(self.prefix)
+        self.directory = tmp / "stack"
         self.kafka = kafka
         self.replicas = replicas or {}
         self.offset = free_offset(max(self.replicas.values(), default=1))
@@ -121,14 +123,24 @@ class Stack:
                          for p in sorted(self.directory.glob("*.log")))
 
 
-def running_stack(tmp: Path, replicas: dict[str, int] | None = None, kafka: str = KAFKA) -> Iterator[Stack]:
-    """Start a stack, hand it over, stop and purge it whatever happened."""
-    stack = Stack(tmp, replicas, kafka)
+def private_directory(name: str) -> Path:
+    """A directory of this test's own under the repository's var/e2e/ (git-ignored) — not under pytest's tmp root,
+    which other pytest sessions of the same user prune while this one still runs (the pid files, logs and a
+    broker's data went with it)."""
+    path = REPO / "var" / "e2e" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def running_stack(replicas: dict[str, int] | None = None, kafka: str = KAFKA) -> Iterator[Stack]:
+    """Start a stack, hand it over, stop and purge it whatever happened; its logs stay when a test failed."""
+    stack = Stack(replicas, kafka)
     try:
         stack.up()
         yield stack
     finally:
         stack.down()
+    shutil.rmtree(stack.directory.parent, ignore_errors=True)
 
 
 def envelope(event_type: str, data: dict[str, Any], subject: str, *, event_id: str | None = None) -> dict[str, Any]:

@@ -6,15 +6,16 @@ history once and earns in loyalty once: counts and sums compared with what was s
 from __future__ import annotations
 
 import contextlib
+import shutil
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import eventually
-from tests.e2e.stack import Stack, running_stack
+from tests.e2e.stack import Stack, private_directory, running_stack
 from tests.e2e.test_stack_flows import completed, get
 from tests.shared.test_kafka_broker_restart import Broker
 from tourcrm.status import ProcessStatus, probe
@@ -24,8 +25,8 @@ CUSTOMERS, TRIPS = 40, 50  # 2,000 bookings, sent in two waves of 1,000
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from running_stack(tmp_path_factory.mktemp("stack-faults"), replicas={"loyalty": 2})
+def stack() -> Iterator[Stack]:
+    yield from running_stack(replicas={"loyalty": 2})
 
 
 def amount(trip: int) -> Decimal:
@@ -94,13 +95,13 @@ async def each_booking_once(profile: httpx.AsyncClient, loyalty: httpx.AsyncClie
         assert member["points_balance"] == sum(e["points"] for e in ledger) >= int(spent)  # ≥: tier multipliers
 
 
-async def test_a_kafka_broker_stopped_and_restarted_mid_stream_loses_nothing_and_the_stack_recovers_by_itself(
-        tmp_path: Path) -> None:
+async def test_a_kafka_broker_stopped_and_restarted_mid_stream_loses_nothing_and_the_stack_recovers_by_itself() -> None:
     """On a broker of its own (own ports and data directory): the shared one is never stopped."""
-    broker = Broker(tmp_path / "kafka")
+    state = private_directory(f"kafka-{uuid.uuid4().hex[:8]}")
+    broker = Broker(state)
     broker.run("start")
     try:
-        with contextlib.contextmanager(running_stack)(tmp_path, kafka=broker.bootstrap) as stack:
+        with contextlib.contextmanager(running_stack)(kafka=broker.bootstrap) as stack:
             customers, trips = 20, 30
             profile, loyalty = stack.client("profile"), stack.client("loyalty")
             try:
@@ -122,3 +123,4 @@ async def test_a_kafka_broker_stopped_and_restarted_mid_stream_loses_nothing_and
                 await loyalty.aclose()
     finally:
         broker.run("stop")
+    shutil.rmtree(state, ignore_errors=True)

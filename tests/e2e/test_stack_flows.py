@@ -23,8 +23,8 @@ SECONDS = 30  # "within seconds": every effect of an event, across processes, we
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from running_stack(tmp_path_factory.mktemp("stack-flows"))
+def stack() -> Iterator[Stack]:
+    yield from running_stack()
 
 
 @pytest.fixture
