@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test test-fast tools services stop-services bench asyncapi clean
+.PHONY: install run stack stack-down status test test-fast tools services stop-services bench asyncapi clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tourcrm needs Python 3.11 or newer")'
@@ -18,6 +18,17 @@ install: $(STAMP)  ## virtualenv with tourcrm and its test tools
 
 run: install  ## embedded mode: all four services in one process, SQLite under var/, demo data
 	$(BIN)/tourcrm run
+
+STACK_ARGS ?=  # e.g. make stack STACK_ARGS="--replicas loyalty=2"
+
+stack: install services  ## production mode locally: each service its own process on PostgreSQL + Kafka (var/stack/)
+	$(BIN)/tourcrm stack up $(STACK_ARGS)
+
+stack-down:  ## stop the processes `make stack` started (add STACK_ARGS=--purge to drop its databases and topics)
+	$(BIN)/tourcrm stack down $(STACK_ARGS)
+
+status:  ## readiness, consumer lag, outbox backlog and dead letters of each running service
+	$(BIN)/tourcrm status
 
 tools:  ## kcat, promtool and prometheus from Debian packages (tests/e2e, tests/deploy)
 	scripts/tools.sh

@@ -241,7 +241,9 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
     async def metrics(runtime: RuntimeDep) -> Response:
         return Response(exposition(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    for router in spec.routers:
+    from shared.ops import router as ops_router  # its routes depend on this module's Runtime
+
+    for router in [*spec.routers, ops_router]:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     document_the_guard(app)
     return app

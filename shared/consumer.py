@@ -220,20 +220,43 @@ class EventConsumer:
 
     # --- dead letters ---------------------------------------------------------------------------
 
-    async def dead_letters(self, *, status: str | None = "parked", limit: int = 100) -> list[DeadLetter]:
+    async def dead_letters(self, *, status: str | None = "parked", limit: int = 100, after: int = 0) -> list[DeadLetter]:
         async with self.sessions() as session:
-            return await deadletters.list_letters(session, self.name, status=status, limit=limit)
+            return await deadletters.list_letters(session, self.name, status=status, limit=limit, after=after)
 
-    async def replay(self, ids: Sequence[int] | None = None) -> dict[int, str]:
+    async def dead_letter(self, letter_id: int) -> DeadLetter | None:
+        async with self.sessions() as session:
+            return await deadletters.get_letter(session, self.name, letter_id)
+
+    async def discard(self, letter_id: int, *, by: str, note: str) -> tuple[DeadLetter | None, bool]:
+        """Discard a parked letter: it stays, marked discarded with who and why, and is never applied.
+        Returns the letter (None: no such letter) and whether this discarded it (False: it was not parked)."""
+        async with self.sessions() as session, session.begin():
+            letter = await deadletters.get_letter(session, self.name, letter_id, lock=True)
+            done = letter is not None and deadletters.discard(letter, by=by, note=note)
+        if done:
+            log.info("dead letter discarded", extra={"consumer": self.name, "letter": letter_id})
+        return letter, done
+
+    async def replay_letter(self, letter_id: int, *, by: str | None = None) -> tuple[DeadLetter | None, str]:
+        """Replay one letter: the letter as it is after (None: no such letter) and the outcome ('replayed',
+        'still failing: …', or '' when it was not parked)."""
+        letter = await self.dead_letter(letter_id)
+        if letter is None or letter.status != "parked":
+            return letter, ""
+        outcome = await self._replay_one(letter, by)
+        return await self.dead_letter(letter_id), outcome
+
+    async def replay(self, ids: Sequence[int] | None = None, *, by: str | None = None) -> dict[int, str]:
         """Read parked dead letters again from the stored record (value and headers) and apply them, each
         event in its own transaction as in the careful path; returns id → outcome."""
         outcomes: dict[int, str] = {}
         for letter in await self.dead_letters(limit=10_000):
             if ids is None or letter.id in ids:
-                outcomes[letter.id] = await self._replay_one(letter)
+                outcomes[letter.id] = await self._replay_one(letter, by)
         return {k: v for k, v in outcomes.items() if v}
 
-    async def _replay_one(self, letter: DeadLetter) -> str:
+    async def _replay_one(self, letter: DeadLetter, by: str | None = None) -> str:
         error: str | None = None
         try:
             envelope = read(deadletters.record_of(letter))
@@ -254,7 +277,7 @@ class EventConsumer:
             if error is not None:
                 row.error, row.attempts, row.last_failed_at = error, row.attempts + 1, utcnow()
                 return f"still failing: {error}"
-            row.status, row.replayed_at = "replayed", utcnow()
+            row.status, row.replayed_at, row.settled_by = "replayed", utcnow(), by
             return "replayed"
 
 

@@ -92,9 +92,24 @@ def record_of(letter: DeadLetter) -> Record:
 
 
 async def list_letters(
-    session: AsyncSession, consumer: str, *, status: str | None = "parked", limit: int = 100
+    session: AsyncSession, consumer: str, *, status: str | None = "parked", limit: int = 100, after: int = 0
 ) -> list[DeadLetter]:
-    query = select(DeadLetter).where(DeadLetter.consumer == consumer).order_by(DeadLetter.id).limit(limit)
+    """Letters of `consumer` in id order, past id `after`; `status` None: all of them."""
+    query = (select(DeadLetter).where(DeadLetter.consumer == consumer, DeadLetter.id > after)
+             .order_by(DeadLetter.id).limit(limit))
     if status:
         query = query.where(DeadLetter.status == status)
     return list((await session.execute(query)).scalars())
+
+
+async def get_letter(session: AsyncSession, consumer: str, letter_id: int, *, lock: bool = False) -> DeadLetter | None:
+    letter = await session.get(DeadLetter, letter_id, with_for_update=lock)
+    return letter if letter is not None and letter.consumer == consumer else None
+
+
+def discard(letter: DeadLetter, *, by: str, note: str) -> bool:
+    """Mark a parked letter discarded (kept for the audit, never applied); False if it is not parked."""
+    if letter.status != "parked":
+        return False
+    letter.status, letter.discarded_at, letter.settled_by, letter.note = "discarded", utcnow(), by[:100], note[:500]
+    return True

@@ -23,7 +23,8 @@ class InboxRecord(SQLModel, table=True):
 
 
 class DeadLetter(SQLModel, table=True):
-    """A record a consumer parked after bounded retries, with the reason; replayable."""
+    """A record a consumer parked after bounded retries, with the reason; replayable, or discarded (kept, with
+    who and why). Status: parked, replayed or discarded."""
 
     __tablename__ = "dead_letter"
     __table_args__ = (UniqueConstraint("consumer", "fingerprint", name="uq_dead_letter_consumer_fingerprint"),)
@@ -44,3 +45,6 @@ class DeadLetter(SQLModel, table=True):
     first_failed_at: datetime = Field(default_factory=utcnow, nullable=False)
     last_failed_at: datetime = Field(default_factory=utcnow, nullable=False)
     replayed_at: datetime | None = None
+    discarded_at: datetime | None = None  # status 'discarded': kept for the audit, never applied
+    settled_by: str | None = Field(default=None, sa_column=Column(String(100)))  # who replayed or discarded it
+    note: str | None = Field(default=None, sa_column=Column(String(500)))  # why it was discarded

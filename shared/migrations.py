@@ -104,3 +104,17 @@ def create_core_tables() -> None:
         sa.Column("response", sa.Text, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def add_dead_letter_audit() -> None:
+    """Core schema v2: who settled a dead letter (replayed or discarded it), when it was discarded, and why."""
+    with op.batch_alter_table("dead_letter") as table:
+        table.add_column(sa.Column("discarded_at", sa.DateTime(timezone=True)))
+        table.add_column(sa.Column("settled_by", sa.String(100)))
+        table.add_column(sa.Column("note", sa.String(500)))
+
+
+def drop_dead_letter_audit() -> None:
+    with op.batch_alter_table("dead_letter") as table:
+        for column in ("note", "settled_by", "discarded_at"):
+            table.drop_column(column)

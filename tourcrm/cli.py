@@ -22,14 +22,21 @@ from tourcrm import SERVICES, all_scopes, settings_for, spec, specs
 app = typer.Typer(help="tourcrm: CRM backend for travel agencies, tour operators and hotels.", no_args_is_help=True)
 dlq = typer.Typer(help="Dead letters: records a consumer parked after bounded retries.", no_args_is_help=True)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
+stack = typer.Typer(help="Each service as its own process on the local PostgreSQL and Kafka (make stack).",
+                    no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
 app.add_typer(keys, name="keys")
+app.add_typer(stack, name="stack")
 for _spec in specs():
     for _group in _spec.commands:  # e.g. profile's `tourcrm import customers FILE.csv`
         app.add_typer(_group)
 console = Console(stderr=True)
 
 ServiceArg = Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICES)}")]
+StackDir = Annotated[Path, typer.Option("--dir", help="the stack's directory: stack.json, pid files, logs")]
+StackOpt = Annotated[Path | None, typer.Option("--stack", help="a stack directory (tourcrm stack up): work on "
+                                                               "its databases; default: settings from the environment")]
+DEFAULT_STACK = Path("var/stack")
 
 
 def _check(service: str) -> str:
@@ -93,24 +100,27 @@ def migrate(services: Annotated[list[str] | None, typer.Argument(help="services 
     asyncio.run(main())
 
 
-def _consumer(service: str):  # noqa: ANN202
+def _consumer(service: str, stack_dir: Path | None = None):  # noqa: ANN202
     """The service's consumer over its database, without starting the service (no bus, no relay)."""
     from shared.app import Runtime
+    from tourcrm.stack import Stack
 
-    runtime = Runtime(spec(_check(service)), settings_for(service))
+    settings = Stack.load(stack_dir).settings(_check(service)) if stack_dir else settings_for(_check(service))
+    runtime = Runtime(spec(service), settings)
     return runtime.engine, runtime.consumer
 
 
 @dlq.command("list")
 def dlq_list(
     service: ServiceArg,
-    status: Annotated[str, typer.Option(help="parked, replayed or all")] = "parked",
+    status: Annotated[str, typer.Option(help="parked, replayed, discarded or all")] = "parked",
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
+    stack_dir: StackOpt = None,
 ) -> None:
     """List dead letters of a service's consumer."""
 
     async def main() -> None:
-        engine, consumer = _consumer(service)
+        engine, consumer = _consumer(service, stack_dir)
         try:
             letters = await consumer.dead_letters(status=None if status == "all" else status, limit=1000)
         finally:
@@ -132,13 +142,15 @@ def dlq_list(
 def dlq_replay(
     service: ServiceArg,
     ids: Annotated[list[int] | None, typer.Option("--id", help="dead letter id (repeatable; default: all parked)")] = None,
+    stack_dir: StackOpt = None,
 ) -> None:
-    """Apply parked dead letters again; those that still fail stay parked with the new error."""
+    """Apply parked dead letters again (once: an event already applied is skipped); those that still fail stay
+    parked with the new error."""
 
     async def main() -> None:
-        engine, consumer = _consumer(service)
+        engine, consumer = _consumer(service, stack_dir)
         try:
-            outcomes = await consumer.replay(ids)
+            outcomes = await consumer.replay(ids, by=f"cli:{os.environ.get('USER', 'ops')}")
         finally:
             await engine.dispose()
         for letter_id, outcome in outcomes.items():
@@ -147,6 +159,135 @@ def dlq_replay(
             raise typer.Exit(1)
 
     asyncio.run(main())
+
+
+@dlq.command("show")
+def dlq_show(service: ServiceArg, letter_id: Annotated[int, typer.Argument(help="the dead letter's id")],
+             stack_dir: StackOpt = None) -> None:
+    """One dead letter as JSON: the reason and the original record (value, key, headers)."""
+    from shared.ops import DeadLetterView
+
+    async def main() -> None:
+        engine, consumer = _consumer(service, stack_dir)
+        try:
+            letter = await consumer.dead_letter(letter_id)
+        finally:
+            await engine.dispose()
+        if letter is None:
+            console.print(f"[red]no dead letter {letter_id} in {service}[/]")
+            raise typer.Exit(1)
+        typer.echo(DeadLetterView.of(letter).model_dump_json(indent=2))
+
+    asyncio.run(main())
+
+
+@dlq.command("discard")
+def dlq_discard(
+    service: ServiceArg, letter_id: Annotated[int, typer.Argument(help="the dead letter's id")],
+    reason: Annotated[str, typer.Option(help="why it will never be applied (kept for the audit)")],
+    stack_dir: StackOpt = None,
+) -> None:
+    """Never apply a parked dead letter: it stays, marked discarded with who and why."""
+
+    async def main() -> None:
+        engine, consumer = _consumer(service, stack_dir)
+        try:
+            letter, done = await consumer.discard(letter_id, by=f"cli:{os.environ.get('USER', 'ops')}", note=reason[:500])
+        finally:
+            await engine.dispose()
+        if not done:
+            console.print(f"[red]dead letter {letter_id} of {service} is {letter.status if letter else 'not there'}[/]")
+            raise typer.Exit(1)
+        typer.echo(f"{letter_id}\tdiscarded")
+
+    asyncio.run(main())
+
+
+@stack.command("up")
+def stack_up(
+    directory: StackDir = DEFAULT_STACK,
+    replicas: Annotated[list[str] | None, typer.Option("--replicas", help="service=N, e.g. loyalty=2")] = None,
+    topic_prefix: Annotated[str, typer.Option(help="prefix of its topics and consumer groups")] = "stack",
+    database_prefix: Annotated[str, typer.Option(help="its databases: <prefix><service>")] = "tourcrm_stack_",
+    port_offset: Annotated[int, typer.Option(help="added to each service's port")] = 0,
+    postgres: Annotated[str, typer.Option(envvar="TOURCRM_STACK_POSTGRES", help="admin URL")] = "",
+    kafka: Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")] = "127.0.0.1:9092",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for every process to be ready")] = 120,
+) -> None:
+    """Create and migrate one database per service, start each service as its own process, wait until ready."""
+    from tourcrm.stack import DEFAULT_POSTGRES, Stack, up
+
+    counts = {}
+    for item in replicas or []:
+        name, _, count = item.partition("=")
+        if not count.isdigit() or not 1 <= int(count) <= 8:
+            raise typer.BadParameter(f"{item!r}: want service=N with N from 1 to 8")
+        counts[_check(name)] = int(count)
+    the_stack = Stack(directory.resolve(), postgres or DEFAULT_POSTGRES, kafka, topic_prefix, database_prefix,
+                      port_offset, counts)
+    try:
+        up(the_stack, timeout=timeout)
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    for name, n in the_stack.processes():
+        console.print(f"  {f'{name}-{n}':<13} {the_stack.url(name, n)}   log {the_stack.log_file(name, n)}")
+    console.print(f"[green]stack up[/] (topics {topic_prefix}.*, databases {database_prefix}*); "
+                  "see `tourcrm status`, stop with `tourcrm stack down`")
+
+
+@stack.command("start")
+def stack_start(service: ServiceArg, replica: Annotated[int, typer.Option(min=1)] = 1,
+                directory: StackDir = DEFAULT_STACK) -> None:
+    """Start one process of a running stack again (after it stopped or was killed); waits until it is ready."""
+    from tourcrm.stack import Stack
+
+    try:
+        the_stack = Stack.load(directory)
+        pid = the_stack.spawn(_check(service), replica)
+        the_stack.wait_ready([(service, replica)])
+    except (LookupError, RuntimeError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"{service}-{replica} ready (pid {pid})")
+
+
+@stack.command("down")
+def stack_down(directory: StackDir = DEFAULT_STACK,
+               purge: Annotated[bool, typer.Option(help="also drop its databases and delete its topics")] = False) -> None:
+    """Stop every process of the stack (SIGTERM, then SIGKILL after 20 s)."""
+    from tourcrm.stack import Stack, down
+
+    try:
+        the_stack = Stack.load(directory)
+    except LookupError as exc:
+        console.print(str(exc))
+        return
+    stopped = down(the_stack, purge_all=purge)
+    console.print(f"stopped {len(stopped)} processes" + (", dropped the databases and topics" if purge else ""))
+
+
+@app.command()
+def status(directory: StackDir = DEFAULT_STACK,
+           as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False) -> None:
+    """Readiness, consumer lag, outbox backlog and dead letters of each service process (exit 1 if one is not ready)."""
+    from tourcrm.stack import Stack
+    from tourcrm.status import ProcessStatus, probe, table
+
+    try:
+        the_stack = Stack.load(directory)
+        processes = [ProcessStatus(name, n, the_stack.url(name, n), the_stack.pid(name, n))
+                     for name, n in the_stack.processes()]
+    except LookupError:  # no stack: the services where embedded mode (or TOURCRM_PORT_OFFSET) puts them
+        processes = [ProcessStatus(name, 1, f"http://127.0.0.1:{settings_for(name).http_port}") for name in SERVICES]
+    statuses = [probe(p) for p in processes]
+    if as_json:
+        for s in statuses:
+            typer.echo(json.dumps(s.as_json()))
+    else:
+        Console().print(table(statuses))
+    if not all(s.ready for s in statuses):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -49,7 +49,7 @@ async def answer_unhappily(feedback: RunningService, kind: str, comment: str, cu
 
 
 async def the_complaint(complaints: RunningService) -> dict[str, Any] | None:
-    items = (await complaints.client.get("/v1/complaints", params={"customer_id": CUSTOMER})).json()["items"]
+    items = (await complaints.client.get("/v1/complaints", params={"customer": CUSTOMER})).json()["items"]
     return items[0] if len(items) == 1 else None
 
 
@@ -87,4 +87,4 @@ async def test_an_unhappy_answer_is_recovered_and_an_unhappy_follow_up_reopens_t
         return view["state"] == "investigating" and view["reopen_count"] == 1
     await eventually(reopened)
     assert await goodwill(loyalty) == [500]  # credited exactly once, the reopening takes nothing back twice
-    assert len((await complaints.client.get("/v1/complaints", params={"customer_id": CUSTOMER})).json()["items"]) == 1
+    assert len((await complaints.client.get("/v1/complaints", params={"customer": CUSTOMER})).json()["items"]) == 1

@@ -46,6 +46,18 @@ def test_migrate_then_dead_letters_can_be_listed_and_replayed(tmp_path: Path, mo
     replayed = runner.invoke(app, ["dlq", "replay", "loyalty"])
     assert replayed.exit_code == 1  # it still cannot be applied, and says so
     assert "still failing: record is not JSON" in replayed.output
+    shown = runner.invoke(app, ["dlq", "show", "loyalty", str(letter["id"])])
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.output)
+    assert record["value"]["text"] == "{broken" and record["error"].startswith("record is not JSON")
+    discarded = runner.invoke(app, ["dlq", "discard", "loyalty", str(letter["id"]), "--reason", "a broken test record"])
+    assert discarded.exit_code == 0, discarded.output
+    [kept] = [json.loads(line) for line in runner.invoke(app, ["dlq", "list", "loyalty", "--status", "discarded",
+                                                              "--json"]).output.splitlines()]
+    assert (kept["id"], kept["note"], kept["settled_by"].startswith("cli:")) == (letter["id"], "a broken test record", True)
+    assert runner.invoke(app, ["dlq", "list", "loyalty", "--json"]).output == ""  # no longer parked
+    assert runner.invoke(app, ["dlq", "discard", "loyalty", str(letter["id"]), "--reason", "again"]).exit_code == 1
+    assert runner.invoke(app, ["dlq", "show", "loyalty", "999"]).exit_code == 1
     assert runner.invoke(app, ["dlq", "list", "nowhere"]).exit_code != 0
 
 
@@ -165,3 +177,20 @@ async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
+
+
+def test_status_without_services_says_not_ready_and_stack_refuses_bad_replicas(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("TOURCRM_PORT_OFFSET", str(random.randint(20000, 24000)))  # nothing listens there
+    monkeypatch.setenv("COLUMNS", "200")  # the table on one line a row
+    result = runner.invoke(app, ["status", "--dir", str(tmp_path / "no-stack"), "--json"])
+    assert result.exit_code == 1
+    statuses = [json.loads(line) for line in result.output.splitlines()]
+    assert [s["service"] for s in statuses] == ["profile", "complaints", "loyalty", "feedback"]
+    assert all(not s["ready"] and s["problems"] == {"http": "ConnectError"} for s in statuses)
+    table = runner.invoke(app, ["status", "--dir", str(tmp_path / "no-stack")])
+    assert table.exit_code == 1 and "not ready" in table.output
+    for bad in ("loyalty=0", "loyalty=x", "nowhere=2"):
+        refused = runner.invoke(app, ["stack", "up", "--dir", str(tmp_path / "s"), "--replicas", bad])
+        assert refused.exit_code == 2, refused.output
+    assert not (tmp_path / "s" / "stack.json").exists()
+    assert runner.invoke(app, ["stack", "down", "--dir", str(tmp_path / "s")]).exit_code == 0  # nothing to stop

@@ -1,0 +1,126 @@
+"""Faults on the multi-process stack (real Kafka + PostgreSQL), observed through the public HTTP APIs only:
+kcat writes two thousand bookings; meanwhile profile is killed with SIGKILL and one of two loyalty replicas is
+too (its partitions move to the other: a rebalance), and both come back. Every booking is then in profile's
+history once and earns in loyalty once: counts and sums compared with what was sent."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from tests.conftest import eventually
+from tests.e2e.stack import Stack, private_directory, running_stack
+from tests.e2e.test_stack_flows import completed, get
+from tests.shared.test_kafka_broker_restart import Broker
+from tourcrm.status import ProcessStatus, probe
+
+pytestmark = pytest.mark.servers
+CUSTOMERS, TRIPS = 40, 50  # 2,000 bookings, sent in two waves of 1,000
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    yield from running_stack(replicas={"loyalty": 2})
+
+
+def amount(trip: int) -> Decimal:
+    return Decimal(100 + trip)
+
+
+def wave(stack: Stack, trips: range, customers: int = CUSTOMERS) -> None:
+    stack.kcat("tourcrm.bookings", [(f"f-{c:03d}", completed(f"F-{c:03d}-{t:02d}", f"f-{c:03d}", f"{amount(t)}.00"))
+                                    for t in trips for c in range(customers)])
+
+
+async def consumed(client: httpx.AsyncClient) -> float:
+    """Events this process has applied since it started (its /metrics)."""
+    text = (await client.get("/metrics")).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("tourcrm_events_consumed_total{") and 'type="booking-completed"' in line)
+
+
+async def settled(stack: Stack) -> bool:
+    """Every process ready, nothing left to consume, nothing left to publish (what `tourcrm status` reads)."""
+    statuses = [probe(ProcessStatus(name, n, stack.url(name, n)), timeout=10) for name, n in stack.processes()]
+    return all(s.ready and s.consumer_lag == 0 and s.outbox_backlog == 0 for s in statuses)
+
+
+async def test_kill_9_and_a_rebalance_mid_stream_lose_nothing_and_double_nothing(stack: Stack) -> None:
+    profile, loyalty_1, loyalty_2 = stack.client("profile"), stack.client("loyalty"), stack.client("loyalty", replica=2)
+    try:
+        wave(stack, range(0, TRIPS // 2))
+
+        async def both_replicas_and_profile_busy() -> bool:  # the two replicas share the partitions
+            counts = [await consumed(c) for c in (loyalty_1, loyalty_2, profile)]
+            return all(counts) and counts[2] < CUSTOMERS * TRIPS
+        await eventually(both_replicas_and_profile_busy, timeout=60, interval=0.05)
+        stack.kill("profile")
+        stack.kill("loyalty", replica=2)  # its partitions go to replica 1 once the group notices
+        wave(stack, range(TRIPS // 2, TRIPS))  # the second half arrives while they are down
+
+        code, statuses = stack.status()
+        down = {(s["service"], s["replica"]): s for s in statuses if not s["ready"]}
+        # the killed ones: no process, no answer (another may answer slowly while it works through the burst)
+        assert code == 1 and {("profile", 1), ("loyalty", 2)} <= set(down)
+        assert all(down[p]["pid"] is None and down[p]["problems"] == {"http": "ConnectError"}
+                   for p in (("profile", 1), ("loyalty", 2)))
+
+        stack.start(("profile", 1), ("loyalty", 2))
+        await eventually(lambda: settled(stack), timeout=180, interval=1)
+
+        await each_booking_once(profile, loyalty_1, CUSTOMERS, TRIPS)
+    finally:
+        for client in (profile, loyalty_1, loyalty_2):
+            await client.aclose()
+
+
+async def each_booking_once(profile: httpx.AsyncClient, loyalty: httpx.AsyncClient, customers: int, trips: int) -> None:
+    """Every booking sent is in profile's history once (count and sum) and earned in loyalty once."""
+    spent = sum(amount(t) for t in range(trips))
+    for c in range(customers):
+        customer, sent = f"f-{c:03d}", [f"F-{c:03d}-{t:02d}" for t in range(trips)]
+        history = (await get(profile, f"/v1/customers/{customer}/bookings", limit=500))["items"]
+        assert sorted(b["booking_id"] for b in history) == sent, customer
+        value = await get(profile, f"/v1/customers/{customer}/value")
+        assert (value["frequency"], Decimal(value["monetary"])) == (trips, spent), customer
+        ledger = (await get(loyalty, f"/v1/members/{customer}/ledger", limit=500))["items"]
+        assert sorted(e["cause"]["id"] for e in ledger if e["kind"] == "earn") == sent, customer
+        member = await get(loyalty, f"/v1/members/{customer}")
+        assert member["points_balance"] == sum(e["points"] for e in ledger) >= int(spent)  # ≥: tier multipliers
+
+
+async def test_a_kafka_broker_stopped_and_restarted_mid_stream_loses_nothing_and_the_stack_recovers_by_itself() -> None:
+    """On a broker of its own (own ports and data directory): the shared one is never stopped."""
+    state = private_directory(f"kafka-{uuid.uuid4().hex[:8]}")
+    broker = Broker(state)
+    broker.run("start")
+    try:
+        with contextlib.contextmanager(running_stack)(kafka=broker.bootstrap) as stack:
+            customers, trips = 20, 30
+            profile, loyalty = stack.client("profile"), stack.client("loyalty")
+            try:
+                wave(stack, range(0, trips // 2), customers)
+                await eventually(lambda: consumed(profile), timeout=60, interval=0.05)
+                broker.run("stop")
+
+                async def not_ready() -> bool:  # every process says its bus is unreachable
+                    statuses = [probe(ProcessStatus(name, 1, stack.url(name)), timeout=10) for name, _ in stack.processes()]
+                    return all(not s.ready and s.problems.get("bus") == "unreachable" for s in statuses)
+                await eventually(not_ready, timeout=60, interval=0.5)
+
+                broker.run("start")  # the same data directory: topics and the groups' offsets are back
+                wave(stack, range(trips // 2, trips), customers)
+                await eventually(lambda: settled(stack), timeout=180, interval=1)
+                await each_booking_once(profile, loyalty, customers, trips)
+            finally:
+                await profile.aclose()
+                await loyalty.aclose()
+    finally:
+        broker.run("stop")
+    shutil.rmtree(state, ignore_errors=True)
