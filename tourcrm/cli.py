@@ -200,6 +200,8 @@ def asyncapi(out: Annotated[Path, typer.Option(help="where to write it")] = Path
 def keys_new(
     client: Annotated[str, typer.Option(help="who will use the key, e.g. booking-web")],
     scope: Annotated[list[str], typer.Option(help="repeatable; see `tourcrm keys scopes`")],
+    customer_facing: Annotated[bool, typer.Option(help="the client acts for the signed-in customer named in "
+                                                       "X-Customer-Id (an app backend)")] = False,
 ) -> None:
     """Make a key: prints the key once (give it to the client) and the entry for the keys file."""
     unknown = set(scope) - set(all_scopes())
@@ -207,7 +209,8 @@ def keys_new(
         raise typer.BadParameter(f"unknown scopes: {', '.join(sorted(unknown))}")
     key = new_key()
     typer.echo(f"key: {key}")
-    typer.echo(json.dumps({"client": client, "key_sha256": hash_key(key), "scopes": sorted(scope)}))
+    entry = {"client": client, "key_sha256": hash_key(key), "scopes": sorted(scope)}
+    typer.echo(json.dumps(entry | ({"customer_facing": True} if customer_facing else {})))
 
 
 @keys.command("scopes")

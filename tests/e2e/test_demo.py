@@ -1,0 +1,82 @@
+"""`tourcrm demo` fills a running stack through the public API, and what it reports is what the APIs then
+list: customers, bookings, complaints per state, survey answers, members and redemptions. A second run is
+refused and doubles nothing. On both backends (the four services over HTTP, each on its own port)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import httpx
+import pytest
+
+from services.complaints.workflow import STATES
+from tests.conftest import TEST_KEYS, Backend
+from tourcrm import SERVICES, demo
+from tourcrm.demo.plan import make_plan
+
+CUSTOMERS = 30
+SEED = 3
+
+
+async def every(client: httpx.AsyncClient, path: str, **params: object) -> list[dict]:
+    """All items of a paged list."""
+    items, cursor = [], None
+    while True:
+        page = (await client.get(path, params={**params, "limit": 500, **({"cursor": cursor} if cursor else {})})).json()
+        items += page["items"]
+        if not (cursor := page["next_cursor"]):
+            return items
+
+
+def is_chinese(name: str) -> bool:
+    return all("\u4e00" <= ch <= "\u9fff" for ch in name)
+
+
+async def counts(services: dict) -> dict:
+    profile, complaints, feedback = services["profile"].client, services["complaints"].client, services["feedback"].client
+    customers = await every(profile, "/v1/customers")
+    bookings = [b for c in customers for b in await every(profile, f"/v1/customers/{c['id']}/bookings")]
+    filed = [c for c in await every(complaints, "/v1/complaints") if c["channel"] != "survey"]  # survey: the loop's
+    answered = await every(feedback, "/v1/surveys/invitations", kind="post-trip", status="answered")
+    return {"customers": customers, "bookings": bookings, "complaints": filed, "answered": answered}
+
+
+async def test_demo_enters_what_it_reports_and_a_second_run_doubles_nothing(backend: Backend) -> None:
+    services = {name: await backend.service(name) for name in SERVICES}
+    urls = {name: s.url for name, s in services.items()}
+    report = await demo.run(urls, TEST_KEYS["all"], customers=CUSTOMERS, seed=SEED, wait_seconds=60)
+    plan = make_plan(SEED, CUSTOMERS, date.today())
+
+    seen = await counts(services)
+    assert report.customers == len(seen["customers"]) == CUSTOMERS
+    names = [c["name"] for c in seen["customers"]]
+    assert any(is_chinese(n) for n in names) and any(n.isascii() for n in names)
+    assert all(c["phones"] and c["address"]["city"] and c["preferences"]["interests"] for c in seen["customers"])
+    assert report.bookings == len(seen["bookings"]) == len(plan.trips)
+    assert {b["product"]["kind"] for b in seen["bookings"]} == {"tour", "hotel", "package"}
+    assert report.cancelled == sum(b["status"] == "cancelled" for b in seen["bookings"]) > 0
+
+    assert Counter(c["state"] for c in seen["complaints"]) == report.complaints
+    assert set(report.complaints) == set(STATES)
+    assert sum(c["reopen_count"] == 1 for c in seen["complaints"]) == report.reopened == 1
+    assert sum(c["severity"] == "critical" and c["state"] == "received" for c in seen["complaints"]) >= report.escalating == 1
+
+    assert report.answers == len(seen["answered"]) > 0
+    scores = (await services["feedback"].client.get("/v1/feedback/scores")).json()["overall"]
+    assert scores["responses"] == report.answers
+    comments = [r["comment"] for i in seen["answered"]
+                for r in (await services["feedback"].client.get(f"/v1/customers/{i['customer_id']}/feedback")).json()["responses"]
+                if r["comment"]]
+    assert any(is_chinese(c[0]) for c in comments) and any(c.isascii() for c in comments)
+
+    loyalty = services["loyalty"].client
+    members = [(await loyalty.get(f"/v1/members/{c['id']}")).json() for c in seen["customers"]]
+    assert report.members == len([m for m in members if m.get("tier")]) == CUSTOMERS
+    assert report.redemptions["captured"] >= 1 and sum(report.redemptions.values()) == len(plan.redeemers)
+    assert [c["id"] for c in (await loyalty.get("/v1/campaigns")).json()["items"]] == [report.campaign]
+
+    with pytest.raises(demo.AlreadyLoaded):
+        await demo.run(urls, TEST_KEYS["all"], customers=CUSTOMERS, seed=SEED, wait_seconds=5)
+    again = await counts(services)
+    assert {k: len(v) for k, v in again.items()} == {k: len(v) for k, v in seen.items()}
