@@ -77,7 +77,7 @@ def kcat_records(markdown: str) -> list[tuple[str, str]]:
 async def test_the_guides_kcat_records_bring_the_bookings_to_the_services(kafka_only: Backend, tmp_path) -> None:  # noqa: ANN001
     markdown = GUIDE.read_text()
     services, _ = await guide_stack(kafka_only, tmp_path, markdown)
-    customer = (await services["profile"].client.post("/v1/customers/resolve", json={"name": "王芳"})).json()["id"]
+    customer = (await services["profile"].client.post("/v1/customers/resolve", json={"name": "王芳", "phones": ["+86 139 0000 0001"]})).json()["id"]
     records = kcat_records(markdown)
     assert len(records) == 2
     sent = []

@@ -4,6 +4,8 @@ refused and doubles nothing. On both backends (the four services over HTTP, each
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections import Counter
 from datetime import date
 
@@ -11,7 +13,7 @@ import httpx
 import pytest
 
 from services.complaints.workflow import STATES
-from tests.conftest import TEST_KEYS, Backend
+from tests.conftest import REPO, TEST_KEYS, Backend
 from tourcrm import SERVICES, demo
 from tourcrm.demo.plan import make_plan
 
@@ -77,6 +79,12 @@ async def test_demo_enters_what_it_reports_and_a_second_run_doubles_nothing(back
     assert [c["id"] for c in (await loyalty.get("/v1/campaigns")).json()["items"]] == [report.campaign]
 
     with pytest.raises(demo.AlreadyLoaded):
-        await demo.run(urls, TEST_KEYS["all"], customers=CUSTOMERS, seed=SEED, wait_seconds=5)
+        await demo.run(urls, TEST_KEYS["all"], customers=CUSTOMERS, seed=SEED + 1, wait_seconds=5)
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tourcrm.cli", "demo", "--customers", "5", "--key", TEST_KEYS["all"],
+        *[arg for name, url in urls.items() for arg in ("--url", f"{name}={url}")],
+        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(cli.communicate(), 120)
+    assert cli.returncode == 1 and "holds demo data already" in err.decode(), (out, err)
     again = await counts(services)
     assert {k: len(v) for k, v in again.items()} == {k: len(v) for k, v in seen.items()}

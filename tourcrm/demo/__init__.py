@@ -68,7 +68,7 @@ class Demo:
     """One run: the plan, a client per service, the customer ids the profile service gave, the report."""
 
     def __init__(self, plan: Plan, urls: dict[str, str], key: str, *, progress: Any = None,
-                 concurrency: int = 8, wait_seconds: float = 120) -> None:
+                 concurrency: int = 4, wait_seconds: float = 120) -> None:
         self.plan = plan
         self.report = Report()
         self.ids: dict[int, str] = {}  # person number → customer id
@@ -76,17 +76,26 @@ class Demo:
         self.wait_seconds = wait_seconds
         self._gate = asyncio.Semaphore(concurrency)
         headers = {"Authorization": f"Bearer {key}"}
-        self.http = {s: httpx.AsyncClient(base_url=urls[s], headers=headers, timeout=30) for s in SERVICES}
+        self.http = {s: httpx.AsyncClient(base_url=urls[s], headers=headers, timeout=120) for s in SERVICES}
 
     async def close(self) -> None:
         for client in self.http.values():
             await client.aclose()
 
     async def call(self, service: str, method: str, path: str, *, ok: Iterable[int] = (200, 201, 202),
-                   **kwargs: Any) -> httpx.Response:
-        """One API call; an answer outside `ok` stops the demo with the problem the API gave."""
-        async with self._gate:
-            response = await self.http[service].request(method, path, **kwargs)
+                   retry: bool = False, **kwargs: Any) -> httpx.Response:
+        """One API call; an answer outside `ok` stops the demo with the problem the API gave. `retry`: the
+        call is idempotent (a GET, a resolve by external id, a booking by its id), so a timeout or a dropped
+        connection is tried again, twice."""
+        for attempt in range(3 if retry or method == "GET" else 1):
+            try:
+                async with self._gate:
+                    response = await self.http[service].request(method, path, **kwargs)
+                break
+            except httpx.TransportError:
+                if attempt == 2 or not (retry or method == "GET"):
+                    raise
+                await asyncio.sleep(1 + attempt)
         if response.status_code not in set(ok):
             raise RuntimeError(f"{service} {method} {path}: {response.status_code} {response.text[:500]}")
         return response

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 async def register(demo: Demo) -> None:
     async def one(person: Person) -> None:
-        answer = await demo.call("profile", "POST", "/v1/customers/resolve", json=person.body)
+        answer = await demo.call("profile", "POST", "/v1/customers/resolve", json=person.body, retry=True)
         demo.ids[person.n] = answer.json()["id"]
         demo.report.customers += 1
 
@@ -23,11 +23,13 @@ async def register(demo: Demo) -> None:
 async def bookings(demo: Demo) -> None:
     async def one(trip: Trip) -> None:
         customer_id = demo.ids[trip.person]
-        await demo.call("profile", "POST", "/v1/bookings/completed", json={**trip.body, "customer_id": customer_id})
+        await demo.call("profile", "POST", "/v1/bookings/completed", json={**trip.body, "customer_id": customer_id},
+                        retry=True)
         demo.report.bookings += 1
         if trip.cancel is not None:
             await demo.call("profile", "POST", "/v1/bookings/cancelled",
-                            json={**trip.cancel, "booking_id": trip.body["booking_id"], "customer_id": customer_id})
+                            json={**trip.cancel, "booking_id": trip.body["booking_id"], "customer_id": customer_id},
+                            retry=True)
             demo.report.cancelled += 1
 
     await demo.each("bookings", demo.plan.trips, one)

@@ -25,7 +25,7 @@ async def campaign(demo: Demo) -> None:
 
 async def members_and_redemptions(demo: Demo) -> None:
     async def enrol(n: int) -> None:
-        await demo.call("loyalty", "POST", "/v1/members", json={"customer_id": demo.ids[n]})
+        await demo.call("loyalty", "POST", "/v1/members", json={"customer_id": demo.ids[n]}, retry=True)
         demo.report.members += 1
 
     await demo.each("loyalty members", sorted(demo.ids), enrol)
