@@ -30,7 +30,7 @@ from shared.bus import Bus, MemoryBus
 from shared.kafka import KafkaBus
 from shared.logging import JsonFormatter, quiet_libraries
 from shared.settings import Settings
-from tourcrm import SERVICES, all_scopes
+from tourcrm import SERVICES, all_scopes, spec
 
 SCOPES = all_scopes()
 
@@ -119,6 +119,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_offset() -> int:
+    """A TOURCRM_PORT_OFFSET under which the four services' ports are all free."""
+    for _ in range(50):
+        offset = free_port() - 8001
+        ports = [spec(name).port + offset for name in SERVICES]
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return offset
+        except OSError:
+            continue
+    raise RuntimeError("no four free ports in a row")
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:

@@ -39,13 +39,16 @@ def _check(service: str) -> str:
 
 
 @app.command()
-def run(demo: Annotated[bool, typer.Option(help="load demo data on first start")] = True) -> None:
+def run(
+    demo: Annotated[bool, typer.Option(help="load demo data on first start")] = True,
+    demo_customers: Annotated[int, typer.Option(min=1, max=100_000, help="customers of that demo data (a small set: `make run` stays quick)")] = 200,
+) -> None:
     """Embedded mode: all four services in one process, each on its own port."""
     from tourcrm.embedded import run_embedded
 
     settings = Settings()
     tlogging.configure(settings.log_level)
-    asyncio.run(run_embedded(settings, demo=demo))
+    asyncio.run(run_embedded(settings, demo=demo, demo_customers=demo_customers))
 
 
 @app.command()

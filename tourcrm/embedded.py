@@ -16,7 +16,7 @@ from tourcrm import SERVICES, settings_for
 log = logging.getLogger(__name__)
 
 
-async def run_embedded(settings: Settings, *, demo: bool = True) -> None:
+async def run_embedded(settings: Settings, *, demo: bool = True, demo_customers: int) -> None:
     # One MemoryBus for all four, unless settings point at a Kafka cluster.
     bus = None if settings.kafka_bootstrap_servers else MemoryBus()
     servers: list[uvicorn.Server] = []
@@ -68,7 +68,8 @@ async def run_embedded(settings: Settings, *, demo: bool = True) -> None:
         from tourcrm.demo import load_on_first_start
 
         try:
-            await load_on_first_start(settings_for("profile", settings).service_urls, key, settings.var_dir)
+            await load_on_first_start(settings_for("profile", settings).service_urls, key, settings.var_dir,
+                                      customers=demo_customers)
         except Exception:  # noqa: BLE001 - the services keep running without demo data
             log.exception("demo data not loaded")
 

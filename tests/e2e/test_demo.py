@@ -5,7 +5,11 @@ refused and doubles nothing. On both backends (the four services over HTTP, each
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import date
 
@@ -13,8 +17,8 @@ import httpx
 import pytest
 
 from services.complaints.workflow import STATES
-from tests.conftest import REPO, TEST_KEYS, Backend
-from tourcrm import SERVICES, demo
+from tests.conftest import REPO, TEST_KEYS, Backend, free_offset
+from tourcrm import SERVICES, demo, spec
 from tourcrm.demo.plan import make_plan
 
 CUSTOMERS = 30
@@ -88,3 +92,29 @@ async def test_demo_enters_what_it_reports_and_a_second_run_doubles_nothing(back
     assert cli.returncode == 1 and "holds demo data already" in err.decode(), (out, err)
     again = await counts(services)
     assert {k: len(v) for k, v in again.items()} == {k: len(v) for k, v in seen.items()}
+
+
+def test_make_run_loads_a_small_set_on_first_start_only(tmp_path) -> None:  # noqa: ANN001
+    """`tourcrm run` (what `make run` starts) loads demo data once, in the background of the running services;
+    started again on the same var/, it loads nothing more."""
+    env = {**os.environ, "TOURCRM_VAR_DIR": str(tmp_path), "TOURCRM_PORT_OFFSET": str(free_offset()),
+           "TOURCRM_LOG_LEVEL": "WARNING"}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None), env.pop("DATABASE_URL", None)
+    profile = f"http://127.0.0.1:{spec('profile').port + int(env['TOURCRM_PORT_OFFSET'])}"
+    for start in (1, 2):
+        proc = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "run", "--demo-customers", "6"], cwd=REPO,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            output = ""
+            while "demo data loaded" not in output and not (start == 2 and "stop with Ctrl-C" in output):
+                line = proc.stdout.readline()
+                assert line, output[-3000:]
+                output += line
+            time.sleep(2 * (start - 1))  # a second load, were there one, would have begun
+            key = (tmp_path / "dev-api-key").read_text().strip()
+            customers = httpx.get(f"{profile}/v1/customers", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+            assert len(customers.json()["items"]) == 6
+            assert "customers   6" in (tmp_path / "demo-loaded").read_text()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
