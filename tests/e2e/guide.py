@@ -8,6 +8,10 @@ header, and a body of the same shape and values, except values that differ from 
 timestamps, tokens): an id the guide shows is mapped to the id this run got, and later requests use it.
 `$NAME` in a request is a variable the caller gives (the API keys). A GET is tried again for a while
 until it matches, since what arrives through the bus (points after a booking) takes a moment.
+
+The guide says the day its answers were recorded (`<!-- examples recorded on YYYY-MM-DD -->`); the dates in
+the requests are moved by the days since, so that a booking shown as last month's stays last month's
+(its points within the qualifying window, its survey due) whenever the test runs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import httpx
 
@@ -23,6 +28,8 @@ FENCE = re.compile(r"^```http\n(.*?)^```", re.S | re.M)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d))?$")  # or a date: both move with the clock
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{24,64}$")
+RECORDED = re.compile(r"<!-- examples recorded on (\d{4}-\d\d-\d\d) -->")
+DATE = re.compile(r"(?<![\d-])(\d{4}-\d\d-\d\d)(?![\d-])")
 SHOWN_HEADERS = ("content-type", "etag", "idempotency-key", "location", "www-authenticate")
 
 
@@ -46,6 +53,17 @@ def examples(markdown: str) -> list[Example]:
     return found
 
 
+def recorded(markdown: str) -> date:
+    found = RECORDED.search(markdown)
+    assert found, "the guide must say when its examples were recorded: <!-- examples recorded on YYYY-MM-DD -->"
+    return date.fromisoformat(found.group(1))
+
+
+def shift_dates(text: str, days: int) -> str:
+    """Every date (and the date of every timestamp) in `text`, `days` later."""
+    return DATE.sub(lambda m: (date.fromisoformat(m.group(1)) + timedelta(days=days)).isoformat(), text)
+
+
 def _split(text: str) -> tuple[str, dict[str, str], str]:
     head, _, body = text.partition("\n\n")
     first, *lines = head.splitlines()
@@ -57,9 +75,11 @@ def _split(text: str) -> tuple[str, dict[str, str], str]:
 class Runner:
     urls: dict[int, str]  # the guide's port → where that service runs now
     variables: dict[str, str]
+    days: int = 0  # since the guide's answers were recorded
     ids: dict[str, str] = field(default_factory=dict)  # an id the guide shows → the id of this run
 
     def _fill(self, text: str) -> str:
+        text = shift_dates(text, self.days)
         for name, value in sorted(self.variables.items(), key=lambda kv: -len(kv[0])):
             text = text.replace(name, value)
         for shown, actual in self.ids.items():
@@ -154,6 +174,9 @@ def _collect(shown: object, actual: object, ids: dict[str, str]) -> None:
 async def rewrite(markdown: str, runner: Runner, client: httpx.AsyncClient) -> str:
     """The guide with every example's answer replaced by the one the running services give now (and the
     ids it shows replaced by theirs): how the examples are refreshed after an API change, then read."""
+    markdown = shift_dates(markdown, runner.days)  # the requests as they are sent now, recorded today
+    markdown = RECORDED.sub(f"<!-- examples recorded on {date.today().isoformat()} -->", markdown)
+    runner.days = 0
     pieces, at = [], 0
     for example in examples(markdown):
         response = await runner.send(client, example)

@@ -10,13 +10,14 @@ import os
 import re
 import shlex
 import subprocess
+from datetime import date
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import KAFKA, REPO, Backend, eventually
-from tests.e2e.guide import Runner, examples, rewrite
+from tests.e2e.guide import Runner, examples, recorded, rewrite, shift_dates
 from tourcrm import SERVICES, spec
 from tourcrm.cli import app
 
@@ -48,7 +49,8 @@ async def guide_stack(backend: Backend, tmp_path, markdown: str) -> tuple[dict, 
     keys_file = tmp_path / "keys.json"
     keys_file.write_text(json.dumps(entries))
     services = {name: await backend.service(name, api_keys_file=keys_file) for name in SERVICES}
-    return services, Runner({spec(name).port: s.url for name, s in services.items()}, variables)
+    days = (date.today() - recorded(markdown)).days
+    return services, Runner({spec(name).port: s.url for name, s in services.items()}, variables, days)
 
 
 async def test_every_http_example_of_the_guide_is_answered_as_shown(backend: Backend, tmp_path) -> None:  # noqa: ANN001
@@ -76,12 +78,13 @@ def kcat_records(markdown: str) -> list[tuple[str, str]]:
 
 async def test_the_guides_kcat_records_bring_the_bookings_to_the_services(kafka_only: Backend, tmp_path) -> None:  # noqa: ANN001
     markdown = GUIDE.read_text()
-    services, _ = await guide_stack(kafka_only, tmp_path, markdown)
+    services, runner = await guide_stack(kafka_only, tmp_path, markdown)
     customer = (await services["profile"].client.post("/v1/customers/resolve", json={"name": "王芳", "phones": ["+86 139 0000 0001"]})).json()["id"]
     records = kcat_records(markdown)
     assert len(records) == 2
     sent = []
     for command, document in records:
+        document = shift_dates(document, runner.days)
         data = json.loads(document)
         shown = data.get("data", data)["customer_id"]  # the guide's customer: this run's instead
         argv = shlex.split(command.replace(shown, customer))
