@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -92,6 +92,14 @@ async def test_demo_enters_what_it_reports_and_a_second_run_doubles_nothing(back
     assert cli.returncode == 1 and "holds demo data already" in err.decode(), (out, err)
     again = await counts(services)
     assert {k: len(v) for k, v in again.items()} == {k: len(v) for k, v in seen.items()}
+
+
+def test_the_same_seed_plans_the_same_data_and_another_seed_other_data() -> None:
+    today = date(2026, 12, 2)
+    first, again, other = make_plan(SEED, 50, today), make_plan(SEED, 50, today), make_plan(SEED + 1, 50, today)
+    assert first == again
+    assert [p.body["name"] for p in first.people] != [p.body["name"] for p in other.people]
+    assert all(today - date.fromisoformat(t.body["travel_end"]) <= timedelta(days=365) for t in first.trips)
 
 
 def test_make_run_loads_a_small_set_on_first_start_only(tmp_path) -> None:  # noqa: ANN001
