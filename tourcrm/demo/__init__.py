@@ -55,7 +55,8 @@ class Report:
         states = ", ".join(f"{s} {n}" for s, n in sorted(self.complaints.items()))
         lines = [f"customers   {self.customers}", f"bookings    {self.bookings} ({self.cancelled} cancelled)",
                  f"complaints  {sum(self.complaints.values())}: {states}; {self.reopened} reopened, "
-                 f"{self.escalating} left unanswered for the SLA job to escalate (critical, during the trip: 15 min by default)",
+                 f"{self.escalating} left unanswered for the SLA job to escalate "
+                 "(critical, during the trip: 15 min by default)",
                  f"answers     {self.answers} ({', '.join(f'{k} {v}' for k, v in sorted(self.answers_by_language.items()))})",
                  f"loyalty     {self.members} members, redemptions {dict(self.redemptions)}, campaign {self.campaign}"]
         if self.skipped:
