@@ -41,7 +41,8 @@ def _check(service: str) -> str:
 @app.command()
 def run(
     demo: Annotated[bool, typer.Option(help="load demo data on first start")] = True,
-    demo_customers: Annotated[int, typer.Option(min=1, max=100_000, help="customers of that demo data (a small set: `make run` stays quick)")] = 200,
+    demo_customers: Annotated[int, typer.Option(min=1, max=100_000,
+                                                help="customers of that demo data (a small set: quick)")] = 200,
 ) -> None:
     """Embedded mode: all four services in one process, each on its own port."""
     from tourcrm.embedded import run_embedded
@@ -158,7 +159,8 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 7,
     key: Annotated[str | None, typer.Option(envvar="TOURCRM_DEMO_KEY", show_envvar=True,
                                             help="API key with every scope (default: var/dev-api-key)")] = None,
-    url: Annotated[list[str] | None, typer.Option(help="service=base URL, repeatable (default: TOURCRM_SERVICE_URLS)")] = None,
+    url: Annotated[list[str] | None, typer.Option(
+        help="service=base URL, repeatable (default: TOURCRM_SERVICE_URLS)")] = None,
     wait: Annotated[float, typer.Option(help="seconds to wait for events to reach a service")] = 120,
 ) -> None:
     """Fill a running stack with demo data through the public API (refused when it holds demo data already)."""
