@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run demo test test-fast services stop-services bench asyncapi clean
+.PHONY: install run demo test test-fast tools services stop-services bench asyncapi clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tourcrm needs Python 3.11 or newer")'
@@ -22,8 +22,10 @@ run: install  ## embedded mode: all four services in one process, SQLite under v
 demo: install  ## 2,000 demo customers into the running stack, through its API (`make run` first)
 	$(BIN)/tourcrm demo
 
-services:  ## start the real PostgreSQL and Kafka the tests use (reuses running ones); kcat, promtool
+tools:  ## kcat, promtool and prometheus from Debian packages (tests/e2e, tests/deploy)
 	scripts/tools.sh
+
+services: tools  ## start the real PostgreSQL and Kafka the tests use (reuses running ones)
 	scripts/postgres.sh start
 	scripts/kafka.sh start
 
@@ -34,7 +36,7 @@ stop-services:
 test: install services  ## the whole suite, on (memory bus + SQLite) and (Kafka + PostgreSQL)
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test-fast: install  ## only the tests that need no servers (memory bus + SQLite)
+test-fast: install tools  ## only the tests that need no servers (memory bus + SQLite)
 	$(BIN)/pytest -q -p no:cacheprovider -m "not servers"
 
 bench: install services  ## benchmarks; figures go to BENCHMARKS.md by hand

@@ -30,7 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg  # noqa: E402
 
-from served import database_url, requests_per_second, scratch_databases, script, served, wrk  # noqa: E402
+from served import KAFKA, database_url, requests_per_second, scratch_databases, script, served, wrk  # noqa: E402
+
+from shared.bus import KafkaBus, Record  # noqa: E402
+from shared.events import CustomerRegistered, new_event  # noqa: E402
 
 POINTS = 10
 
@@ -68,7 +71,18 @@ async def main() -> None:
         client, url, key = svc.client, svc.url, svc.key
 
         async def member(customer: str, redemptions: int) -> None:
-            assert (await client.post("/v1/members", json={"customer_id": customer})).status_code in (200, 201)
+            # loyalty enrols customers profile registered: customer-registered first, then enrol once it arrived
+            envelope = new_event(CustomerRegistered(customer_id=customer), source="tourcrm/profile", subject=customer)
+            publisher = KafkaBus(KAFKA, prefix=svc.topic_prefix)
+            try:
+                await publisher.publish([Record(envelope.topic, customer, envelope.to_bytes())])
+            finally:
+                await publisher.stop()
+            for _ in range(300):
+                if (enrol := await client.post("/v1/members", json={"customer_id": customer})).status_code != 422:
+                    break
+                await asyncio.sleep(0.1)
+            assert enrol.status_code in (200, 201), enrol.text
             adjust = await client.post(f"/v1/members/{customer}/adjustments",
                                        json={"points": redemptions * POINTS, "reason": "bench"},
                                        headers={"Idempotency-Key": uuid.uuid4().hex})

@@ -4,11 +4,12 @@
 # (config and rule checks, rule unit tests, a real scrape of the services). Installs what is
 # missing; does nothing when all are present.
 set -euo pipefail
-declare -A PACKAGE=([kcat]=kcat [promtool]=prometheus [prometheus]=prometheus)
+declare -A PACKAGE=([kcat]=kcat [promtool]=prometheus [prometheus]=prometheus [pdftotext]=poppler-utils)
 missing=()
 for tool in "${!PACKAGE[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE[$tool]}")
 done
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 [ ${#missing[@]} -eq 0 ] && exit 0
 command -v apt-get >/dev/null 2>&1 || { echo "tools.sh: apt-get unavailable; install: ${missing[*]}" >&2; exit 1; }
 packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

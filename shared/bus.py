@@ -38,6 +38,7 @@ class Record:
     partition: int = -1
     offset: int = -1
     raw_key: bytes | None = None
+    unreadable: str | None = None  # why the Kafka client could not read it at all (e.g. a header name not UTF-8)
 
 
 BatchHandler = Callable[[list[Record]], Awaitable[None]]

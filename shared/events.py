@@ -22,6 +22,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from shared.contract import schema_errors
 from shared.logging import correlation_id
 
 BOOKINGS = "tourcrm.bookings"
@@ -45,6 +46,8 @@ class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: ClassVar[str]
     version: ClassVar[int] = 1
+    # older versions still read: version → the fields it had that this one dropped (ignored, never kept)
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {}
     topic: ClassVar[str]
 
     @classmethod
@@ -102,12 +105,19 @@ def parse_data(event_type: str, data: dict[str, Any], dataschema: str | None = N
     if model is None:
         raise EventError(f"unknown event type {event_type!r}")
     if dataschema is not None and dataschema != model.dataschema():
-        raise EventError(f"unsupported dataschema {dataschema!r} for {event_type}; expected {model.dataschema()!r}")
+        older = {f"tourcrm:{event_type}:{v}": fields for v, fields in model.dropped_since.items()}
+        if dataschema not in older:
+            raise EventError(f"unsupported dataschema {dataschema!r} for {event_type}; expected {model.dataschema()!r}")
+        data = {name: value for name, value in data.items() if name not in older[dataschema]}  # records written
+        # before the personal data left the bus still apply; what they carried beyond that is not kept
     try:
-        return model.model_validate(data)
+        typed = model.model_validate(data)
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors())
         raise EventError(f"{event_type} data does not fit its schema: {fields}") from exc
+    if errors := schema_errors(model, data):  # what the model's lax mode coerces, the published schema refuses
+        raise EventError(f"{event_type} data does not fit its schema: {'; '.join(errors)}")
+    return typed
 
 
 def decode(value: bytes | str) -> tuple[Envelope, EventData]:
@@ -240,27 +250,29 @@ class BookingCancelled(EventData):
 
 
 class CustomerRegistered(EventData):
+    """A new customer file. No personal data travels (Kafka's log cannot forget a record): a consumer that
+    needs a name or contact details asks profile's API (GET /v1/customers/{id}) when it needs them."""
+
     type: ClassVar[str] = "customer-registered"
+    version: ClassVar[int] = 2
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {1: frozenset({"name", "phones", "emails", "birth_date"})}
     topic: ClassVar[str] = PROFILE
     customer_id: CustomerId
-    name: str | None = None
     kind: Literal["individual", "family", "organisation"] = "individual"
-    preferred_language: str | None = None
-    phones: list[str] = Field(default_factory=list)
-    emails: list[str] = Field(default_factory=list)
-    birth_date: date | None = None
+    preferred_language: str | None = Field(default=None, max_length=20)
 
 
 class CustomerUpdated(EventData):
+    """A changed customer file: which fields changed, never their values (but the preferred language, the
+    language of the customer's surveys and messages); consumers ask profile's API for contact data."""
+
     type: ClassVar[str] = "customer-updated"
+    version: ClassVar[int] = 2
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {1: frozenset({"name", "phones", "emails", "birth_date"})}
     topic: ClassVar[str] = PROFILE
     customer_id: CustomerId
     changed: list[str] = Field(default_factory=list, description="names of the fields that changed")
-    name: str | None = None
-    preferred_language: str | None = None
-    phones: list[str] = Field(default_factory=list)
-    emails: list[str] = Field(default_factory=list)
-    birth_date: date | None = None
+    preferred_language: str | None = Field(default=None, max_length=20)
 
 
 class ConsentChanged(EventData):
@@ -275,11 +287,14 @@ class ConsentChanged(EventData):
 
 
 class CustomersMerged(EventData):
+    """Files folded into one. The staff's free-text reason stays in profile's merge record, off the bus."""
+
     type: ClassVar[str] = "customers-merged"
+    version: ClassVar[int] = 2
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {1: frozenset({"reason"})}
     topic: ClassVar[str] = PROFILE
     customer_id: CustomerId = Field(description="the surviving customer")
     merged_ids: list[CustomerId] = Field(min_length=1)
-    reason: str | None = None
 
 
 class CustomerErased(EventData):
@@ -541,18 +556,24 @@ class FeedbackSubmitted(EventData):
 
 
 class DetractorDetected(EventData):
+    """An unhappy answer. Carries scores and booking context only, never the comment (personal data in free
+    text would stay in Kafka's log after an erasure)."""
+
     type: ClassVar[str] = "detractor-detected"
+    version: ClassVar[int] = 2
+    dropped_since: ClassVar[dict[int, frozenset[str]]] = {1: frozenset({"comment_excerpt", "answers"})}
     topic: ClassVar[str] = FEEDBACK
     response_id: str
     customer_id: CustomerId
     booking_id: str | None = None
     nps: int | None = Field(default=None, ge=0, le=10, description="the NPS answer (a detractor's is 0–6); None when the "
                             "answer was unhappy by CSAT or comment only")
-    comment_excerpt: str | None = Field(default=None, max_length=500)
     reasons: list[Literal["nps", "csat", "comment"]] = Field(default_factory=list)
     csat: int | None = Field(default=None, ge=1, le=5)
     sentiment: float | None = Field(default=None, ge=-1, le=1)
-    answers: dict[str, Any] = Field(default_factory=dict, description="the answers, by question id")
+    answers: dict[str, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict, max_length=100, description="the scored answers (NPS, CSAT, ratings) by "
+                                    "question id; free text never travels: complaints reads the comment from "
+                                    "feedback's API by response id")
     kind: Literal["post-trip", "member"] = Field(default="post-trip", description="an unhappy complaint follow-up is "
                                                  "not a detractor: feedback-submitted with its complaint id tells complaints")
     product: dict[str, Any] | None = Field(default=None, description="booking context: product id, name, kind, "

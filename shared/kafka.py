@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -35,6 +36,16 @@ def _key_of(raw: bytes | None) -> tuple[str | None, bytes | None]:
         return raw.decode(), None
     except UnicodeDecodeError:
         return None, raw
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """Where a record the Kafka client could not read sits, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
 
 
 class KafkaBus(Bus):
@@ -225,7 +236,10 @@ class _KafkaConsumer(Consumer):
         watcher = asyncio.create_task(self._watch_lag(consumer), name=f"lag-{self.group}")
         try:
             while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                try:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                except UnicodeDecodeError as exc:  # aiokafka cannot read a record: find it, park it, go on
+                    batches = await self._around_unreadable(consumer, exc)
                 if batches:
                     async with self._lock:
                         await self._handle(consumer, batches)
@@ -234,10 +248,58 @@ class _KafkaConsumer(Consumer):
             with contextlib.suppress(BaseException):
                 await bounded(consumer.stop(), self.bus.timeout)
 
+    async def _around_unreadable(self, consumer: AIOKafkaConsumer, exc: Exception) -> dict[TopicPartition, list]:
+        """A record the client cannot read (aiokafka decodes header names as UTF-8, inside getmany) stops
+        every partition of this consumer at once. Read each partition alone, one record at a time, to find
+        it: the batch is the good records before it and a stand-in for it (parked by the handler), and the
+        partition goes on after it. Every partition is read again from its committed offset: the failed poll
+        may already have moved another partition's position past records it never returned."""
+        assigned = sorted(consumer.assignment())
+        start = {tp: await bounded(consumer.committed(tp), self.bus.timeout) for tp in assigned}
+        never = [tp for tp, offset in start.items() if offset is None]
+        if never:
+            start.update(await bounded(consumer.beginning_offsets(never), self.bus.timeout))
+        for tp in assigned:
+            consumer.seek(tp, start[tp])
+        try:
+            for tp in assigned:
+                consumer.pause(*assigned)
+                consumer.resume(tp)
+                good, bad = await self._read_alone(consumer, tp)
+                if bad is not None or good:
+                    for other in assigned:
+                        if other != tp:
+                            consumer.seek(other, start[other])
+                    if bad is None:
+                        return {tp: good}
+                    consumer.seek(tp, bad + 1)
+                    reason = f"record not readable by the Kafka client: {type(exc).__name__}: {exc}"[:500]
+                    return {tp: [*good, _Unreadable(tp.topic, tp.partition, bad, reason)]}
+        finally:
+            consumer.resume(*assigned)
+        raise exc  # not found: the supervisor restarts the consumer
+
+    async def _read_alone(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> tuple[list, int | None]:
+        """tp's records from its position, one by one, until one cannot be read (its offset), the end, or a batch."""
+        good: list = []
+        while len(good) < self.batch_size:
+            try:
+                got = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+            except UnicodeDecodeError:
+                return good, await consumer.position(tp)
+            if not got:
+                break
+            good.extend(got[tp])
+        return good, None
+
     def _records(self, batches: dict[TopicPartition, list]) -> list[Record]:
         records = []
         for messages in batches.values():
             for m in messages:
+                if isinstance(m, _Unreadable):
+                    records.append(Record(self.bus.logical(m.topic), None, b"", None, [], m.partition, m.offset,
+                                          unreadable=m.reason))
+                    continue
                 key, raw_key = _key_of(m.key)
                 records.append(Record(self.bus.logical(m.topic), key, m.value, None, list(m.headers or []),
                                       m.partition, m.offset, raw_key))

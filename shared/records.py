@@ -6,7 +6,8 @@ The CloudEvents Kafka protocol binding has two content modes, both accepted:
 - binary: the attributes travel as `ce_<name>` headers and the value is the event's data
   (`content-type` is the data's content type), as the CloudEvents SDKs' `to_binary` sends.
 Records no event can come from — a key that is not UTF-8 or is too long, no value (a tombstone),
-a header without a value — are refused here, so that the consumer parks them with the reason.
+a header without a value, one the Kafka client cannot read at all (a header name that is not UTF-8) — are
+refused here, so that the consumer parks them with the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ STRUCTURED = "application/cloudevents"  # application/cloudevents+json (and ;cha
 
 def read(record: Record) -> Envelope:
     """The record's envelope, of a known type (its data not yet validated), or EventError."""
+    if record.unreadable is not None:
+        raise EventError(record.unreadable)
     if record.raw_key is not None:
         raise EventError("record key is not UTF-8")
     if record.key is not None and len(record.key) > KEY_LIMIT:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Where the other services answer (for the few synchronous calls, e.g. the privacy export);
     # the composition fills in each service's default port.
     service_urls: dict[str, str] = Field(default_factory=dict)
+    # The API key this service presents on its own calls to another (e.g. a consumer reading free text that
+    # never travels on the bus); development falls back to the development key.
+    service_key: str | None = None
     # Services that take part in the export / erasure protocol (each answers for its own data).
     privacy_services: list[str] = Field(default_factory=list)  # the composition's default: every service
     # Consumer and relay tuning.

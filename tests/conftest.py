@@ -250,6 +250,7 @@ class Backend:
         settings = self.settings(await self.database(name), **changes).model_copy(
             update={"service": name, "port": self.ports[name], "api_keys": TEST_KEY_ENTRIES,
                     "service_urls": {s: f"http://127.0.0.1:{p}" for s, p in self.ports.items()},
+                    "service_key": TEST_KEYS["feedback:read"],  # complaints reads survey comments from feedback
                     "privacy_services": changes.get("privacy_services") or list(SERVICES)}
         )
         app = module.create_app(settings, bus=self.bus())

@@ -10,12 +10,12 @@ import logging
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.complaints import handling, intake
+from services.complaints import handling, intake, survey_comments
 from services.complaints import repository as R
 from services.complaints.models import BookingFact, ConsentFact
 from services.complaints.records import note
 from services.complaints.schemas import TransitionIn
-from shared.db import aware, insert, utcnow
+from shared.db import aware, insert, settings_of, utcnow
 from shared.events import BookingCancelled, BookingCompleted, ConsentChanged, DetractorDetected, Event, FeedbackSubmitted
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,10 @@ async def on_consent_changed(event: Event[ConsentChanged], session: AsyncSession
 
 
 async def on_detractor_detected(event: Event[DetractorDetected], session: AsyncSession) -> None:
-    complaint = await intake.recover(session, event.data, utcnow())
+    if await intake.recovered(session, event.data.response_id):
+        return
+    comment = await survey_comments.read(settings_of(session), event.data.customer_id, event.data.response_id)
+    complaint = await intake.recover(session, event.data, comment, utcnow())
     if complaint is not None:
         log.info("service-recovery complaint opened", extra={"complaint_id": complaint.id})
 

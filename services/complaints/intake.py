@@ -14,6 +14,7 @@ from services.complaints.models import BookingFact, Complaint
 from services.complaints.records import note
 from services.complaints.rules import queue_for, suggest_category, suggest_severity
 from services.complaints.schemas import ComplaintCreate
+from services.complaints.survey_comments import SurveyComment
 from shared import outbox
 from shared.db import new_id
 from shared.events import ComplaintFiled, DetractorDetected
@@ -61,16 +62,21 @@ async def _fill_from_booking(session: AsyncSession, complaint: Complaint) -> Non
         complaint.destination = complaint.destination or booking.destination
 
 
-async def recover(session: AsyncSession, data: DetractorDetected, now: datetime) -> Complaint | None:
-    """A detractor's answer opens a service-recovery complaint, once per survey response. Reads the
-    answers and booking context the event carries (`answers`, `product`, `csat` when feedback sends
-    them) and the booking facts kept here."""
+async def recovered(session: AsyncSession, response_id: str) -> bool:
+    """Whether the survey response already opened its service-recovery complaint."""
+    return await R.by_source(session, f"detractor:{response_id}") is not None
+
+
+async def recover(session: AsyncSession, data: DetractorDetected, comment: SurveyComment,
+                  now: datetime) -> Complaint | None:
+    """A detractor's answer opens a service-recovery complaint, once per survey response. Reads the scores and
+    booking context the event carries, the comment feedback gave (`comment`: it never travels on the bus)
+    and the booking facts kept here."""
     source_ref = f"detractor:{data.response_id}"
-    if await R.by_source(session, source_ref) is not None:
+    if await recovered(session, data.response_id):
         return None
-    nps, csat = data.nps, getattr(data, "csat", None)
-    product = getattr(data, "product", None) or {}
-    excerpt = (data.comment_excerpt or "").strip()
+    nps, csat, product = data.nps, data.csat, data.product or {}
+    text = (comment.text or "").strip()
     booking = await session.get(BookingFact, data.booking_id) if data.booking_id else None
     score = f"NPS {nps}" if nps is not None else f"CSAT {csat}" if csat is not None else "unhappy answer"
     very_unhappy = (nps is not None and nps <= 3) or (csat is not None and csat <= 1)
@@ -78,13 +84,14 @@ async def recover(session: AsyncSession, data: DetractorDetected, now: datetime)
         channel="survey", trip_phase="after", booking_id=data.booking_id,
         product_id=_text(product.get("id"), 100), destination=_text(product.get("destination"), 200),
         supplier=_text(product.get("supplier"), 200),
-        summary=f"service recovery: {score}" + (f" — {excerpt[:200]}" if excerpt else ""),
-        description=excerpt, severity="high" if very_unhappy else "medium",
+        summary=f"service recovery: {score}" + (f" — {text[:200]}" if text else ""),
+        description=text, severity="high" if very_unhappy else "medium",
     )
-    context = {"survey": {"response_id": data.response_id, "nps": nps, "csat": csat,
-                          "comment_excerpt": data.comment_excerpt, "answers": getattr(data, "answers", None),
-                          "reasons": getattr(data, "reasons", None)},
-               "product": product or None,
+    survey = {"response_id": data.response_id, "nps": nps, "csat": csat, "comment": comment.text,
+              "answers": {**data.answers, **comment.answers}, "reasons": data.reasons}
+    if comment.unavailable:
+        survey["comment_unavailable"] = comment.unavailable
+    context = {"survey": survey, "product": product or None,
                "booking": None if booking is None else {
                    "booking_id": booking.booking_id, "product_id": booking.product_id,
                    "destination": booking.destination, "travel_start": booking.travel_start,

@@ -23,7 +23,7 @@ async def run_sla(runtime: Runtime, now: datetime) -> dict[str, int]:
     async with transaction(runtime.sessions) as session:
         fired = await clocks.run_round(session, now)
     async with runtime.read_sessions() as session:
-        await stats.gauges(runtime).refresh(session)
+        await stats.gauges(runtime).refresh(session, now)
     return {"alarms": fired} if fired else {}
 
 

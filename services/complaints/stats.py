@@ -126,8 +126,11 @@ async def _recovered(session: AsyncSession, resolved: Sequence[Complaint]) -> fl
     return _percent(back, len(first_resolution))
 
 
+COMPLIANCE_DAYS = 30
+
+
 class Gauges:
-    """Open complaints by severity and SLA breaches, refreshed by the SLA job."""
+    """Open complaints by severity, SLA breaches and recent SLA compliance, refreshed by the SLA job."""
 
     def __init__(self, runtime: Runtime) -> None:
         registry = runtime.metrics.registry
@@ -135,8 +138,11 @@ class Gauges:
                           multiprocess_mode="mostrecent")
         self.breached = Gauge("tourcrm_complaints_sla_breached", "Open complaints past an SLA target, by clock",
                               ["clock"], registry=registry, multiprocess_mode="mostrecent")
+        self.compliance = Gauge("tourcrm_complaints_sla_compliance_ratio",
+                                f"Share of the complaints resolved in the last {COMPLIANCE_DAYS} days that met their SLA",
+                                registry=registry, multiprocess_mode="mostrecent")
 
-    async def refresh(self, session: AsyncSession) -> None:
+    async def refresh(self, session: AsyncSession, now: datetime) -> None:
         rows = (await session.execute(select(Complaint.severity, Complaint.alarms)
                                       .where(Complaint.state.in_(OPEN_STATES)))).all()
         by_severity = Counter(severity for severity, _ in rows)
@@ -144,6 +150,9 @@ class Gauges:
             self.open.labels(severity).set(by_severity.get(severity, 0))
         for clock in ("first_response", "resolution"):
             self.breached.labels(clock).set(sum(f"{clock}:breach" in json.loads(alarms) for _, alarms in rows))
+        met = (await session.execute(select(Complaint.sla_met).where(
+            Complaint.resolved_at >= now - timedelta(days=COMPLIANCE_DAYS)))).scalars().all()
+        self.compliance.set(sum(bool(m) for m in met) / len(met) if met else float("nan"))
 
 
 _GAUGES: dict[int, Gauges] = {}

@@ -3,9 +3,10 @@
 Every answer → `feedback-submitted` (scores, sentiment, the complaint a follow-up answers) for profile
 (360 view, churn signal), loyalty (a survey bonus, once per invitation: `survey_id` is the invitation's id)
 and complaints (a follow-up's verdict). An unhappy answer — NPS 0–6, CSAT ≤ 2 or a strongly negative
-comment — also → `detractor-detected` with the answers and the booking context, from which complaints
-opens a service-recovery case. Not for a complaint's follow-up: its unhappy answer belongs to the complaint
-it follows (complaints reopens it from feedback-submitted), not to a new case.
+comment — also → `detractor-detected` with the scored answers and the booking context, from which complaints
+opens a service-recovery case (the comment itself never travels on the bus: complaints reads it from our
+API). Not for a complaint's follow-up: its unhappy answer belongs to the complaint it follows (complaints
+reopens it from feedback-submitted), not to a new case.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from services.feedback.scores import is_detractor
 from shared import outbox
 from shared.events import DetractorDetected, FeedbackSubmitted
 
-EXCERPT = 500
+
+def scored(answers: dict[str, object]) -> dict[str, int]:
+    """The scored answers (NPS, CSAT, ratings): free text stays here, off the bus (complaints reads it from
+    GET /v1/customers/{id}/feedback)."""
+    return {question: value for question, value in answers.items() if type(value) is int}
 
 
 def detractor_reasons(response: Response, strongly_negative: float) -> list[str]:
@@ -45,8 +50,8 @@ def announce(session: AsyncSession, response: Response, invitation: Invitation, 
     if reasons and response.kind != "follow-up":
         outbox.emit(session, DetractorDetected(
             response_id=response.id, customer_id=response.customer_id, booking_id=response.booking_id,
-            nps=response.nps, comment_excerpt=(response.comment or "")[:EXCERPT] or None,
-            reasons=reasons, csat=response.csat, sentiment=response.sentiment_score,  # type: ignore[arg-type]
-            answers=response.answers, kind=response.kind,  # type: ignore[arg-type]
+            nps=response.nps, reasons=reasons, csat=response.csat,  # type: ignore[arg-type]
+            sentiment=response.sentiment_score,
+            answers=scored(response.answers), kind=response.kind,  # type: ignore[arg-type]
             product=_context(invitation),
         ), response.customer_id)

@@ -114,26 +114,29 @@ async def scores(session: AsyncSession, *, by: Dimension | None, period: Period,
                   overall=group(None, everyone, sum(sent.values())), groups=groups if by else [], word_of_mouth=mouth)
 
 
-def _gauges(registry: Any) -> tuple[Gauge, Gauge, Gauge]:
+def _gauges(registry: Any) -> tuple[Gauge, Gauge, Gauge, Gauge]:
     found = getattr(registry, "_feedback_gauges", None)
     if found is None:
         found = (Gauge("tourcrm_feedback_nps_rolling", f"NPS of the answers of the last {ROLLING_DAYS} days", registry=registry),
                  Gauge("tourcrm_feedback_response_rate", f"Answered / sent invitations of the last {ROLLING_DAYS} days",
                        registry=registry),
-                 Gauge("tourcrm_feedback_responses_rolling", f"Answers of the last {ROLLING_DAYS} days", registry=registry))
+                 Gauge("tourcrm_feedback_responses_rolling", f"Answers of the last {ROLLING_DAYS} days", registry=registry),
+                 Gauge("tourcrm_feedback_csi_rolling", f"Customer satisfaction index of the answers of the last {ROLLING_DAYS} days",
+                       registry=registry))
         registry._feedback_gauges = found  # noqa: SLF001 - one set per service registry
     return found
 
 
 async def refresh_gauges(session: AsyncSession, registry: Any, now: datetime) -> dict[str, float | None]:
-    """Set the service's business gauges: rolling NPS, response rate and sample size."""
+    """Set the service's business gauges: rolling NPS, CSI, response rate and sample size."""
     since = now - timedelta(days=ROLLING_DAYS)
     cfg = await repo.config(session)
     responses = await repo.responses_between(session, since, None)
     invited = await repo.sent_between(session, since, None)
     m = measure([Row(r.nps, r.csat, r.ratings) for r in responses], len(invited), cfg.csi_weights, cfg.small_sample)
-    nps_gauge, rate_gauge, count_gauge = _gauges(registry)
+    nps_gauge, rate_gauge, count_gauge, csi_gauge = _gauges(registry)
     nps_gauge.set(m.nps if m.nps is not None else float("nan"))
+    csi_gauge.set(m.csi if m.csi is not None else float("nan"))
     rate_gauge.set(m.response_rate if m.response_rate is not None else float("nan"))
     count_gauge.set(m.responses)
-    return {"nps": m.nps, "response_rate": m.response_rate}
+    return {"nps": m.nps, "csi": m.csi, "response_rate": m.response_rate}

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.loyalty import earning
+from services.loyalty import earning, points_counter
 from services.loyalty import models  # noqa: F401 - the tables
 from services.loyalty.api import routers
 from services.loyalty.jobs import housekeeping
+from services.loyalty.kpis import kpi_job
 from services.loyalty.privacy import PRIVACY
 from services.loyalty.subscriptions import SUBSCRIPTIONS
 from shared.app import ServiceSpec, build_app
@@ -26,8 +27,9 @@ SPEC = ServiceSpec(
     routers=[*routers, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
     after_batch=[earning.apply_staged],  # earns the batch's booking-completed events at once
-    session_hooks={"before_commit": [earning.refuse_unapplied], "after_soft_rollback": [earning.forget_staged]},
-    jobs=[housekeeping],
+    session_hooks={"before_commit": [earning.refuse_unapplied], "after_commit": [points_counter.counted],
+                   "after_soft_rollback": [earning.forget_staged, points_counter.forget]},
+    jobs=[housekeeping, kpi_job],
 )
 
 

@@ -15,8 +15,8 @@ from shared.errors import Unprocessable
 from shared.events import ComplaintReopened, ComplaintResolved, FeedbackSubmitted
 
 
-async def _credit(session: AsyncSession, member: Member | None, customer_id: str, points: int, now: datetime,
-                  **credit: Any) -> list[int]:
+async def credit(session: AsyncSession, member: Member | None, customer_id: str, points: int, now: datetime,
+                 **movement: Any) -> list[int]:
     """Credit `points` to the member's account (enrolling a new customer); the ids of the entries written."""
     members: dict[str, Member] = {}
     account = None
@@ -24,7 +24,7 @@ async def _credit(session: AsyncSession, member: Member | None, customer_id: str
         account = await repository.account_of(session, member, lock=True)
         members[account.customer_id] = account
     _, prog = await repository.programme(session)
-    plan = rules.plan_credit(prog, repository.tz(session), account, customer_id, points, now=now, **credit)
+    plan = rules.plan_credit(prog, repository.tz(session), account, customer_id, points, now=now, **movement)
     return await ledger.record(session, plan, members)
 
 
@@ -34,10 +34,10 @@ async def goodwill(session: AsyncSession, data: ComplaintResolved, now: datetime
     if data.compensation_points <= 0 or await repository.entry_exists(session, key):
         return 0
     member = await repository.resolve(session, data.customer_id, lock=True)
-    await _credit(session, member, data.customer_id, data.compensation_points, now, kind="goodwill",
-                  event="goodwill", cause_type="complaint", cause_id=data.complaint_id, business_key=key,
-                  earned_by=member.customer_id if member else data.customer_id,
-                  reason=f"compensation for complaint ({data.category})"[:500])
+    await credit(session, member, data.customer_id, data.compensation_points, now, kind="goodwill",
+                 event="goodwill", cause_type="complaint", cause_id=data.complaint_id, business_key=key,
+                 earned_by=member.customer_id if member else data.customer_id,
+                 reason=f"compensation for complaint ({data.category})"[:500])
     return data.compensation_points
 
 
@@ -70,9 +70,9 @@ async def survey_bonus(session: AsyncSession, data: FeedbackSubmitted, now: date
     _, prog = await repository.programme(session)
     if prog.survey_bonus <= 0:
         return 0
-    await _credit(session, member, data.customer_id, prog.survey_bonus, now, kind="bonus", event="survey",
-                  cause_type="survey", cause_id=data.survey_id, business_key=key, earned_by=member.customer_id,
-                  reason="survey bonus")
+    await credit(session, member, data.customer_id, prog.survey_bonus, now, kind="bonus", event="survey",
+                 cause_type="survey", cause_id=data.survey_id, business_key=key, earned_by=member.customer_id,
+                 reason="survey bonus")
     return prog.survey_bonus
 
 
@@ -81,9 +81,9 @@ async def adjust(session: AsyncSession, customer_id: str, points: int, reason: s
     """An admin's adjustment: a credit into a new lot, or a debit of what is available (points-reversed)."""
     member, account = await repository.require_account(session, customer_id)
     if points > 0:
-        written = await _credit(session, member, customer_id, points, now, kind="adjust", event="adjust",
-                                cause_type="admin", cause_id=actor, earned_by=member.customer_id, reason=reason,
-                                actor=actor)
+        written = await credit(session, member, customer_id, points, now, kind="adjust", event="adjust",
+                               cause_type="admin", cause_id=actor, earned_by=member.customer_id, reason=reason,
+                               actor=actor)
         entry = await session.get(LedgerEntry, written[0])
     else:
         available = account.balance - await repository.held(session, account.customer_id, now)

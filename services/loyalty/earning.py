@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import ledger, repository, rules
+from services.loyalty import customers, ledger, repository, rules
 from services.loyalty.models import Booking, CampaignAward, Lot
 from shared.events import BookingCancelled, BookingCompleted
 
@@ -38,7 +38,9 @@ async def earn(session: AsyncSession, items: list[tuple[BookingCompleted, dateti
     """booking-completed → points, once per booking id whatever the event id. Returns the points credited.
 
     A booking that cannot earn (a currency without a rate) raises EarnError and nothing of the batch is written:
-    the consumer redoes the batch one event at a time and parks that one."""
+    the consumer redoes the batch one event at a time and parks that one. The bookings' customers become
+    known to loyalty (profile's ingest validated them), in one statement."""
+    await customers.know(session, [data.customer_id for data, _ in items], items[0][1])
     version, prog = await repository.programme(session)
     found = await repository.earning(session, prog, items)
     if not found.fresh:

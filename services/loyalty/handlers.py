@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import bonuses, earning, offers
+from services.loyalty import bonuses, customers, earning, member_events, offers, organisations, segments
 from services.loyalty.privacy import PRIVACY
 from shared.db import utcnow
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintReopened, ComplaintResolved, CustomerAtRisk, CustomerErased,
-    CustomersMerged, Event, FeedbackSubmitted,
+    CustomerRegistered, CustomersMerged, Event, FeedbackSubmitted, OrganisationRegistered, SegmentMembershipChanged,
 )
 
 
@@ -55,11 +55,28 @@ async def on_customer_at_risk(event: Event[CustomerAtRisk], session: AsyncSessio
     await offers.winback_offer(session, event.data, utcnow())
 
 
+async def on_segment_membership_changed(event: Event[SegmentMembershipChanged], session: AsyncSession) -> None:
+    await earning.apply_staged(session)  # a booking staged before the member joined earns as it did then
+    await segments.membership_changed(session, event.data, utcnow())
+
+
 async def on_customers_merged(event: Event[CustomersMerged], session: AsyncSession) -> None:
     await earning.apply_staged(session)
     await PRIVACY.repoint(session, event.data, utcnow())
+    await customers.merged(session, event.data.customer_id, list(event.data.merged_ids), utcnow())
+    await member_events.merged(session, event.data.customer_id, list(event.data.merged_ids))
 
 
 async def on_customer_erased(event: Event[CustomerErased], session: AsyncSession) -> None:
     await earning.apply_staged(session)
     await PRIVACY.erase(session, event.data, utcnow())
+
+
+async def on_customer_registered(event: Event[CustomerRegistered], session: AsyncSession) -> None:
+    await earning.apply_staged(session)
+    await customers.know(session, [event.data.customer_id], utcnow())
+
+
+async def on_organisation_registered(event: Event[OrganisationRegistered], session: AsyncSession) -> None:
+    await earning.apply_staged(session)
+    await organisations.register(session, event.data)

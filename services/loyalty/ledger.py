@@ -23,6 +23,9 @@ from shared.outbox import emit
 _LOT = Lot.__table__
 
 
+POINTS_MOVED = "loyalty_points_moved"  # session.info: [(transaction or savepoint, movement, points)] (points_counter)
+
+
 class LedgerError(RuntimeError):
     """A movement that would break the ledger's invariants; nothing of it is written."""
 
@@ -36,6 +39,22 @@ def new_member(session: AsyncSession, customer_id: str, now: datetime, next_revi
     emit(session, MemberEnrolled(customer_id=customer_id, member_type=member_type, tier="regular", enrolled_at=now),
          customer_id)
     return member
+
+
+def movement(kind: str, points: int) -> str:
+    """The movement of an entry (tourcrm_loyalty_points_total, the KPIs): a credit is earned; a debit is redeemed,
+    expired or reversed."""
+    if points > 0:
+        return "earned"
+    return {"redeem": "redeemed", "expire": "expired"}.get(kind, "reversed")
+
+
+def _note(session: AsyncSession, kind: str, points: int) -> None:
+    """An entry written in the session's current transaction or savepoint: counted if that commits."""
+    if points:
+        sync = session.sync_session
+        scope = sync.get_nested_transaction() or sync.get_transaction()
+        sync.info.setdefault(POINTS_MOVED, []).append((scope, movement(kind, points), abs(points)))
 
 
 # --- a plan of credits ---------------------------------------------------------------------------
@@ -70,6 +89,8 @@ class _Rows:
                 insert(entries).returning(entries.c.id, sort_by_parameter_order=True), self.entries)).scalars())
         if self.lots:
             await session.execute(insert(_LOT), [{**lot, "entry_id": ids[lot.pop("entry")]} for lot in self.lots])
+        for entry in self.entries:
+            _note(session, entry["kind"], entry["points"])
         for item in self.events:
             emit(session, *_announcement(item, ids))
         self.written += ids
@@ -124,6 +145,7 @@ def _settle_rows(plan: Plan, campaigns: Iterable[Campaign], offers: Iterable[Off
             campaign.issued = plan.issued[campaign.id]
             if campaign.budget is not None and campaign.issued >= campaign.budget:
                 campaign.status = "exhausted"
+                campaign.ended_at = campaign.ended_at or (plan.steps[-1].now if plan.steps else None)
     for offer in offers:
         if offer.id in plan.offers:
             offer.status, offer.booking_id = "used", plan.offers[offer.id]
@@ -165,6 +187,7 @@ async def write_entry(
         cause_id=cause_id, business_key=business_key, reason=reason, actor=actor, note=note, created_at=now,
     )
     session.add(entry)
+    _note(session, kind, points)
     member.balance += points
     member.updated_at = now
     await session.flush()

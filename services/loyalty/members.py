@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import ledger, repository
+from services.loyalty import customers, ledger, organisations, repository
 from services.loyalty.models import Member
 from services.loyalty.rules import effective_tier, next_anniversary, progress, segments_of
 from services.loyalty.schemas import (
@@ -19,9 +19,11 @@ from shared.pages import decode_cursor, page_of
 
 async def enrol(
     session: AsyncSession, customer_id: str, now: datetime, *, member_type: str = "individual",
-    points_to: str = "account", roster: list[str] | None = None,
+    points_to: str = "account", roster: list[str] | None = None, organisation_id: str | None = None,
+    field: str = "customer_id",
 ) -> tuple[Member, bool]:
-    """Enrol a customer (and a family's or enterprise's roster); returns (member, created)."""
+    """Enrol a customer profile knows (and a family's or enterprise's roster; an enterprise names its known
+    organisation); returns (member, created). An unknown customer is a 422 naming `field`."""
     existing = await repository.get_member(session, customer_id, lock=True)
     if existing is not None:
         if existing.status == "merged":
@@ -32,9 +34,13 @@ async def enrol(
             if roster:
                 await add_to_roster(session, existing, roster, now)
             return existing, False
+    if member_type == "enterprise":
+        await organisations.require(session, organisation_id)
+    await customers.require_known(session, customer_id, field=field, organisation_id=organisation_id)
     today = repository.local_date(session, now)
     member = ledger.new_member(session, customer_id, now, next_anniversary(today, today), member_type=member_type,
                                points_to=points_to)
+    member.organisation_id = organisation_id if member_type == "enterprise" else None
     await session.flush()
     if roster:
         await add_to_roster(session, member, roster, now)
@@ -50,7 +56,7 @@ async def add_to_roster(session: AsyncSession, head: Member, roster: list[str], 
             continue
         member = await repository.resolve(session, customer_id, lock=True)
         if member is None:
-            member, _ = await enrol(session, customer_id, now)
+            member, _ = await enrol(session, customer_id, now, field="members")
         if member.account_id not in (None, head.customer_id):
             raise Conflict(f"customer {customer_id} already belongs to account {member.account_id}")
         if member.member_type != "individual":
@@ -74,7 +80,8 @@ async def view(session: AsyncSession, member: Member) -> MemberPublic:
     tier = effective_tier(account, today)
     return MemberPublic(
         customer_id=member.customer_id, account_id=account.customer_id, member_type=account.member_type,
-        points_to=account.points_to, roster=await repository.roster(session, account.customer_id), tier=tier,
+        points_to=account.points_to, organisation_id=account.organisation_id,
+        roster=await repository.roster(session, account.customer_id), tier=tier,
         tier_label=prog.tier(tier).label,
         tier_override=(OverridePublic(tier=account.tier_override, until=account.tier_override_until)
                        if tier != account.tier else None),

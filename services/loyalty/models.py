@@ -37,6 +37,8 @@ class Member(SQLModel, table=True):
     member_type: str = Field(default="individual", sa_column=Column(String(20), nullable=False))
     # Family members and pooled enterprise travellers point at the account that holds their points.
     account_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True, index=True))
+    # An enterprise member's organisation (loyalty_organisation, a copy of profile's key accounts).
+    organisation_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
     points_to: str = Field(default="account", sa_column=Column(String(20), nullable=False))
     tier: str = Field(default="regular", sa_column=Column(String(20), nullable=False))
     tier_since: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -58,7 +60,8 @@ class LedgerEntry(SQLModel, table=True):
     """An immutable movement of points on an account, with its cause."""
 
     __tablename__ = "loyalty_entry"
-    __table_args__ = (Index("ix_loyalty_entry_customer_id_id", "customer_id", "id"),)
+    __table_args__ = (Index("ix_loyalty_entry_customer_id_id", "customer_id", "id"),
+                      Index("ix_loyalty_entry_created_at", "created_at"))  # the KPIs of a period
     id: int | None = Field(default=None, sa_column=Column(BIGID, primary_key=True, autoincrement=True))
     customer_id: str = Field(sa_column=Column(String(100), nullable=False))
     earned_by: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
@@ -95,7 +98,7 @@ class Booking(SQLModel, table=True):
     __tablename__ = "loyalty_booking"
     booking_id: str = Field(sa_column=Column(String(100), primary_key=True))
     customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
-    traveller_id: str = Field(sa_column=Column(String(100), nullable=False))
+    traveller_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))  # a campaign's report
     status: str = Field(sa_column=Column(String(20), nullable=False))
     amount: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(14, 2), nullable=False))
     currency: str = Field(default="CNY", sa_column=Column(String(3), nullable=False))
@@ -105,6 +108,7 @@ class Booking(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    product_kind: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))  # margin per kind
 
 
 class Redemption(SQLModel, table=True):
@@ -156,6 +160,10 @@ class Campaign(SQLModel, table=True):
     issued: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     status: str = Field(default="active", sa_column=Column(String(20), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # aimed at a profile segment (segments.py), with a control group of this % (uplift.py); when it was ended
+    segment_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    control_pct: Decimal | None = Field(default=None, sa_column=Column(Numeric(5, 2), nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class CampaignAward(SQLModel, table=True):
@@ -214,3 +222,86 @@ class Notice(SQLModel, table=True):
     customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
     kind: str = Field(sa_column=Column(String(30), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SegmentMember(SQLModel, table=True):
+    """Loyalty's copy of profile's segment memberships (segment-membership-changed); `member` false once left."""
+
+    __tablename__ = "loyalty_segment_member"
+    segment_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    customer_id: str = Field(sa_column=Column(String(100), primary_key=True, index=True))
+    segment: str = Field(sa_column=Column(String(200), nullable=False))
+    member: bool = Field(sa_column=Column(Boolean, nullable=False))
+    changed_at: datetime = Field(sa_column=_ts())
+
+
+class CampaignGroup(SQLModel, table=True):
+    """A member's group in a segment campaign ("treated" or "control"), recorded once when it became eligible."""
+
+    __tablename__ = "loyalty_campaign_group"
+    campaign_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    customer_id: str = Field(sa_column=Column(String(100), primary_key=True, index=True))
+    grp: str = Field(sa_column=Column(String(10), nullable=False))
+    assigned_at: datetime = Field(sa_column=_ts())
+
+
+# --- copies of profile's facts, checkout benefits and member events (issues 12 and 14) ---------------
+
+
+class KnownCustomer(SQLModel, table=True):
+    """A customer profile knows (customer-registered, or a booking profile's ingest validated): ids only."""
+
+    __tablename__ = "loyalty_customer"
+    customer_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    known_since: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Organisation(SQLModel, table=True):
+    """A key account profile registered (organisation-registered): the company record, never its people."""
+
+    __tablename__ = "loyalty_organisation"
+    organisation_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(String(300), nullable=False))
+    industry: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    registered_at: datetime = Field(sa_column=_ts())
+
+
+class Upgrade(SQLModel, table=True):
+    """A free upgrade (a tier benefit) used on a booking: once per booking, counted per account and year."""
+
+    __tablename__ = "loyalty_upgrade"
+    __table_args__ = (Index("ix_loyalty_upgrade_customer_id_year", "customer_id", "year"),)
+    id: int | None = Field(default=None, sa_column=Column(BIGID, primary_key=True, autoincrement=True))
+    booking_id: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    customer_id: str = Field(sa_column=Column(String(100), nullable=False))  # the account whose allowance it uses
+    used_by: str = Field(sa_column=Column(String(100), nullable=False))
+    tier: str = Field(sa_column=Column(String(20), nullable=False))
+    year: int = Field(sa_column=Column(Integer, nullable=False))
+    used_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class MemberEvent(SQLModel, table=True):
+    """A member activity (会员活动): a member day or a trip for members, with registration and attendance points."""
+
+    __tablename__ = "loyalty_member_event"
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    held_on: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    capacity: int = Field(sa_column=Column(Integer, nullable=False))
+    registered: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    tiers: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    attendance_points: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class EventRegistration(SQLModel, table=True):
+    __tablename__ = "loyalty_event_registration"
+    __table_args__ = (UniqueConstraint("event_id", "customer_id", name="uq_loyalty_event_registration"),)
+    id: int | None = Field(default=None, sa_column=Column(BIGID, primary_key=True, autoincrement=True))
+    event_id: str = Field(sa_column=Column(String(36), nullable=False))
+    customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    status: str = Field(default="registered", sa_column=Column(String(20), nullable=False))
+    points: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    registered_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    attended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -14,7 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import ledger, repository
 from services.loyalty.models import (
-    Booking, CampaignAward, LedgerEntry, Lot, Member, Notice, Offer, Redemption, Referral, ReferralCode,
+    Booking, CampaignAward, CampaignGroup, EventRegistration, KnownCustomer, LedgerEntry, Lot, Member, Notice, Offer,
+    Redemption, Referral, ReferralCode, SegmentMember, Upgrade,
 )
 from services.loyalty.rules import effective_tier, segments_of, tier_rank
 from services.loyalty.repository import local_date
@@ -128,4 +129,10 @@ PRIVACY = Privacy("loyalty", [
     PersonalData(ReferralCode, section="referral_code", repoint=False),
     PersonalData(Offer, on_erase="pseudonymise", section="offers"),
     PersonalData(Notice, section="notices", repoint=False),
+    # a segment campaign's groups stay as assigned (its report counts them); the segment copy follows profile
+    PersonalData(CampaignGroup, on_erase="pseudonymise", repoint=False, section="campaign_groups"),
+    PersonalData(SegmentMember, section="segments", repoint=False),
+    PersonalData(KnownCustomer, section="known_customer", repoint=False),  # customers.merged keeps it
+    PersonalData(Upgrade, ("customer_id", "used_by"), on_erase="pseudonymise", section="upgrades"),
+    PersonalData(EventRegistration, on_erase="pseudonymise", repoint=False, section="member_events"),
 ], topic=LOYALTY, before_erase=forfeit, before_merge=fold)

@@ -8,7 +8,7 @@ earns, which tier a member qualifies for) are pure functions in rules.py.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,7 +22,9 @@ class Benefits(BaseModel):
     priority_booking: bool = False
     exclusive_activities: bool = False
     custom_routes: bool = False
-    free_upgrades: int = Field(default=0, ge=0, description="free upgrades per year")
+    free_upgrades: int = Field(default=0, ge=0, le=366, description="free upgrades per year (used at checkout)")
+    lounge: bool = Field(default=False, description="airport / station lounge access")
+    birthday_gift: str | None = Field(default=None, min_length=1, max_length=200, description="the birthday gift")
 
 
 class TierRule(BaseModel):
@@ -69,6 +71,12 @@ class Programme(BaseModel):
     winback_bonus: int = Field(default=300, ge=0)
     winback_days: int = Field(default=90, ge=1)
     notice_days: int = Field(default=30, ge=1, le=365)
+    margins: dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[Decimal, Field(ge=0, le=100)]] = Field(
+        default_factory=lambda: {"tour": Decimal("15"), "hotel": Decimal("10"), "package": Decimal("12"),
+                                 "flight": Decimal("4"), "cruise": Decimal("14"), "ticket": Decimal("8")},
+        max_length=100, description="margin % per product kind: a campaign's ROI is on margin, not gross revenue",
+    )
+    default_margin: Decimal = Field(default=Decimal("10"), ge=0, le=100, description="margin % of other kinds")
 
     @model_validator(mode="after")
     def _tiers_in_order(self) -> Programme:
@@ -81,6 +89,10 @@ class Programme(BaseModel):
     def cash_value(self, points: int) -> Decimal:
         """What `points` are worth at checkout, in the programme currency (to the cent)."""
         return (Decimal(points) / self.cash_points_per_unit).quantize(Decimal("0.01"))
+
+    def margin(self, kind: str | None) -> Decimal:
+        """The margin % of a product kind (the default for a kind not listed)."""
+        return self.margins.get(kind or "", self.default_margin)
 
     def tier(self, name: str) -> TierRule:
         return self.tiers[TIERS.index(name)]
@@ -95,11 +107,12 @@ def default_programme() -> Programme:
             TierRule(name="gold", label="金卡", qualifying_points=20_000, spend=Decimal("60000"), trips=6,
                      multiplier=Decimal("1.5"),
                      benefits=Benefits(discount_pct=Decimal("5"), priority_booking=True, exclusive_activities=True,
-                                       free_upgrades=1)),
+                                       free_upgrades=1, lounge=True, birthday_gift="birthday cake voucher")),
             TierRule(name="platinum", label="白金", qualifying_points=50_000, spend=Decimal("150000"), trips=12,
                      multiplier=Decimal("2"),
                      benefits=Benefits(discount_pct=Decimal("8"), priority_booking=True, exclusive_activities=True,
-                                       custom_routes=True, free_upgrades=3)),
+                                       custom_routes=True, free_upgrades=3, lounge=True,
+                                       birthday_gift="birthday hotel night")),
         ],
         bonuses=[BonusRule(match="kind", value="cruise", points=500), BonusRule(match="tag", value="eco", multiplier=Decimal("1.2"))],
     )

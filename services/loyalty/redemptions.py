@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import repository
+from services.loyalty import points_counter, repository
 from services.loyalty.ledger import fifo_statement
 from services.loyalty.models import LedgerEntry, Member, Redemption, Reward
 from shared import outbox
@@ -230,6 +230,7 @@ async def capture(tx: Lane, redemption_id: str, now: datetime) -> SimpleNamespac
                               cause=redemption.booking_id, redemption_id=redemption.id)
     # the lots (FIFO, now under the member's lock) and the event: one statement on PostgreSQL, then COMMIT
     await outbox.write(tx, _envelope(redeemed, account), along=fifo_statement(), params={"c": account, "p": points})
+    tx.on_commit.append(points_counter.on_commit("redeem", -points))
     # no tier evaluation: tiers qualify on completed bookings, which a redemption does not change
     return redemption
 

@@ -18,7 +18,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import (
-    Booking, Campaign, LedgerEntry, Lot, Member, Offer, ProgrammeVersion, Redemption, Referral, ReferralCode, Reward,
+    Booking, Campaign, CampaignGroup, LedgerEntry, Lot, Member, Offer, ProgrammeVersion, Redemption, Referral,
+    ReferralCode, Reward,
 )
 from services.loyalty.programme import Programme, default_programme
 from services.loyalty.rules import EarnError, Stats
@@ -155,6 +156,7 @@ class Earning:
     referrals: dict[str, tuple[Referral, Member | None, Member | None]] = field(default_factory=dict)
     travelled: set[str] = field(default_factory=set)  # referees with a booking before this batch
     stats: dict[str, Stats] = field(default_factory=dict)  # by account
+    treated: dict[str, set[str]] = field(default_factory=dict)  # segment campaign → travellers in its treated group
 
 
 async def earning(session: AsyncSession, prog: Programme, items: list[tuple[BookingCompleted, datetime]]) -> Earning:
@@ -189,6 +191,22 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
     found.campaigns = list((await session.execute(
         select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
         .execution_options(populate_existing=True))).scalars())
+    found.treated = await treated(session, [c.id for c in found.campaigns if c.segment_id is not None],
+                                  [traveller for traveller, _ in found.route.values()])
+    return found
+
+
+async def treated(session: AsyncSession, campaign_ids: Iterable[str],
+                  customer_ids: Iterable[str]) -> dict[str, set[str]]:
+    """campaign id → those of `customer_ids` in its treated group."""
+    found: dict[str, set[str]] = {}
+    ids, customers = sorted(set(campaign_ids)), sorted(set(customer_ids))
+    if ids and customers:
+        for campaign_id, customer_id in (await session.execute(
+            select(CampaignGroup.campaign_id, CampaignGroup.customer_id).where(
+                CampaignGroup.campaign_id.in_(ids), CampaignGroup.customer_id.in_(customers),
+                CampaignGroup.grp == "treated"))).all():
+            found.setdefault(campaign_id, set()).add(customer_id)
     return found
 
 

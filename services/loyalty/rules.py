@@ -320,7 +320,7 @@ def _plan_booking(plan: Plan, prog: Programme, version: int, found: Any, data: A
                     business_key=f"earn:{booking_id}",
                     reason=f"{tier} ×{prog.tier(tier).multiplier}, programme v{version}", **common)
         booked += earned
-    booked += _plan_campaigns(plan, prog, found.campaigns, account, tier, data, spend, base, common)
+    booked += _plan_campaigns(plan, prog, found, account, tier, data, spend, base, common)
     offer = found.offers.get(traveller_id)
     if offer is not None and offer.id not in plan.offers and aware(offer.expires_at) > now:
         plan.offers[offer.id] = booking_id
@@ -331,7 +331,7 @@ def _plan_booking(plan: Plan, prog: Programme, version: int, found: Any, data: A
     plan.bookings.append(dict(
         booking_id=booking_id, customer_id=account.customer_id, traveller_id=traveller_id, status="completed",
         amount=data.amount, currency=data.currency, spend=spend, earned=booked, qualifying=base,
-        completed_at=completed_at, cancelled_at=None, created_at=now))
+        completed_at=completed_at, cancelled_at=None, created_at=now, product_kind=data.product.kind))
     plan.total += booked
     if traveller_id not in found.travelled and traveller_id not in plan.travelled:
         _plan_referral(plan, prog, found, traveller_id, booking_id, now)
@@ -342,15 +342,18 @@ def _plan_booking(plan: Plan, prog: Programme, version: int, found: Any, data: A
     plan.upgrade(prog, account, stats, now)
 
 
-def _plan_campaigns(plan: Plan, prog: Programme, campaigns: list[Any], account: Account, tier: str, data: Any,
+def _plan_campaigns(plan: Plan, prog: Programme, found: Any, account: Account, tier: str, data: Any,
                     spend: Any, base: int, common: dict[str, Any]) -> int:
-    """Campaign awards: multipliers on the tier-adjusted base, or fixed bonuses, within each one's budget."""
+    """Campaign awards: multipliers on the tier-adjusted base, or fixed bonuses, within each one's budget; a
+    segment campaign pays its treated group only (`found.treated`), never its control group."""
     booked = 0
     day = plan.local(common["earned_at"])
-    for campaign in campaigns:
+    for campaign in found.campaigns:
         issued = plan.issued.get(campaign.id, campaign.issued)
         if campaign.budget is not None and issued >= campaign.budget:
             continue  # exhausted
+        if campaign.segment_id is not None and common["earned_by"] not in found.treated.get(campaign.id, ()):
+            continue  # not in the segment when the campaign ran, or held out in its control group
         if not campaign_matches(campaign, tier, account.segments, data.product, day):
             continue
         extra = campaign_extra(prog, campaign, tier, base, issued)

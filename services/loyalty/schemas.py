@@ -10,11 +10,12 @@ import json
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from shared.fields import Day, Flag, Moment, Whole
+from services.loyalty.insights import UpliftReport
 from services.loyalty.models import Campaign, LedgerEntry, Referral
 from services.loyalty.programme import Benefits, Programme, TierName
+from shared.fields import Day, Flag, Moment, Whole
 from shared.pages import Page
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
@@ -58,6 +59,18 @@ class MemberCreate(Body):
     members: list[Id] = Field(default_factory=list, max_length=500, description="family members or travellers")
     points_to: Literal["account", "traveller"] = Field(
         default="account", description="enterprise: points pool in the account, or stay with each traveller")
+    organisation_id: str | None = Field(default=None, min_length=1, max_length=64, validate_default=True,
+                                        description="enterprise: the organisation profile registered (required)")
+
+    @field_validator("organisation_id")
+    @classmethod
+    def _enterprise_names_its_organisation(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("member_type")
+        if kind == "enterprise" and value is None:
+            raise ValueError("an enterprise member names its organisation")
+        if kind in ("individual", "family") and value is not None:
+            raise ValueError("only an enterprise member has an organisation")
+        return value
 
     @model_validator(mode="after")
     def _roster(self) -> MemberCreate:
@@ -130,6 +143,7 @@ class MemberPublic(Public):
     account_id: str
     member_type: str
     points_to: str
+    organisation_id: str | None = None
     roster: list[str]
     tier: str
     tier_label: str
@@ -272,6 +286,9 @@ class CampaignCreate(Body):
     starts_on: Day | None = None
     ends_on: Day | None = None
     budget: int | None = Field(default=None, gt=0)
+    segment_id: Id | None = Field(default=None, description="a profile segment: its members become eligible")
+    control_pct: Decimal | None = Field(default=None, ge=0, le=90, max_digits=5, decimal_places=2,
+                                        description="% of the segment's members held out (no bonus); default 10")
 
     @model_validator(mode="after")
     def _consistent(self) -> CampaignCreate:
@@ -281,6 +298,8 @@ class CampaignCreate(Body):
             raise ValueError("a bonus campaign needs bonus_points")
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             raise ValueError("ends_on is before starts_on")
+        if self.segment_id is not None and self.control_pct is None:
+            self.control_pct = Decimal(10)
         return self
 
 
@@ -299,6 +318,8 @@ class CampaignPublic(Public):
     budget: int | None
     issued: int
     status: str
+    segment_id: str | None = None
+    control_pct: str | None = None
 
 
 def campaign_public(c: Campaign) -> CampaignPublic:
@@ -306,7 +327,8 @@ def campaign_public(c: Campaign) -> CampaignPublic:
         id=c.id, name=c.name, kind=c.kind, multiplier=str(c.multiplier) if c.multiplier else None,
         bonus_points=c.bonus_points, tiers=json.loads(c.tiers), segments=json.loads(c.segments),
         tags=json.loads(c.tags), destinations=json.loads(c.destinations), starts_on=c.starts_on, ends_on=c.ends_on,
-        budget=c.budget, issued=c.issued, status=c.status)
+        budget=c.budget, issued=c.issued, status=c.status, segment_id=c.segment_id,
+        control_pct=str(Decimal(c.control_pct).quantize(Decimal("0.01"))) if c.control_pct is not None else None)
 
 
 class CampaignReport(Public):
@@ -321,6 +343,7 @@ class CampaignReport(Public):
     currency: str
     cost: str
     roi: str | None
+    uplift: UpliftReport | None = Field(default=None, description="a segment campaign: treated against control")
 
 
 # --- referrals and reports -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from services.loyalty import handlers as h
 from shared.consumer import Subscriptions
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintReopened, ComplaintResolved, CustomerAtRisk, CustomerErased,
-    CustomersMerged, FeedbackSubmitted,
+    CustomerRegistered, CustomersMerged, FeedbackSubmitted, OrganisationRegistered, SegmentMembershipChanged,
 )
 
 SUBSCRIPTIONS: Subscriptions = {
@@ -16,6 +16,9 @@ SUBSCRIPTIONS: Subscriptions = {
     ComplaintReopened: [h.on_complaint_reopened],
     FeedbackSubmitted: [h.on_feedback_submitted],
     CustomerAtRisk: [h.on_customer_at_risk],
+    SegmentMembershipChanged: [h.on_segment_membership_changed],
     CustomersMerged: [h.on_customers_merged],
     CustomerErased: [h.on_customer_erased],
+    CustomerRegistered: [h.on_customer_registered],
+    OrganisationRegistered: [h.on_organisation_registered],
 }

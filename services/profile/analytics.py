@@ -110,12 +110,14 @@ def loyalty_status(frequency: int, recency_days: int | None, rhythm_days: float 
 
 
 def lifetime_value(f: Facts, now: datetime) -> Decimal:
-    """Historical net spend + average order × bookings per year (tenure ≥ 1 year) × a 3-year horizon."""
+    """Historical net spend + average order × bookings per year (tenure ≥ 1 year) × a 3-year horizon, all in the
+    business currency: only priced bookings count (a booking in a currency without a rate is not projected at the
+    average of the others; its amount is in `unconverted`)."""
     if f.priced == 0 or f.first is None:
         return Decimal("0.00")
     tenure_years = max((now - f.first).total_seconds() / 86400 / 365, 1.0)
     average = f.monetary / f.priced  # the average priced order
-    per_year = Decimal(str(f.frequency / tenure_years))
+    per_year = Decimal(str(f.priced / tenure_years))
     return (f.monetary + average * per_year * LTV_HORIZON_YEARS).quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.profile import models  # noqa: F401 - the tables
-from services.profile import commands
+from services.profile import commands, leads
 from services.profile.api import ROUTERS
 from services.profile.bookings import write_deferred
 from services.profile.jobs import JOBS
@@ -26,8 +26,9 @@ SPEC = ServiceSpec(
     description="Customer files, segments, value classes, churn risk, recommendations, customer care, export and erasure.",
     routers=list(ROUTERS),
     subscriptions=SUBSCRIPTIONS,
-    # the batch's deferred bookings in a few statements, then the values of the customers it touched, once each
-    after_batch=[write_deferred, recompute_touched],
+    # the batch's deferred bookings in a few statements, the leads they win, then the values of the customers it
+    # touched, once each
+    after_batch=[write_deferred, leads.settle_touched, recompute_touched],
     jobs=JOBS,
     commands=[commands.app],
 )

@@ -14,11 +14,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import repository as repo
 from services.profile.models import Booking, Customer, Product
+from services.profile.schemas import BatchAccepted
 from services.profile.scoring import touch
 from shared import events as ev
 from shared import outbox
@@ -44,6 +46,41 @@ def ingest(session: AsyncSession, data: ev.BookingCompleted | ev.BookingCancelle
     if (wrong := data.implausible(utcnow())) is not None:
         raise Unprocessable(f"{wrong[0]} {wrong[1]}", field=wrong[0])
     return outbox.emit(session, data, data.customer_id, source=INGEST_SOURCE)
+
+
+BATCH_TYPES: dict[str, type[ev.BookingCompleted] | type[ev.BookingCancelled]] = {
+    ev.BookingCompleted.type: ev.BookingCompleted, ev.BookingCancelled.type: ev.BookingCancelled}
+
+
+def ingest_batch(session: AsyncSession, items: list[dict[str, Any]]) -> BatchAccepted:
+    """Each item ({"type", "data"}) checked alone by the single ingest's rules: the valid ones go on
+    tourcrm.bookings in the caller's one transaction, the others are answered with their errors (fields named
+    from the item: `items.3.data.currency`). Consumers apply a booking id once, so resending a batch is safe."""
+    results = []
+    for index, item in enumerate(items):
+        model = BATCH_TYPES.get(item.get("type"))  # type: ignore[arg-type]
+        if model is None:
+            results.append(_rejected(index, [(f"items.{index}.type", f"must be one of {', '.join(BATCH_TYPES)}")]))
+            continue
+        try:
+            data = model.model_validate(item.get("data"))
+            envelope = ingest(session, data)
+        except ValidationError as exc:
+            results.append(_rejected(index, [(".".join([f"items.{index}.data", *map(str, e["loc"])]), e["msg"])
+                                             for e in exc.errors()]))
+        except Unprocessable as exc:
+            named = exc.extra.get("errors") or [{"field": "", "message": exc.detail}]
+            results.append(_rejected(index, [(f"items.{index}.data.{e['field']}".rstrip("."), e["message"])
+                                             for e in named]))
+        else:
+            results.append({"index": index, "status": "accepted", "event_id": envelope.id, "errors": []})
+    accepted = sum(r["status"] == "accepted" for r in results)
+    return BatchAccepted.model_validate({"accepted": accepted, "rejected": len(results) - accepted, "items": results})
+
+
+def _rejected(index: int, errors: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"index": index, "status": "rejected", "event_id": None,
+            "errors": [{"field": field, "message": message} for field, message in errors]}
 
 
 def _memo(session: AsyncSession, name: str) -> dict[str, Any]:
@@ -99,7 +136,7 @@ def _booking_values(data: ev.BookingCompleted, customer_id: str) -> dict[str, An
             "product_id": data.product.id, "amount": data.amount, "currency": data.currency,
             "party_size": data.party_size, "travel_start": data.travel_start, "travel_end": data.travel_end,
             "completed_at": aware(data.completed_at), "status": "completed", "cancelled_at": None,
-            "cancel_reason": None, "refunded_amount": None}
+            "cancel_reason": None, "refunded_amount": None, "refund_currency": None}
 
 
 async def record_booking(session: AsyncSession, data: ev.BookingCompleted, *, now: datetime) -> bool:
@@ -124,9 +161,10 @@ def defer_booking(session: AsyncSession, data: ev.BookingCompleted, *, now: date
     session.info.setdefault(_DEFERRED, {}).setdefault(data.booking_id, _booking_values(data, data.customer_id))
 
 
-def _cancelled(cancelled_at: datetime, reason: str | None, refunded_amount: Any) -> dict[str, Any]:
+def _cancelled(cancelled_at: datetime, reason: str | None, refunded_amount: Any, currency: str | None) -> dict[str, Any]:
+    """The cancellation's values; the refund keeps its own currency (it need not be the booking's)."""
     return {"status": "cancelled", "cancelled_at": aware(cancelled_at), "cancel_reason": reason,
-            "refunded_amount": refunded_amount}
+            "refunded_amount": refunded_amount, "refund_currency": currency if refunded_amount is not None else None}
 
 
 def _set(row: Booking, values: dict[str, Any]) -> None:
@@ -151,7 +189,7 @@ async def write_deferred(session: AsyncSession) -> None:
     for booking_id, row in stored.items():  # a retry of a stored booking is ignored, a cancellation noted on it is not
         if bookings[booking_id]["status"] == "cancelled" and row.status != "cancelled":
             b = bookings[booking_id]
-            _set(row, _cancelled(b["cancelled_at"], b["cancel_reason"], b["refunded_amount"]))
+            _set(row, _cancelled(b["cancelled_at"], b["cancel_reason"], b["refunded_amount"], b["refund_currency"]))
             touch(session, row.customer_id)
     fresh = [b for bid, b in bookings.items() if bid not in stored]
     if fresh:
@@ -175,7 +213,7 @@ async def _insert_bookings(session: AsyncSession, fresh: list[dict[str, Any]]) -
 
 async def record_cancellation(session: AsyncSession, data: ev.BookingCancelled, *, now: datetime) -> bool:
     """Mark the booking cancelled; False when unknown or already cancelled."""
-    values = _cancelled(data.cancelled_at or now, data.reason, data.refunded_amount)
+    values = _cancelled(data.cancelled_at or now, data.reason, data.refunded_amount, data.currency)
     deferred = session.info.get(_DEFERRED, {}).get(data.booking_id)
     if deferred is not None:  # completed earlier in this batch, not written yet
         if deferred["status"] == "cancelled":

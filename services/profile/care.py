@@ -1,5 +1,6 @@
 """Customer care (客户关怀): schedule the tasks falling due in the next week (birthday, post-trip thanks,
-first-trip anniversary, win-back), and emit care-task-due for those due, through a consented channel, outside
+first-trip anniversary, win-back, festival greetings on the configured dates; worklist.py adds the tasks loyalty's
+events and staff's return visits bring), and emit care-task-due for those due, through a consented channel, outside
 quiet hours. Functions take an explicit `now`."""
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from shared.db import new_id, settings_of
 from shared.pages import Page, decode_cursor, page_of
 
 CARE_PURPOSE = {"birthday": "marketing", "anniversary": "marketing", "win-back": "marketing",
-                "post-trip-thanks": "service"}
+                "festival-greeting": "marketing", "post-trip-thanks": "service", "points-expiring": "service",
+                "tier-downgrade-warning": "service", "return-visit": "service"}
 CARE_WINDOW_DAYS = 7
 Wanted = tuple[str, str, str, datetime]  # customer, kind, occasion, due
 
@@ -77,6 +79,16 @@ async def _anniversaries(session: AsyncSession, today: date, horizon: date, tz: 
     return wanted
 
 
+async def _festivals(session: AsyncSession, today: date, horizon: date, tz: ZoneInfo,
+                     config: ValueConfig) -> list[Wanted]:
+    days = [f for f in config.festivals if today <= f.date <= horizon]
+    if not days:
+        return []
+    customers = await repo.select_rows(session, Customer.id, where=(Customer.status == "active",))
+    return [(cid, "festival-greeting", f"{f.name}-{f.date.isoformat()}", _local(f.date, 9, tz))
+            for f in days for (cid,) in customers]
+
+
 async def _win_back(session: AsyncSession, now: datetime) -> list[Wanted]:
     return [(cid, "win-back", since.date().isoformat() if since else "open", now)
             for cid, since in await repo.select_rows(session, CustomerValue.customer_id, CustomerValue.at_risk_since,
@@ -90,7 +102,8 @@ async def schedule_care(session: AsyncSession, *, now: datetime, tz: ZoneInfo | 
     today = now.astimezone(tz).date()
     horizon = today + timedelta(days=CARE_WINDOW_DAYS)
     wanted = [*await _birthdays(session, today, horizon, tz), *await _post_trip(session, today, horizon, tz, config),
-              *await _anniversaries(session, today, horizon, tz), *await _win_back(session, now)]
+              *await _anniversaries(session, today, horizon, tz), *await _win_back(session, now),
+              *await _festivals(session, today, horizon, tz, config)]
     if not wanted:
         return 0
     customers = await repo.customers_by_id(session, {w[0] for w in wanted})

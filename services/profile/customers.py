@@ -20,7 +20,8 @@ from shared.db import new_id, utcnow
 from shared.errors import Conflict, NotFound, Problem, Unprocessable
 from shared.pages import Page, decode_cursor, page_of
 
-PLAIN_FIELDS = ("name", "gender", "birth_date", "occupation", "kind", "preferred_channel", "preferred_language", "notes")
+PLAIN_FIELDS = ("name", "gender", "birth_date", "occupation", "kind", "preferred_channel", "preferred_language", "notes",
+                "acquisition_source", "acquisition_detail")
 
 
 async def answer(session: AsyncSession, customer: Customer) -> CustomerPublic:
@@ -45,10 +46,9 @@ async def _attach_external(session: AsyncSession, customer_id: str, refs: list[E
                            errors=[{"field": "external_ids", "message": "already belongs to another customer"}])
 
 
-def updated_event(customer: Customer, changed: list[str], phones: list[str], emails: list[str]) -> ev.CustomerUpdated:
-    return ev.CustomerUpdated(customer_id=customer.id, changed=changed, name=customer.name,
-                              preferred_language=customer.preferred_language, phones=phones, emails=emails,
-                              birth_date=customer.birth_date)
+def updated_event(customer: Customer, changed: list[str]) -> ev.CustomerUpdated:
+    """Which fields changed, never their values: personal data stays off the bus (docs/events.md)."""
+    return ev.CustomerUpdated(customer_id=customer.id, changed=changed, preferred_language=customer.preferred_language)
 
 
 async def create_customer(session: AsyncSession, data: CustomerCreate, *, origin: str = "api",
@@ -61,7 +61,8 @@ async def create_customer(session: AsyncSession, data: CustomerCreate, *, origin
         address=data.address.model_dump(exclude_none=True) if data.address else None,
         preferred_channel=data.preferred_channel, preferred_language=data.preferred_language,
         preferences=data.preferences.model_dump(exclude_defaults=True), tags=list(dict.fromkeys(data.tags)),
-        notes=data.notes, created_at=now, updated_at=now,
+        notes=data.notes, acquisition_source=data.acquisition_source, acquisition_detail=data.acquisition_detail,
+        created_at=now, updated_at=now,
     )
     session.add(customer)
     await session.flush()
@@ -69,9 +70,7 @@ async def create_customer(session: AsyncSession, data: CustomerCreate, *, origin
     set_contacts(session, customer.id, "email", data.emails)
     await _attach_external(session, customer.id, data.external_ids)
     outbox.emit(session, ev.CustomerRegistered(
-        customer_id=customer.id, name=customer.name, kind=customer.kind, preferred_language=customer.preferred_language,
-        phones=list(dict.fromkeys(data.phones)), emails=list(dict.fromkeys(data.emails)), birth_date=customer.birth_date,
-    ), customer.id)
+        customer_id=customer.id, kind=customer.kind, preferred_language=customer.preferred_language), customer.id)
     if data.consents:
         await change_consents(session, customer.id, data.consents, now=now)
     return customer
@@ -155,7 +154,7 @@ async def update_customer(session: AsyncSession, customer_id: str, patch: Custom
     if changed:
         customer.version += 1
         customer.updated_at = now or utcnow()
-        outbox.emit(session, updated_event(customer, changed, *await repo.contacts(session, customer.id)), customer.id)
+        outbox.emit(session, updated_event(customer, changed), customer.id)
     return customer
 
 

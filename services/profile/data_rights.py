@@ -4,14 +4,15 @@ service), and the erasure report assembled from the services' confirmations."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import httpx
 from sqlalchemy import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo
+from services.profile import contact_rights, organisations, repository as repo
+from services.profile.account_models import BillingContact, CreditCharge, OrganisationMember
+from services.profile.contact_public import work_item
 from services.profile.customers import answer
 from services.profile.merging import blank_file
 from services.profile.models import (
@@ -20,7 +21,7 @@ from services.profile.models import (
 )
 from services.profile.public import (
     CustomerExport, ErasureConfirmed, ErasureReport, FeedbackPublic, LoyaltySummary, ProfileExport, booking_public,
-    care_public, complaint_public, consent_public, merge_public, value_public,
+    complaint_public, consent_public, merge_public, value_public,
 )
 from shared import events as ev
 from shared import outbox
@@ -29,8 +30,8 @@ from shared.errors import Conflict, NotFound
 from shared.inbox import DeadLetter
 
 SERVICE = "profile"
-ERASED_TABLES = (ContactPoint, ExternalId, Consent, ConsentHistory, CareTask)  # rows deleted on erasure
-_PERSONAL_EVENT_DATA = {"name": None, "phones": [], "emails": [], "birth_date": None}
+# rows deleted on erasure (an organisation's company record and charges stay; its people go)
+ERASED_TABLES = (ContactPoint, ExternalId, Consent, ConsentHistory, CareTask, OrganisationMember, BillingContact)
 
 
 async def profile_export(session: AsyncSession, customer_id: str) -> ProfileExport:
@@ -48,13 +49,15 @@ async def profile_export(session: AsyncSession, customer_id: str) -> ProfileExpo
             session, ConsentHistory, [customer_id], ConsentHistory.changed_at, ConsentHistory.id))[customer_id]],
         bookings=[booking_public(b, catalog.get(b.product_id)) for b in bookings],
         value=value_public(await repo.value_of(session, customer_id), customer_id, settings_of(session).currency),
-        care_tasks=[care_public(t) for t in await repo.care_tasks_of(session, customer_id)],
+        care_tasks=[work_item(t) for t in await repo.care_tasks_of(session, customer_id)],
         merges=[merge_public(m) for m in await repo.rows(session, MergeRecord,
                                                          where=(MergeRecord.surviving_id == customer_id,))],
         loyalty_view=LoyaltySummary(tier=member.tier, points_balance=member.points_balance) if member else None,
         complaints_view=[complaint_public(c) for c in await repo.complaints_of(session, customer_id)],
         feedback_view=[FeedbackPublic(response_id=f.response_id, nps=f.nps, csat=f.csat, submitted_at=f.submitted_at)
                        for f in await repo.feedback_of(session, customer_id)],
+        organisations=await organisations.links_of(session, customer_id),
+        **await contact_rights.export(session, customer_id),
     )
 
 
@@ -96,6 +99,7 @@ async def erase(session: AsyncSession, customer_id: str, *, requested_by: str, s
     blank_file(customer, "erased", now)
     for table in ERASED_TABLES:
         await session.execute(delete(table).where(table.customer_id.in_(keys)))
+    await contact_rights.erase(session, keys)
     await _scrub_events(session, keys)
     request = ErasureRequest(request_id=new_id(), customer_id=customer_id, requested_by=requested_by,
                              requested_at=now, services=list(dict.fromkeys([SERVICE, *services])))
@@ -109,17 +113,10 @@ async def erase(session: AsyncSession, customer_id: str, *, requested_by: str, s
 
 
 async def _scrub_events(session: AsyncSession, keys: list[str]) -> None:
-    """Personal data in our outbox and dead letters about these customers: published rows go, pending ones are redacted."""
+    """Our outbox and dead letters about these customers: published rows go (pending ones carry no personal
+    data — profile's events never do — and still have to reach the other services)."""
     record = outbox.OutboxRecord
     await session.execute(delete(record).where(record.key.in_(keys), record.published_at.is_not(None)))
-    pending = await repo.rows(session, record, where=(record.key.in_(keys), record.published_at.is_(None)))
-    for row in pending:
-        payload = json.loads(row.payload)
-        data = payload.get("data", {})
-        for name, blank in _PERSONAL_EVENT_DATA.items():
-            if name in data:
-                data[name] = blank
-        row.payload = json.dumps(payload, ensure_ascii=False)
     await session.execute(delete(DeadLetter).where(DeadLetter.key.in_(keys)))
 
 

@@ -23,7 +23,8 @@ from shared.errors import Problem
 log = logging.getLogger(__name__)
 
 COLUMNS = ("name", "phone", "email", "gender", "birth_date", "kind", "occupation", "province", "city", "address",
-           "preferred_channel", "preferred_language", "interests", "destinations", "tags", "source", "external_id")
+           "preferred_channel", "preferred_language", "interests", "destinations", "tags", "source", "external_id",
+           "acquisition_source", "acquisition_detail")
 LIST_SEPARATOR = ";"
 
 
@@ -58,6 +59,7 @@ def row_to_request(row: dict[str, str]) -> CustomerResolve:
         "phones": _split(row.get("phone")), "emails": _split(row.get("email")),
         "preferred_channel": get("preferred_channel"), "preferred_language": get("preferred_language"),
         "tags": _split(row.get("tags")),
+        "acquisition_source": get("acquisition_source"), "acquisition_detail": get("acquisition_detail"),
         "preferences": {"interests": _split(row.get("interests")), "destinations": _split(row.get("destinations"))},
     }
     if get("kind"):

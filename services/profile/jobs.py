@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from services.profile import care, scoring
+from services.profile import care, kpis, scoring, segment_membership
 from services.profile import repository as repo
 from shared.app import every
 from shared.db import transaction
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 NIGHTLY_AT = time(2, 0)  # business time zone
 CARE_EVERY_SECONDS = 300
 POPULARITY_EVERY_SECONDS = 600
+KPI_EVERY_SECONDS = 600
 
 
 def seconds_until_nightly(now: datetime, tz) -> float:  # noqa: ANN001
@@ -45,6 +46,16 @@ async def run_care(runtime: Runtime, now: datetime) -> dict[str, int]:
     return {"scheduled": created, **counts}
 
 
+async def run_segments(runtime: Runtime, now: datetime) -> dict[str, int]:
+    async with transaction(runtime.sessions) as session:
+        return await segment_membership.evaluate_all(session, now)
+
+
+async def run_kpi_gauges(runtime: Runtime, now: datetime) -> None:
+    async with runtime.read_sessions() as session:
+        await kpis.refresh_gauges(session, runtime.metrics.registry, now)
+
+
 JOBS = (
     # RFM, value classes and churn for everyone at 02:00 business time.
     every(lambda now, settings: seconds_until_nightly(now, settings.tz), run_nightly, name="profile-nightly-values"),
@@ -52,4 +63,8 @@ JOBS = (
     every(POPULARITY_EVERY_SECONDS, run_popularity, name="profile-popularity"),
     # Care tasks: schedule, and emit those due, every few minutes.
     every(CARE_EVERY_SECONDS, run_care, name="profile-care"),
+    # Segment memberships stored and their changes sent as segment-membership-changed.
+    every(segment_membership.EVERY_SECONDS, run_segments, name="profile-segments"),
+    # tourcrm_profile_kpi{kpi=...} for the trailing year.
+    every(KPI_EVERY_SECONDS, run_kpi_gauges, name="profile-kpi-gauges"),
 )

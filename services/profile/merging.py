@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo
+from services.profile import contact_rights, organisations, repository as repo
+from services.profile.account_models import BillingContact, CreditCharge
 from services.profile.customers import answer, set_contacts, updated_event
 from services.profile.models import (
     Booking, CareTask, ComplaintView, Consent, ConsentHistory, ContactPoint, Customer, CustomerValue, ExternalId,
@@ -23,9 +24,10 @@ from shared.db import new_id, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 
 PERSONAL_FIELDS = ("name", "gender", "birth_date", "occupation", "address", "preferred_channel", "preferred_language",
-                   "notes")
+                   "notes", "acquisition_detail")
 TIER_ORDER = ["regular", "silver", "gold", "platinum"]
-REPOINTED = (ExternalId, Booking, ComplaintView, FeedbackView, ConsentHistory)  # rows that simply follow the merge
+# rows that simply follow the merge
+REPOINTED = (ExternalId, Booking, ComplaintView, FeedbackView, ConsentHistory, BillingContact, CreditCharge)
 
 
 async def _lock_files(session: AsyncSession, surviving_id: str, merged_ids: list[str]) -> tuple[Customer, list[Customer]]:
@@ -60,6 +62,8 @@ async def merge(session: AsyncSession, surviving_id: str, merged_ids: list[str],
             await session.execute(update(model).where(model.customer_id == other.id).values(customer_id=survivor.id))
         await _move_consents(session, other.id, survivor.id)
         await _fold_membership(session, other.id, survivor.id)
+        await organisations.fold_people(session, other.id, survivor.id)
+        await contact_rights.repoint(session, other.id, survivor.id)
         await session.execute(delete(CareTask).where(CareTask.customer_id == other.id, CareTask.status == "scheduled"))
         await session.execute(delete(CustomerValue).where(CustomerValue.customer_id == other.id))
         changed |= _fold_file(survivor, other)
@@ -71,9 +75,9 @@ async def merge(session: AsyncSession, surviving_id: str, merged_ids: list[str],
     record = MergeRecord(id=new_id(), surviving_id=survivor.id, merged_ids=merged_ids, reason=reason,
                          merged_by=merged_by, merged_at=now)
     session.add(record)
-    outbox.emit(session, ev.CustomersMerged(customer_id=survivor.id, merged_ids=merged_ids, reason=reason), survivor.id)
+    outbox.emit(session, ev.CustomersMerged(customer_id=survivor.id, merged_ids=merged_ids), survivor.id)
     if changed:
-        outbox.emit(session, updated_event(survivor, sorted(changed), *contacts), survivor.id)
+        outbox.emit(session, updated_event(survivor, sorted(changed)), survivor.id)
     await session.flush()
     await recompute_customer(session, survivor.id, now=now)
     return record

@@ -28,6 +28,9 @@ class Customer(SQLModel, table=True):
     preferences: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     tags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     notes: str | None = Field(default=None, sa_column=Column(Text))
+    # how the customer came (referral, advertising, ota, walk-in, partner-agency, franchise-store, event) and which one
+    acquisition_source: str | None = Field(default=None, sa_column=Column(String(20), index=True))
+    acquisition_detail: str | None = Field(default=None, sa_column=Column(String(200)))
     merged_into: str | None = Field(default=None, sa_column=Column(String(100), index=True))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
@@ -114,6 +117,7 @@ class Booking(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancel_reason: str | None = Field(default=None, sa_column=Column(String(500)))
     refunded_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
+    refund_currency: str | None = Field(default=None, sa_column=Column(String(3)))  # the refund's, not the booking's
 
 
 class CustomerValue(SQLModel, table=True):
@@ -211,13 +215,21 @@ class CareTask(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("customer_id", "kind", "occasion", name="uq_care_task_occasion"),)
     id: str = Field(sa_column=Column(String(100), primary_key=True))
     customer_id: str = Field(sa_column=Column(String(100), nullable=False, index=True))
-    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    kind: str = Field(sa_column=Column(String(30), nullable=False))
     occasion: str = Field(sa_column=Column(String(100), nullable=False))
     due_at: datetime = Field(sa_column=utc_column(index=True))
     status: str = Field(default="scheduled", sa_column=Column(String(20), nullable=False, index=True))
     channel: str | None = Field(default=None, sa_column=Column(String(20)))
     note: str | None = Field(default=None, sa_column=Column(String(200)))
     emitted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # the staff work queue (worklist.py): who does it, until when it sleeps, the staff's note, the win-back offer
+    assignee: str | None = Field(default=None, sa_column=Column(String(100), index=True))
+    snoozed_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    staff_note: str | None = Field(default=None, sa_column=Column(String(1000)))
+    offer_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    offer_expires_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    completed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    contact_id: str | None = Field(default=None, sa_column=Column(String(100)))  # the contact that completed it
 
 
 class ErasureRequest(SQLModel, table=True):
@@ -244,3 +256,6 @@ class ProfileConfig(SQLModel, table=True):
     key: str = Field(sa_column=Column(String(50), primary_key=True))
     value: dict = Field(sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+from services.profile.contact_models import AtRiskEpisode, ContactRecord, LapseReason, Lead  # noqa: E402, F401

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo
+from services.profile import contacts, repository as repo
 from services.profile.models import Product
 from services.profile.customers import answer
 from services.profile.public import (
@@ -28,7 +28,7 @@ async def value(session: AsyncSession, customer_id: str) -> ValuePublic:
 
 
 async def overview(session: AsyncSession, customer_id: str) -> Overview:
-    """The 360 view: the file, consents, recent bookings, loyalty, complaints, satisfaction, value."""
+    """The 360 view: the file, consents, recent bookings, loyalty, complaints, satisfaction, value, contacts."""
     customer = await repo.get_customer(session, customer_id)
     bookings = await repo.bookings_of(session, customer_id)
     catalog = await repo.products_by_id(session, {b.product_id for b in bookings[:RECENT]})
@@ -50,6 +50,7 @@ async def overview(session: AsyncSession, customer_id: str) -> Overview:
             last_nps=last_nps.nps if last_nps else None, last_csat=last_csat.csat if last_csat else None,
             detractor=bool(last_nps and last_nps.nps is not None and last_nps.nps <= 6), responses=len(feedback)),
         value=value_public(await repo.value_of(session, customer_id), customer_id, settings_of(session).currency),
+        contacts=await contacts.summary(session, customer_id),
     )
 
 

@@ -3,28 +3,21 @@ functions that shape them from rows. Times are aware UTC, written as ISO 8601 wi
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel
 
 from services.profile import analytics
+from services.profile.contact_public import ContactPublic, ContactsSummary, LapsePublic, LeadPublic, WorkItem
+from services.profile.contact_public import WorkItem as CareTaskPublic, work_item as care_public  # noqa: F401
 from services.profile.models import (
-    Booking, CareTask, ComplaintView, Consent, ConsentHistory, Customer, CustomerValue, MergeRecord, Product, Segment,
+    Booking, ComplaintView, Consent, ConsentHistory, Customer, CustomerValue, MergeRecord, Product, Segment,
 )
+from services.profile.wire import Moment, Money
 
 T = TypeVar("T")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-Moment = Annotated[datetime, PlainSerializer(_iso, return_type=str),
-                   WithJsonSchema({"type": "string", "format": "date-time"})]
-Money = Annotated[Decimal, PlainSerializer(lambda d: str(d.quantize(analytics.CENT)), return_type=str),
-                  WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["5980.00"]})]
 
 
 class ExternalRefPublic(BaseModel):
@@ -53,6 +46,8 @@ class CustomerPublic(BaseModel):
     tags: list[str]
     notes: str | None = None
     external_ids: list[ExternalRefPublic]
+    acquisition_source: str | None = None
+    acquisition_detail: str | None = None
     version: int
     etag: str
     created_at: Moment
@@ -126,6 +121,7 @@ class BookingPublic(BaseModel):
     status: str
     cancelled_at: Moment | None = None
     refunded_amount: Money | None = None
+    refund_currency: str | None = None
 
 
 class Rfm(BaseModel):
@@ -163,18 +159,6 @@ class ValuePublic(BaseModel):
     treatment: str | None = None
     churn: Churn
     computed_at: Moment | None = None
-
-
-class CareTaskPublic(BaseModel):
-    id: str
-    customer_id: str
-    kind: str
-    occasion: str
-    due_at: Moment
-    status: str
-    channel: str | None = None
-    note: str | None = None
-    emitted_at: Moment | None = None
 
 
 class ComplaintPublic(BaseModel):
@@ -239,7 +223,8 @@ def customer_public(customer: Customer, contacts: tuple[list[str], list[str]],
         kind=customer.kind, phones=phones, emails=emails, address=customer.address,
         preferred_channel=customer.preferred_channel, preferred_language=customer.preferred_language,
         preferences=customer.preferences or {}, tags=customer.tags or [], notes=customer.notes,
-        external_ids=[ExternalRefPublic(**e) for e in external_ids], version=customer.version, etag=etag(customer),
+        external_ids=[ExternalRefPublic(**e) for e in external_ids], acquisition_source=customer.acquisition_source,
+        acquisition_detail=customer.acquisition_detail, version=customer.version, etag=etag(customer),
         created_at=customer.created_at, updated_at=customer.updated_at,
     )
 
@@ -262,7 +247,7 @@ def booking_public(b: Booking, product: Product | None = None) -> BookingPublic:
         product=product_public(product) if product else ProductPublic(id=b.product_id),
         amount=b.amount, currency=b.currency, party_size=b.party_size, travel_start=b.travel_start,
         travel_end=b.travel_end, completed_at=b.completed_at, status=b.status, cancelled_at=b.cancelled_at,
-        refunded_amount=b.refunded_amount,
+        refunded_amount=b.refunded_amount, refund_currency=b.refund_currency,
     )
 
 
@@ -279,12 +264,6 @@ def value_public(row: CustomerValue | None, customer_id: str, currency: str) -> 
                     at_risk_since=row.at_risk_since),
         computed_at=row.computed_at,
     )
-
-
-def care_public(task: CareTask) -> CareTaskPublic:
-    return CareTaskPublic(id=task.id, customer_id=task.customer_id, kind=task.kind, occasion=task.occasion,
-                          due_at=task.due_at, status=task.status, channel=task.channel, note=task.note,
-                          emitted_at=task.emitted_at)
 
 
 def complaint_public(c: ComplaintView) -> ComplaintPublic:
@@ -334,6 +313,7 @@ class Overview(BaseModel):
     complaints: ComplaintsSummary
     satisfaction: Satisfaction
     value: ValuePublic
+    contacts: ContactsSummary
 
 
 class Recommendation(BaseModel):
@@ -359,6 +339,23 @@ class FeedbackPublic(BaseModel):
     submitted_at: Moment
 
 
+class BillingContactPublic(BaseModel):
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    role: str | None = None
+    customer_id: str | None = None
+
+
+class OrganisationLink(BaseModel):
+    """A customer's place in an organisation: a person who books for it (`role`), or its billing contact."""
+
+    organisation_id: str
+    organisation: str
+    role: str | None = None
+    billing_contact: BillingContactPublic | None = None
+
+
 class ProfileExport(BaseModel):
     """All that profile holds about one customer (its part of a data-rights export); `found: false` when nothing."""
 
@@ -370,11 +367,15 @@ class ProfileExport(BaseModel):
     consent_history: list[ConsentPublic] = []
     bookings: list[BookingPublic] = []
     value: ValuePublic | None = None
-    care_tasks: list[CareTaskPublic] = []
+    care_tasks: list[WorkItem] = []
     merges: list[MergePublic] = []
     loyalty_view: LoyaltySummary | None = None
     complaints_view: list[ComplaintPublic] = []
     feedback_view: list[FeedbackPublic] = []
+    organisations: list[OrganisationLink] = []
+    contacts: list[ContactPublic] = []
+    leads: list[LeadPublic] = []
+    lapse_reason: LapsePublic | None = None
 
 
 class CustomerExport(BaseModel):

@@ -35,6 +35,8 @@ def _email(value: str) -> str:
 Phone = Annotated[str, Field(max_length=40), AfterValidator(_phone)]
 Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+AcquisitionSource = Literal["referral", "advertising", "ota", "walk-in", "partner-agency", "franchise-store", "event"]
+AcquisitionDetail = Annotated[str, Field(min_length=1, max_length=200, description="which OTA, partner, event …")]
 
 
 class Strict(BaseModel):
@@ -94,6 +96,8 @@ class CustomerFields(Strict):
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
     notes: str | None = Field(default=None, max_length=4000)
     external_ids: list[ExternalRef] = Field(default_factory=list, max_length=20)
+    acquisition_source: AcquisitionSource | None = Field(default=None, description="how the customer came")
+    acquisition_detail: AcquisitionDetail | None = None
 
 
 class CustomerCreate(CustomerFields):
@@ -123,6 +127,8 @@ class CustomerPatch(Strict):
     tags: list[ShortText] | None = Field(default=None, max_length=50)
     notes: str | None = Field(default=None, max_length=4000)
     external_ids: list[ExternalRef] | None = Field(default=None, max_length=20)
+    acquisition_source: AcquisitionSource | None = None
+    acquisition_detail: AcquisitionDetail | None = None
 
 
 class ConsentChanges(Strict):
@@ -160,6 +166,13 @@ CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Rate = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=8)]
 
 
+class Festival(Strict):
+    """A festival greeted by a care task (节日问候); lunar festivals move, so each year's date is given."""
+
+    name: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9-]*$", examples=["spring-festival"])
+    date: Day = Field(examples=["2027-02-06"])
+
+
 class ValueConfig(Strict):
     value_class_thresholds: list[Real] = Field(
         default=[0.5, 0.8, 0.95], min_length=3, max_length=3,
@@ -172,6 +185,12 @@ class ValueConfig(Strict):
         default_factory=dict, examples=[{"USD": "7.10"}],
         description="units of the business currency (TOURCRM_CURRENCY) per unit of each other currency; bookings in "
                     "a currency without a rate are left out of the monetary value and reported as `unconverted`")
+
+    festivals: list[Festival] = Field(default_factory=list, max_length=50, examples=[[
+        {"name": "spring-festival", "date": "2027-02-06"}, {"name": "mid-autumn", "date": "2027-09-15"}]],
+        description="festival greetings: a care task for every active customer, due at 09:00 on the day")
+    lapse_after_days: Whole = Field(default=365, ge=30, le=3650,
+                                    description="a customer without a booking for this long counts as lost")
 
     @field_validator("value_class_thresholds")
     @classmethod
@@ -186,3 +205,34 @@ class ValueConfig(Strict):
         if not all(0 <= h <= 23 for h in v):
             raise ValueError("hours are 0..23")
         return v
+
+
+BATCH_LIMIT = 1000
+
+
+class BookingBatchItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(max_length=50, description="booking-completed or booking-cancelled")
+    data: dict[str, Any] = Field(description="the event's data, as the single ingest takes it; checked item by item")
+
+
+class BookingBatch(BaseModel):
+    """Up to 1,000 booking events in one request (a booking backend catching up, a nightly export)."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: list[BookingBatchItem] = Field(min_length=1, max_length=BATCH_LIMIT)
+
+
+class BatchItemResult(BaseModel):
+    index: int = Field(description="the item's place in the request, from 0")
+    status: Literal["accepted", "rejected"]
+    event_id: str | None = Field(default=None, description="the event put on the bus, when accepted")
+    errors: list[dict[str, str]] = Field(default_factory=list, description="why not: field (items.N.…) and message")
+
+
+class BatchAccepted(BaseModel):
+    """What became of each item: the accepted ones were put on the bus in one transaction, the others not."""
+
+    accepted: int
+    rejected: int
+    items: list[BatchItemResult]

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import analytics, repository as repo
+from services.profile import analytics, repository as repo, winback
 from services.profile.config import exchange_of, get_config
 from services.profile.models import ComplaintView, CustomerValue, FeedbackView, MembershipView
 from services.profile.schemas import ValueConfig
@@ -126,7 +126,7 @@ async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str]
         signals = _signals(inputs.complaints.get(cid, []), inputs.feedback.get(cid, []), members[0] if members else None)
         score, reasons = analytics.churn(row.frequency, row.recency_days, row.rhythm_days, signals,
                                          now.astimezone(tz).date())
-        _apply_churn(session, row, score, reasons, config.churn_threshold, now)
+        await _apply_churn(session, row, score, reasons, config.churn_threshold, now)
         row.computed_at = now
     return rows
 
@@ -180,12 +180,17 @@ def _signals(complaints: list[ComplaintView], feedback: list[FeedbackView],
     )
 
 
-def _apply_churn(session: AsyncSession, row: CustomerValue, score: float, reasons: list[str], threshold: float,
-                 now: datetime) -> None:
+async def _apply_churn(session: AsyncSession, row: CustomerValue, score: float, reasons: list[str], threshold: float,
+                       now: datetime) -> None:
     row.churn_score, row.churn_reasons = score, reasons
-    if score >= threshold and not row.at_risk:
+    if winback.booked_since_mark(row):  # won back: a booking after the mark clears it, whatever the score says
+        row.at_risk, row.at_risk_since = False, None
+        await winback.close(session, row.customer_id, now, ended_by="booking")
+    elif score >= threshold and not row.at_risk:
         row.at_risk, row.at_risk_since = True, now
+        winback.mark(session, row, now)
         outbox.emit(session, ev.CustomerAtRisk(customer_id=row.customer_id, score=score, reasons=reasons),
                     row.customer_id)
     elif score < threshold and row.at_risk:
         row.at_risk, row.at_risk_since = False, None  # the episode is over; a new crossing is a new episode
+        await winback.close(session, row.customer_id, now, ended_by="score")

@@ -115,12 +115,16 @@ def _today(session: AsyncSession) -> date:
     return utcnow().astimezone(settings_of(session).tz).date()
 
 
-async def members(session: AsyncSession, segment: Segment, today: date) -> list[str]:
-    """The ids of the active files that match the segment's rules today."""
+def matching(segment: Segment, rows: dict[str, dict[str, Any]]) -> list[str]:
+    """The ids among `rows` (from `attributes`) that match the segment's rules."""
     rules = [Rule.model_validate(r) for r in segment.rules]
     combine = all if segment.match == "all" else any
-    rows = await attributes(session, today)
     return sorted(cid for cid, row in rows.items() if combine(matches(rule, row) for rule in rules))
+
+
+async def members(session: AsyncSession, segment: Segment, today: date) -> list[str]:
+    """The ids of the active files that match the segment's rules today."""
+    return matching(segment, await attributes(session, today))
 
 
 async def create_segment(session: AsyncSession, body: SegmentIn, *, created_by: str) -> SegmentPublic:

@@ -7,7 +7,7 @@ dispatched by type, so a new service takes part in the erasure report without a 
 
 from __future__ import annotations
 
-from services.profile import handlers as h
+from services.profile import handlers as h, worklist
 from shared import events as ev
 from shared.consumer import Subscriptions
 
@@ -20,7 +20,9 @@ SUBSCRIPTIONS: Subscriptions = {
     ev.PointsReversed: [h.on_points_movement],
     ev.PointsExpired: [h.on_points_expired],
     ev.TierChanged: [h.on_tier_changed],
-    ev.PointsExpiring: [h.on_points_expiring],
+    ev.PointsExpiring: [h.on_points_expiring, worklist.on_points_expiring],
+    ev.TierDowngradeWarning: [worklist.on_tier_downgrade_warning],
+    ev.WinBackOffered: [worklist.on_win_back_offered],
     ev.ComplaintFiled: [h.on_complaint_filed],
     ev.ComplaintEscalated: [h.on_complaint_escalated],
     ev.ComplaintResolved: [h.on_complaint_resolved],

@@ -53,7 +53,7 @@ async def test_richer_feedback_events(backend: Backend) -> None:
         await handlers.on_feedback_submitted(event(answer("c-1", csat=5, kind="follow-up",
                                                           complaint_id="no-such-complaint")), session)
         await handlers.on_detractor_detected(event(RicherDetractor(
-            response_id="r-9", customer_id="c-3", nps=None, csat=1, answers={"q1": "差"},
+            response_id="r-9", customer_id="c-3", nps=None, csat=1, answers={"q1": 1},
             product={"id": "P-9", "destination": "三亚", "supplier": "海景酒店"})), session)
     states = {c["id"]: c for c in (await svc.client.get("/v1/complaints", params={"customer": "c-1"})).json()["items"]}
     assert states[first["id"]]["state"] == "investigating"  # the named complaint, reopened by the detractor flag
@@ -62,4 +62,4 @@ async def test_richer_feedback_events(backend: Backend) -> None:
         recovery = (await session.execute(select(Complaint).where(Complaint.customer_id == "c-3"))).scalar_one()
     assert (recovery.product_id, recovery.destination, recovery.supplier, recovery.severity) == \
         ("P-9", "三亚", "海景酒店", "high")
-    assert "CSAT 1" in recovery.summary and '"q1": "差"' in recovery.context
+    assert "CSAT 1" in recovery.summary and '"q1": 1' in recovery.context

@@ -80,7 +80,7 @@ async def test_pause_stops_the_clocks_and_resume_moves_the_targets(backend: Back
 async def test_breach_marks_resolution_and_gauges(backend: Backend) -> None:
     svc = await backend.service("complaints")
     c = await file(svc.client, severity="critical", trip_phase="during")
-    await file(svc.client, "c-2", severity="low")
+    low = await file(svc.client, "c-2", severity="low")
     late = datetime.now(SH) + timedelta(hours=3)
     assert (await run_sla(svc.runtime, late))["alarms"] >= 4  # both clocks: warning and breach
     metrics = (await svc.client.get("/metrics")).text
@@ -90,6 +90,15 @@ async def test_breach_marks_resolution_and_gauges(backend: Backend) -> None:
     assert view["sla"]["met"] is False and view["sla"]["escalation_level"] >= 1
     [resolved] = await emitted(svc, "complaint-resolved")
     assert resolved["sla_met"] is False
+    assert "tourcrm_complaints_sla_compliance_ratio NaN" in metrics  # nothing resolved yet
+    on_time = await walk(svc.client, low["id"], "resolved")
+    assert on_time["sla"]["met"] is True
+    await run_sla(svc.runtime, datetime.now(SH))
+    metrics = (await svc.client.get("/metrics")).text
+    assert "tourcrm_complaints_sla_compliance_ratio 0.5" in metrics  # one of the two resolved met its target
+    await run_sla(svc.runtime, datetime.now(SH) + timedelta(days=31))
+    metrics = (await svc.client.get("/metrics")).text
+    assert "tourcrm_complaints_sla_compliance_ratio NaN" in metrics  # both resolved more than 30 days ago
 
 
 async def test_the_round_walks_every_running_clock(backend: Backend, monkeypatch) -> None:  # noqa: ANN001

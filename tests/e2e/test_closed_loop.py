@@ -25,22 +25,22 @@ def trip() -> BookingCompleted:
         travel_start=(ended - timedelta(days=4)).date(), travel_end=ended.date(), completed_at=ended - timedelta(days=20))
 
 
-async def sent_invitation(feedback: RunningService, kind: str) -> dict[str, Any] | None:
+async def sent_invitation(feedback: RunningService, kind: str, customer: str = CUSTOMER) -> dict[str, Any] | None:
     await feedback.client.post("/v1/surveys/dispatch")
-    listed = await feedback.client.get("/v1/surveys/invitations", params={"customer_id": CUSTOMER, "status": "sent"})
+    listed = await feedback.client.get("/v1/surveys/invitations", params={"customer_id": customer, "status": "sent"})
     found = [i for i in listed.json()["items"] if i["kind"] == kind]
     return found[0] if found else None
 
 
-async def answer_unhappily(feedback: RunningService, kind: str, comment: str) -> None:
+async def answer_unhappily(feedback: RunningService, kind: str, comment: str, customer: str = CUSTOMER) -> None:
     """The app, for its signed-in customer, answers the survey of `kind` as unhappily as it can."""
     invitation: dict[str, Any] = {}
 
     async def sent() -> bool:
-        invitation.update(await sent_invitation(feedback, kind) or {})
+        invitation.update(await sent_invitation(feedback, kind, customer) or {})
         return bool(invitation)
     await eventually(sent)
-    async with feedback.client_as("customer", customer=CUSTOMER) as app:
+    async with feedback.client_as("customer", customer=customer) as app:
         form = (await app.get(f"/v1/surveys/invitations/{invitation['token']}")).json()
         lowest = {"nps": 1, "csat": 1, "rating": 1}
         answers = {q["id"]: lowest.get(q["type"], comment) for q in form["questions"]}
@@ -70,6 +70,9 @@ async def test_an_unhappy_answer_is_recovered_and_an_unhappy_follow_up_reopens_t
     await eventually(lambda: the_complaint(complaints))
     complaint = await the_complaint(complaints)
     assert complaint["source"] == "survey" and complaint["booking_id"] == "B-loop"
+    # the comment never travels on the bus: complaints read it from feedback's API by response id
+    detail = (await complaints.client.get(f"/v1/complaints/{complaint['id']}")).json()
+    assert "导游态度恶劣" in detail["description"] and "导游态度恶劣" in detail["summary"]
 
     await walk(complaints.client, complaint["id"], "resolved", solution={"kind": "goodwill_points", "points": 500})
 

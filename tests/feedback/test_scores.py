@@ -80,6 +80,8 @@ async def test_scores_through_the_api(backend: Backend) -> None:
     metrics = (await feedback.client.get("/metrics")).text
     assert "tourcrm_feedback_nps_rolling 28.6" in metrics
     assert "tourcrm_feedback_response_rate 0.875" in metrics
+    # all 7 answers: guide (5, 3) → 75, lodging (4, 2, 3) → 50, weighted 2 : 1 → 66.7
+    assert "tourcrm_feedback_csi_rolling 66.7" in metrics
 
 
 async def test_config_is_checked(backend: Backend) -> None:

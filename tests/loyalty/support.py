@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from services.loyalty.models import LedgerEntry, Lot, Member, Redemption
+from services.loyalty.models import KnownCustomer, LedgerEntry, Lot, Member, Redemption
 from shared.bus import Record
-from shared.events import BookingCancelled, BookingCompleted, EventData, Product, new_event
+from shared.events import BookingCancelled, BookingCompleted, CustomerRegistered, EventData, Product, new_event
 from shared.inbox import InboxRecord
 from shared.outbox import OutboxRecord
 from tests.conftest import Backend, RunningService, eventually
@@ -39,6 +39,18 @@ async def publish(backend: Backend, *events: EventData, source: str = "booking-w
         records.append(Record(data.topic, subject, envelope.to_bytes()))
     await backend.bus().publish(records)
     return ids
+
+
+async def registered(backend: Backend, loyalty: RunningService, *customer_ids: str) -> None:
+    """Profile registers the customers (customer-registered on the bus); wait until loyalty knows them all:
+    loyalty enrols only customers it knows."""
+    await publish(backend, *[CustomerRegistered(customer_id=c) for c in customer_ids], source="tourcrm/profile")
+
+    async def known() -> bool:
+        async with loyalty.runtime.read_sessions() as s:
+            found = (await s.execute(select(func.count()).where(KnownCustomer.customer_id.in_(customer_ids))))
+            return found.scalar_one() == len(set(customer_ids))
+    await eventually(known)
 
 
 async def applied(loyalty: RunningService, count: int) -> None:

@@ -12,7 +12,7 @@ async def test_merge_moves_points_lots_holds_and_history_to_the_surviving_id_onc
     await publish(backend, completed("c-keep", "B-k", "1000.00"), completed("c-dup", "B-d", "600.00"))
     await applied(loyalty, 2)
     hold = (await loyalty.client.post("/v1/members/c-dup/redemptions", json={"points": 200}, headers=key())).json()
-    merged = CustomersMerged(customer_id="c-keep", merged_ids=["c-dup"], reason="same phone")
+    merged = CustomersMerged(customer_id="c-keep", merged_ids=["c-dup"])
     await publish(backend, merged, merged, source="tourcrm/profile")  # a re-sent merge changes nothing
     await applied(loyalty, 4)
     view = await member(loyalty, "c-keep")

@@ -10,7 +10,9 @@ from services.loyalty.tiers import review_tiers
 from shared.db import transaction, utcnow
 from shared.events import ComplaintReopened, ComplaintResolved, CustomerAtRisk, FeedbackSubmitted
 from tests.conftest import Backend
-from tests.loyalty.support import applied, assert_ledger_consistent, balance, completed, emitted, member, publish
+from tests.loyalty.support import (
+    applied, assert_ledger_consistent, balance, completed, emitted, member, publish, registered,
+)
 
 
 async def run(loyalty, step, now: datetime) -> int:  # noqa: ANN001
@@ -166,13 +168,14 @@ async def test_campaigns_target_stop_at_budget_and_report_roi(backend: Backend) 
 
 async def test_family_members_pool_into_the_head_account_each_with_their_own_history(backend: Backend) -> None:
     loyalty = await backend.service("loyalty")
+    await registered(backend, loyalty, "c-head", "c-kid")
     r = await loyalty.client.post("/v1/members", json={"customer_id": "c-head", "member_type": "family",
                                                        "members": ["c-kid"]})
     assert r.status_code == 201, r.text
     assert r.json()["roster"] == ["c-kid"]
     assert (await loyalty.client.post("/v1/members", json={"customer_id": "c-solo", "members": ["x"]})).status_code == 422
     await publish(backend, completed("c-kid", "B-kid", "700.00"), completed("c-head", "B-head", "300.00"))
-    await applied(loyalty, 2)
+    await applied(loyalty, 4)  # the two registrations and the two bookings
     assert await balance(loyalty, "c-head") == 1000
     kid = await member(loyalty, "c-kid")
     assert (kid["account_id"], kid["points_balance"]) == ("c-head", 1000)

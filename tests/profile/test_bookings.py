@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+
 from shared.bus import Record
+from shared.inbox import InboxRecord
 from shared.events import (
     BOOKINGS, COMPLAINTS, FEEDBACK, LOYALTY, BookingCompleted, ComplaintFiled, FeedbackSubmitted, MemberEnrolled,
     PointsEarned, TierChanged, new_event,
 )
-from tests.conftest import Backend, eventually
+from tests.conftest import Backend, RunningService, eventually
 from tests.profile.helpers import PRODUCTS, booking, booking_rows, create, post_booking, wait_bookings
 
 
@@ -115,3 +118,41 @@ async def test_overview_is_built_from_consumed_events(backend: Backend) -> None:
     assert view["bookings"]["recent"][0]["product"]["name"] == "三亚海景度假酒店"
     reasons = " | ".join(view["value"]["churn"]["reasons"])
     assert "1 open complaint(s)" in reasons and "detractor score 4" in reasons
+
+
+async def test_a_batch_of_bookings_is_checked_item_by_item_and_the_valid_ones_apply_once(backend: Backend) -> None:
+    profile = await backend.service("profile")
+    good = [booking(f"BB-{n}", f"c-batch-{n % 3}") for n in range(5)]
+    items = [{"type": "booking-completed", "data": b} for b in good]
+    items.insert(2, {"type": "booking-completed", "data": good[0] | {"currency": "ZZZ", "booking_id": "BB-bad"}})
+    items.insert(4, {"type": "booking-teleported", "data": good[1]})
+    items.append({"type": "booking-cancelled", "data": {"booking_id": "BB-4", "customer_id": "c-batch-1",
+                                                        "reason": "changed plans", "cancelled_at": good[4]["completed_at"]}})
+    r = await profile.client.post("/v1/bookings/batch", json={"items": items})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert (answer["accepted"], answer["rejected"]) == (6, 2)
+    assert [i["status"] for i in answer["items"]] == ["accepted"] * 2 + ["rejected", "accepted", "rejected"] + ["accepted"] * 3
+    assert answer["items"][2]["errors"][0]["field"] == "items.2.data.currency"
+    assert answer["items"][4]["errors"][0]["field"] == "items.4.type"
+    again = await profile.client.post("/v1/bookings/batch", json={"items": items})  # resent after a lost answer
+    assert again.json()["accepted"] == 6
+    sent = [i["event_id"] for i in answer["items"] + again.json()["items"] if i["event_id"]]
+    await eventually(lambda: _applied(profile, sent))
+    rows = {b.booking_id: b.status for b in await booking_rows(profile)}
+    assert rows == {"BB-0": "completed", "BB-1": "completed", "BB-2": "completed", "BB-3": "completed",
+                    "BB-4": "cancelled"}  # each booking once; the bad one nowhere
+    value = (await profile.client.get("/v1/customers/c-batch-0/value")).json()
+    assert value["frequency"] == 2  # BB-0 and BB-3, once each though sent twice
+
+    too_many = {"items": [{"type": "booking-completed", "data": good[0]}] * 1001}
+    r = await profile.client.post("/v1/bookings/batch", json=too_many)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "items"
+    async with profile.client_as("profile:write") as writer:
+        assert (await writer.post("/v1/bookings/batch", json={"items": items[:1]})).status_code == 403
+
+
+async def _applied(profile: RunningService, event_ids: list[str]) -> bool:
+    async with profile.runtime.read_sessions() as s:
+        seen = (await s.execute(select(InboxRecord.event_id).where(InboxRecord.event_id.in_(event_ids)))).scalars()
+        return len(set(seen)) == len(set(event_ids))

@@ -100,7 +100,7 @@ async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group
     time), redemptions from both never overdraw one member, /metrics counts both, and booking-completed is
     applied once."""
     from shared.bus import Record
-    from shared.events import new_event
+    from shared.events import CustomerRegistered, new_event
     from tests.conftest import TEST_KEY_ENTRIES, TEST_KEYS, eventually, free_port
     from tests.loyalty.support import completed
 
@@ -123,7 +123,14 @@ async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group
                     return False
 
             await eventually(ready, timeout=90)
-            assert (await client.post("/v1/members", json={"customer_id": "w1"})).status_code in (200, 201)
+            bus = kafka_only.bus()  # profile registers w1 first: loyalty enrols only customers it knows
+            known = new_event(CustomerRegistered(customer_id="w1"), source="tourcrm/profile", subject="w1")
+            await bus.publish([Record(known.topic, "w1", known.to_bytes())])
+
+            async def enrolled() -> bool:
+                return (await client.post("/v1/members", json={"customer_id": "w1"})).status_code in (200, 201)
+
+            await eventually(enrolled, timeout=60)
             adjust = await client.post("/v1/members/w1/adjustments", json={"points": 1000, "reason": "test"},
                                        headers={"Idempotency-Key": "w1-credit"})
             assert adjust.status_code == 201, adjust.text
@@ -142,7 +149,6 @@ async def test_serve_with_two_workers_shares_one_database_and_one_consumer_group
 
             for _ in range(5):
                 await eventually(counted_by_every_worker, timeout=10)
-            bus = kafka_only.bus()
             event = new_event(completed("w1", "B-w1", "1000.00"), source="booking-web", subject="w1")
             for _ in range(2):  # a retried booking-completed earns once
                 await bus.publish([Record(event.topic, "w1", event.to_bytes())])

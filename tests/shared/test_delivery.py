@@ -207,7 +207,7 @@ async def test_malformed_records_are_dead_lettered_with_a_reason_while_good_ones
     unknown = json.loads(sample.order_event("c-bad", 11).to_bytes())
     unknown["type"] = "booking-teleported"
     not_ours = json.loads(sample.order_event("c-bad", 12).to_bytes())
-    not_ours["type"], not_ours["dataschema"] = "customer-updated", "tourcrm:customer-updated:1"  # bad data, but
+    not_ours["type"], not_ours["dataschema"] = "customer-updated", "tourcrm:customer-updated:2"  # bad data, but
     # a type this consumer does not handle: that is for its own consumers to park, not this one
     records = [
         Record(BOOKINGS, "c-good", good[0].to_bytes()),

@@ -11,7 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from shared.asyncapi import render
-from shared.events import EVENT_TYPES, TOPICS, BookingCompleted, EventError, decode, new_event
+from shared.events import (
+    EVENT_TYPES, TOPICS, BookingCompleted, CustomerRegistered, CustomersMerged, EventError, decode, new_event,
+)
 from shared.logging import correlation_id
 from shared.settings import Settings
 from tourcrm import settings_for
@@ -129,3 +131,18 @@ def test_a_topic_prefix_without_a_separator_gets_a_dot(monkeypatch: pytest.Monke
     for kept in ("probe.", "probe-", "probe_", ""):
         monkeypatch.setenv("TOURCRM_TOPIC_PREFIX", kept)
         assert make_bus(Settings(kafka_bootstrap_servers="127.0.0.1:9092")).physical(BOOKINGS) == kept + BOOKINGS
+
+
+def test_records_of_an_older_version_still_apply_without_what_the_new_one_dropped() -> None:
+    """Records written before personal data left the bus (version 1) are still on the topics after an upgrade:
+    they apply, and the personal fields they carry are not kept; a version nobody wrote is refused."""
+    envelope = new_event(CustomerRegistered(customer_id="c-1", preferred_language="en"), source="tourcrm/profile")
+    old = json.loads(envelope.to_bytes()) | {"dataschema": "tourcrm:customer-registered:1"}
+    old["data"] |= {"name": "王小明", "phones": ["+8613800138000"], "emails": ["w@example.cn"], "birth_date": "1990-01-01"}
+    _, data = decode(json.dumps(old).encode())
+    assert data == CustomerRegistered(customer_id="c-1", preferred_language="en")
+    with pytest.raises(EventError, match="unsupported dataschema"):
+        decode(json.dumps(old | {"dataschema": "tourcrm:customer-registered:3"}).encode())
+    merged = json.loads(new_event(CustomersMerged(customer_id="c-1", merged_ids=["c-2"]), source="x").to_bytes())
+    merged |= {"dataschema": "tourcrm:customers-merged:1", "data": merged["data"] | {"reason": "同一人"}}
+    assert decode(json.dumps(merged).encode())[1] == CustomersMerged(customer_id="c-1", merged_ids=["c-2"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaProducer
@@ -125,4 +126,32 @@ async def test_the_lag_of_a_stalled_consumer_shows_without_a_commit(kafka_only: 
     await eventually(lambda: lag_is(runtime, 5), timeout=20)
     bus_consumer.handler = handler
     await eventually(lambda: equals(effect_count(runtime), 5))
+    await eventually(lambda: lag_is(runtime, 0))
+
+
+async def test_a_record_the_kafka_client_cannot_read_is_parked_and_every_partition_goes_on(kafka_only: Backend) -> None:
+    """A header name that is not UTF-8, written by kcat (librdkafka): aiokafka fails inside getmany for the whole
+    consumer, on every poll. The consumer finds the record, parks it with the reason, and goes on."""
+    runtime = await kafka_only.runtime(sample.SPEC, await kafka_only.database())
+    topic = kafka_only.prefix + BOOKINGS
+    await kafka_only.bus().ensure_topics([BOOKINGS])
+
+    def kcat(partition: int, key: str, value: bytes, header: bytes = b"") -> None:
+        command = [b"kcat", b"-P", b"-b", kafka_only.kafka_servers.encode(), b"-t", topic.encode(),
+                   b"-p", str(partition).encode(), b"-k", key.encode()] + ([b"-H", header] if header else [])
+        subprocess.run(command, input=value, check=True, timeout=30)  # one record: the value has no newline
+
+    kcat(0, "c-p0", event_bytes("c-p0", 0))
+    kcat(0, "c-bad", event_bytes("c-bad", 0), header=b"\xff\xfe=v")
+    for seq in (1, 2):
+        kcat(0, "c-p0", event_bytes("c-p0", seq))
+    for seq in range(3):
+        kcat(1, "c-p1", event_bytes("c-p1", seq))
+
+    await eventually(lambda: equals(effect_count(runtime), 6))
+    assert await applied_by_customer(runtime) == {
+        customer: [sample.booking_id(customer, seq) for seq in range(3)] for customer in ("c-p0", "c-p1")}
+    [letter] = await runtime.consumer.dead_letters()
+    assert (letter.partition, letter.offset) == (0, 1)
+    assert "record not readable by the Kafka client" in letter.error and "UnicodeDecodeError" in letter.error
     await eventually(lambda: lag_is(runtime, 0))

@@ -7,7 +7,7 @@ idempotent by state and run in the fast lane. The privacy export comes from `pri
 
 from __future__ import annotations
 
-from services.loyalty.api import admin, members, redemptions
+from services.loyalty.api import admin, checkout, insights, member_events, members, redemptions
 
 # side by side, not nested: a route's path (its label in the request metrics) is then the full /v1/… path
-routers = [admin.router, members.router, redemptions.router]
+routers = [admin.router, members.router, redemptions.router, insights.router, checkout.router, member_events.router]

@@ -66,12 +66,12 @@ async def create_campaign(body: CampaignCreate, client: Scope("loyalty:admin"), 
 
 @router.post("/campaigns/{campaign_id}/end", response_model=CampaignPublic)
 async def end_campaign(campaign_id: str, client: Scope("loyalty:admin"), session: UnitOfWork) -> CampaignPublic:
-    return campaign_public(await campaigns.end(session, campaign_id))
+    return campaign_public(await campaigns.end(session, campaign_id, utcnow()))
 
 
 @router.get("/campaigns/{campaign_id}/report", response_model=CampaignReport)
 async def report(campaign_id: str, client: Scope("loyalty:admin"), session: ReadSessionDep) -> CampaignReport:
-    return CampaignReport(**await campaigns.report(session, campaign_id))
+    return CampaignReport(**await campaigns.report(session, campaign_id, utcnow()))
 
 
 @router.get("/reports/liability", response_model=Liability)

@@ -27,7 +27,8 @@ async def create_member(body: MemberCreate, client: Scope("loyalty:redeem", cust
     """Enrol a customer (with a family's or enterprise's roster); 200 when already a member of that type."""
     client.ensure_reaches(body.customer_id, "customer", body.customer_id)
     member, created = await members.enrol(session, body.customer_id, utcnow(), member_type=body.member_type,
-                                          points_to=body.points_to, roster=body.members)
+                                          points_to=body.points_to, roster=body.members,
+                                          organisation_id=body.organisation_id)
     if not created and member.member_type != body.member_type:
         raise Conflict(f"{body.customer_id} is already a {member.member_type} member")
     await session.flush()

@@ -3,6 +3,7 @@ declares its answer (services/profile/public.py); every state-changing route run
 
 from __future__ import annotations
 
-from services.profile.api import bookings, customers, data_rights, insights
+from services.profile.api import bookings, contacts, customers, data_rights, insights, organisations, reports, worklist
 
-ROUTERS = (customers.router, bookings.router, insights.router, data_rights.router)
+ROUTERS = (customers.router, bookings.router, insights.router, data_rights.router, organisations.router,
+           reports.router, contacts.router, worklist.router)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from services.profile import bookings, overview
 from services.profile.public import Accepted, BookingPublic, ProductPublic
+from services.profile.schemas import BatchAccepted, BookingBatch
 from shared import events as ev
 from shared.app import ReadSessionDep, UnitOfWork
 from shared.auth import Scope
@@ -28,6 +29,14 @@ async def ingest_booking_cancelled(body: ev.BookingCancelled, session: UnitOfWor
     """Validate a booking-cancelled and put it on tourcrm.bookings."""
     envelope = bookings.ingest(session, body)
     return Accepted(event_id=envelope.id, type=envelope.type)
+
+
+@router.post("/bookings/batch", response_model=BatchAccepted)
+async def ingest_bookings(body: BookingBatch, session: UnitOfWork, client: Scope("events:publish")) -> BatchAccepted:
+    """Up to 1,000 booking-completed / booking-cancelled events, each checked alone: the valid ones are put on
+    tourcrm.bookings in one transaction and the answer says, item by item, what was accepted and why the rest was
+    not. A booking id is applied once, so a batch may be sent again after a failure."""
+    return bookings.ingest_batch(session, [item.model_dump() for item in body.items])
 
 
 @router.get("/customers/{customer_id}/bookings", response_model=Page[BookingPublic])

@@ -18,7 +18,7 @@ from shared.db import utcnow
 from shared.pages import Cursor, Limit, Page
 
 router = APIRouter(prefix="/v1", tags=["insights"])
-CareStatus = Annotated[str | None, Query(pattern="^(scheduled|emitted|skipped)$")]
+CareStatus = Annotated[str | None, Query(pattern="^(scheduled|emitted|skipped|completed)$")]
 Purpose = Annotated[str, Query(pattern="^(marketing|surveys|service)$")]
 
 
