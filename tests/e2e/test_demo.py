@@ -80,7 +80,14 @@ async def test_demo_enters_what_it_reports_and_a_second_run_doubles_nothing(back
     members = [(await loyalty.get(f"/v1/members/{c['id']}")).json() for c in seen["customers"]]
     assert report.members == len([m for m in members if m.get("tier")]) == CUSTOMERS
     assert report.redemptions["captured"] >= 1 and sum(report.redemptions.values()) == len(plan.redeemers)
-    assert [c["id"] for c in (await loyalty.get("/v1/campaigns")).json()["items"]] == [report.campaign]
+    campaigns = {c["id"]: c for c in (await loyalty.get("/v1/campaigns")).json()["items"]}
+    assert set(campaigns) == {report.campaign, report.segment_campaign}
+    assert campaigns[report.segment_campaign]["segment_id"] and float(campaigns[report.segment_campaign]["control_pct"]) > 0
+
+    profile = services["profile"].client
+    contacts = [x for c in seen["customers"] for x in await every(profile, f"/v1/customers/{c['id']}/contacts")]
+    assert report.contacts == len(contacts) > 0 and report.leads > 0
+    assert report.organisations == len(await every(profile, "/v1/organisations")) > 0
 
     with pytest.raises(demo.AlreadyLoaded):
         await demo.run(urls, TEST_KEYS["all"], customers=CUSTOMERS, seed=SEED + 1, wait_seconds=5)

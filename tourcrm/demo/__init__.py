@@ -49,6 +49,10 @@ class Report:
     members: int = 0
     redemptions: Counter = field(default_factory=Counter)  # captured / released
     campaign: str | None = None
+    segment_campaign: str | None = None
+    contacts: int = 0
+    leads: int = 0
+    organisations: int = 0
     skipped: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -58,7 +62,10 @@ class Report:
                  f"{self.escalating} left unanswered for the SLA job to escalate "
                  "(critical, during the trip: 15 min by default)",
                  f"answers     {self.answers} ({', '.join(f'{k} {v}' for k, v in sorted(self.answers_by_language.items()))})",
-                 f"loyalty     {self.members} members, redemptions {dict(self.redemptions)}, campaign {self.campaign}"]
+                 f"loyalty     {self.members} members, redemptions {dict(self.redemptions)}, campaigns "
+                 f"{self.campaign}, {self.segment_campaign} (a segment, with a control group)",
+                 f"accounts    {self.contacts} contacts ({self.leads} leads), {self.organisations} organisations "
+                 "with credit, charges and payments"]
         if self.skipped:
             lines.append(f"skipped     {', '.join(self.skipped)} (service not reachable)")
         return "\n".join(lines)
@@ -123,7 +130,7 @@ def areas() -> list[tuple[str, Callable[[Demo], Awaitable[None]]]]:
     """The areas in the order they run: (service it needs, function). One function per area; the areas
     still to come — contact history, organisations and credit, segment campaigns with control groups —
     go here, each as its own function in its own module."""
-    from tourcrm.demo import complaints, customers, feedback, loyalty
+    from tourcrm.demo import accounts, complaints, customers, feedback, loyalty
 
     return [
         ("loyalty", loyalty.campaign),  # before the bookings, so that some of them earn its bonus
@@ -132,9 +139,9 @@ def areas() -> list[tuple[str, Callable[[Demo], Awaitable[None]]]]:
         ("feedback", feedback.answer_surveys),  # before the complaints: an answer never lands on one of them
         ("complaints", complaints.file_and_walk),
         ("loyalty", loyalty.members_and_redemptions),
-        # Still to come, each a function of its own module here (added when their branches merge): contact
-        # history (profile), organisations and credit (profile → loyalty), segment campaigns with control
-        # groups (profile segments → loyalty campaigns).
+        ("profile", accounts.contacts),
+        ("profile", accounts.organisations),
+        ("loyalty", loyalty.segment_campaign),  # needs profile too (the segment)
     ]
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from tourcrm.demo import Demo
 
 CAMPAIGN = "demo-sanya-double-points"
+SEGMENT_CAMPAIGN = "demo-beach-lovers-bonus"
 
 
 async def campaign(demo: Demo) -> None:
@@ -51,3 +52,17 @@ async def _redeem(demo: Demo, n: int, capture: bool) -> None:
     outcome = "capture" if capture else "release"
     await demo.call("loyalty", "POST", f"/v1/redemptions/{held.json()['id']}/{outcome}")
     demo.report.redemptions["captured" if capture else "released"] += 1
+
+
+async def segment_campaign(demo: Demo) -> None:
+    """A profile segment (customers who like beaches) and a bonus campaign aimed at it that holds out a 20 %
+    control group, so that its report can show the uplift."""
+    segment = await demo.call("profile", "POST", "/v1/segments", json={
+        "name": f"演示：爱海滩的客户 / beach lovers (seed {demo.plan.seed})",
+        "rules": [{"field": "interests", "op": "contains", "value": "beach"}]})
+    today = date.today()
+    await demo.call("loyalty", "POST", "/v1/campaigns", json={
+        "id": SEGMENT_CAMPAIGN, "name": "海滩爱好者加赠积分 / beach lovers' bonus", "kind": "bonus",
+        "bonus_points": 300, "segment_id": segment.json()["id"], "control_pct": 20,
+        "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=60)).isoformat()}, ok=(201, 409))
+    demo.report.segment_campaign = SEGMENT_CAMPAIGN
