@@ -57,11 +57,12 @@ class Report:
 
     def summary(self) -> str:
         states = ", ".join(f"{s} {n}" for s, n in sorted(self.complaints.items()))
+        languages = self.answers_by_language.items()
         lines = [f"customers   {self.customers}", f"bookings    {self.bookings} ({self.cancelled} cancelled)",
                  f"complaints  {sum(self.complaints.values())}: {states}; {self.reopened} reopened, "
                  f"{self.escalating} left unanswered for the SLA job to escalate "
                  "(critical, during the trip: 15 min by default)",
-                 f"answers     {self.answers} ({', '.join(f'{k} {v}' for k, v in sorted(self.answers_by_language.items()))})",
+                 f"answers     {self.answers} ({', '.join(f'{k} {v}' for k, v in sorted(languages))})",
                  f"loyalty     {self.members} members, redemptions {dict(self.redemptions)}, campaigns "
                  f"{self.campaign}, {self.segment_campaign} (a segment, with a control group)",
                  f"accounts    {self.contacts} contacts ({self.leads} leads), {self.organisations} organisations "
@@ -83,7 +84,10 @@ class Demo:
         self.wait_seconds = wait_seconds
         self._gate = asyncio.Semaphore(concurrency)
         headers = {"Authorization": f"Bearer {key}"}
-        self.http = {s: httpx.AsyncClient(base_url=urls[s], headers=headers, timeout=120) for s in SERVICES}
+        # idle connections are dropped before the server (uvicorn: after 5 s) drops them under a request
+        limits = httpx.Limits(keepalive_expiry=2)
+        self.http = {s: httpx.AsyncClient(base_url=urls[s], headers=headers, timeout=120, limits=limits)
+                     for s in SERVICES}
 
     async def close(self) -> None:
         for client in self.http.values():

@@ -55,7 +55,8 @@ async def organisations(demo: Demo) -> None:
         if trip.cancel is None:
             trips_of.setdefault(trip.person, []).append(trip.body)
     people = sorted(trips_of)
-    for i, (name, industry, size, province, city) in enumerate(COMPANIES[:max(1, min(len(COMPANIES), len(people) // 5))]):
+    companies = COMPANIES[:max(1, min(len(COMPANIES), len(people) // 5))]
+    for i, (name, industry, size, province, city) in enumerate(companies):
         body = {"name": name, "registration_number": f"91{demo.plan.seed % 10_000:04d}DEMO{i:08d}",
                 "industry": industry, "size": size, "address": {"province": province, "city": city},
                 "account_owner": "agent-wang", "billing_contacts": [{"name": "财务部", "role": "finance"}]}

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import phonenumbers
 
-from tourcrm.demo.catalog import CITIES_CN, CITIES_EN, COMPLAINTS, DIETARY, INTERESTS, PRODUCTS
+from tourcrm.demo.catalog import CITIES_CN, CITIES_EN, COMPLAINTS, DIETARY, ESCALATING, INTERESTS, PRODUCTS
 
 EXTERNAL_SOURCE = "tourcrm-demo"  # every demo customer carries external id (tourcrm-demo, c00000 …)
 STOPS = ["received", "classified", "investigating", "solution_proposed", "customer_agreed", "executing",
@@ -73,8 +73,7 @@ def make_plan(seed: int, customers: int, today: date) -> Plan:
             stop = STOPS[i % len(STOPS)] if i != len(STOPS) else "investigating"
             plan.complaints.append(ComplaintPlan(rng.choice(kept), COMPLAINTS[i % len(COMPLAINTS)], stop,
                                                  reopen=i == len(STOPS)))
-        plan.complaints.append(ComplaintPlan(rng.choice(kept), ("tour_guide", "during", "游客在景区摔伤，已送医院",
-                                                                "safety_incident"), "received", escalate=True))
+        plan.complaints.append(ComplaintPlan(rng.choice(kept), ESCALATING, "received", escalate=True))
     travellers = sorted({trips[i].person for i in kept})
     chosen = rng.sample(travellers, max(1, len(travellers) // 12)) if travellers else []
     plan.redeemers = [(p, rng.random() < 0.75) for p in sorted(chosen)]
