@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run stack stack-down status test test-fast tools services stop-services bench asyncapi clean
+.PHONY: install run demo stack stack-down status test test-fast tools services stop-services bench asyncapi clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tourcrm needs Python 3.11 or newer")'
@@ -18,6 +18,9 @@ install: $(STAMP)  ## virtualenv with tourcrm and its test tools
 
 run: install  ## embedded mode: all four services in one process, SQLite under var/, demo data
 	$(BIN)/tourcrm run
+
+demo: install  ## 2,000 demo customers into the running stack, through its API (`make run` first)
+	$(BIN)/tourcrm demo
 
 STACK_ARGS ?=  # e.g. make stack STACK_ARGS="--replicas loyalty=2"
 

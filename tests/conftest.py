@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -30,7 +31,7 @@ from shared.bus import Bus, MemoryBus
 from shared.kafka import KafkaBus
 from shared.logging import JsonFormatter, quiet_libraries
 from shared.settings import Settings
-from tourcrm import SERVICES, all_scopes
+from tourcrm import SERVICES, all_scopes, spec
 
 SCOPES = all_scopes()
 
@@ -119,6 +120,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_offset(replicas: int = 1) -> int:
+    """A TOURCRM_PORT_OFFSET under which every service's port (and its replicas') is free — below the ephemeral
+    range (from 32768), where outgoing connections (Kafka clients, a broker's) could take a port between the
+    check and the bind."""
+    from tourcrm.stack import REPLICA_PORT_STEP  # replica n listens on its port + 100 × (n - 1)
+
+    for _ in range(50):
+        offset = random.randrange(2000, 24000)
+        ports = [spec(name).port + offset + REPLICA_PORT_STEP * r for name in SERVICES for r in range(replicas)]
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return offset
+        except OSError:
+            continue
+    raise RuntimeError("no free ports for the services")
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:

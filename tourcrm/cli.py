@@ -46,13 +46,17 @@ def _check(service: str) -> str:
 
 
 @app.command()
-def run(demo: Annotated[bool, typer.Option(help="load demo data on first start")] = True) -> None:
+def run(
+    demo: Annotated[bool, typer.Option(help="load demo data on first start")] = True,
+    demo_customers: Annotated[int, typer.Option(min=1, max=100_000,
+                                                help="customers of that demo data (a small set: quick)")] = 200,
+) -> None:
     """Embedded mode: all four services in one process, each on its own port."""
     from tourcrm.embedded import run_embedded
 
     settings = Settings()
     tlogging.configure(settings.log_level)
-    asyncio.run(run_embedded(settings, demo=demo))
+    asyncio.run(run_embedded(settings, demo=demo, demo_customers=demo_customers))
 
 
 @app.command()
@@ -290,6 +294,44 @@ def status(directory: StackDir = DEFAULT_STACK,
         raise typer.Exit(1)
 
 
+@app.command("demo")
+def demo_data(
+    customers: Annotated[int, typer.Option(min=1, max=100_000, help="how many demo customers")] = 2000,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 7,
+    key: Annotated[str | None, typer.Option(envvar="TOURCRM_DEMO_KEY", show_envvar=True,
+                                            help="API key with every scope (default: var/dev-api-key)")] = None,
+    url: Annotated[list[str] | None, typer.Option(
+        help="service=base URL, repeatable (default: TOURCRM_SERVICE_URLS)")] = None,
+    wait: Annotated[float, typer.Option(help="seconds to wait for events to reach a service")] = 120,
+) -> None:
+    """Fill a running stack with demo data through the public API (refused when it holds demo data already)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tourcrm import demo
+
+    settings = settings_for("profile")
+    urls = dict(settings.service_urls)
+    for item in url or []:
+        service, sep, base = item.partition("=")
+        if not sep or service not in SERVICES:
+            raise typer.BadParameter(f"--url wants service=URL with a service of {', '.join(SERVICES)}: {item!r}")
+        urls[service] = base
+    if key is None:
+        path = settings.var_dir / "dev-api-key"
+        if not path.exists():
+            raise typer.BadParameter("no key: pass --key (or TOURCRM_DEMO_KEY), or run `tourcrm run` once for var/dev-api-key")
+        key = path.read_text().strip()
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            report = asyncio.run(demo.run(urls, key, customers=customers, seed=seed, progress=progress,
+                                          wait_seconds=wait))
+    except (demo.AlreadyLoaded, demo.Unavailable) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    typer.echo(report.summary())
+
+
 @app.command()
 def asyncapi(out: Annotated[Path, typer.Option(help="where to write it")] = Path("docs/asyncapi.json")) -> None:
     """Write the AsyncAPI document of the events, generated from the event models."""
@@ -304,6 +346,8 @@ def asyncapi(out: Annotated[Path, typer.Option(help="where to write it")] = Path
 def keys_new(
     client: Annotated[str, typer.Option(help="who will use the key, e.g. booking-web")],
     scope: Annotated[list[str], typer.Option(help="repeatable; see `tourcrm keys scopes`")],
+    customer_facing: Annotated[bool, typer.Option(help="the client acts for the signed-in customer named in "
+                                                       "X-Customer-Id (an app backend)")] = False,
 ) -> None:
     """Make a key: prints the key once (give it to the client) and the entry for the keys file."""
     unknown = set(scope) - set(all_scopes())
@@ -311,7 +355,8 @@ def keys_new(
         raise typer.BadParameter(f"unknown scopes: {', '.join(sorted(unknown))}")
     key = new_key()
     typer.echo(f"key: {key}")
-    typer.echo(json.dumps({"client": client, "key_sha256": hash_key(key), "scopes": sorted(scope)}))
+    entry = {"client": client, "key_sha256": hash_key(key), "scopes": sorted(scope)}
+    typer.echo(json.dumps(entry | ({"customer_facing": True} if customer_facing else {})))
 
 
 @keys.command("scopes")

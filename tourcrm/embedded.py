@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 
@@ -17,7 +16,7 @@ from tourcrm import SERVICES, settings_for
 log = logging.getLogger(__name__)
 
 
-async def run_embedded(settings: Settings, *, demo: bool = True) -> None:
+async def run_embedded(settings: Settings, *, demo: bool = True, demo_customers: int) -> None:
     # One MemoryBus for all four, unless settings point at a Kafka cluster.
     bus = None if settings.kafka_bootstrap_servers else MemoryBus()
     servers: list[uvicorn.Server] = []
@@ -66,9 +65,12 @@ async def run_embedded(settings: Settings, *, demo: bool = True) -> None:
     print("\n".join(lines), flush=True)  # noqa: T201 - the one thing a person starting it needs to see
 
     if demo and key:
-        from tourcrm.demo import load_demo
+        from tourcrm.demo import load_on_first_start
 
-        with contextlib.suppress(Exception):
-            await load_demo(settings_for("profile", settings), key)
+        try:
+            await load_on_first_start(settings_for("profile", settings).service_urls, key, settings.var_dir,
+                                      customers=demo_customers)
+        except Exception:  # noqa: BLE001 - the services keep running without demo data
+            log.exception("demo data not loaded")
 
     await asyncio.gather(*tasks, return_exceptions=True)

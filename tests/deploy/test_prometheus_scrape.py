@@ -19,7 +19,7 @@ import yaml
 
 from tests.conftest import REPO, free_port
 from tests.deploy.catalog import PROMETHEUS, exported_series
-from tests.e2e.test_fuzz import _free_offset
+from tests.conftest import free_offset
 from tourcrm import SERVICES, spec
 
 
@@ -50,7 +50,7 @@ def _wait(what: str, check: Callable[[], bool], proc: subprocess.Popen, log: Pat
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
     """The embedded stack on free ports: service → port."""
     var = tmp_path_factory.mktemp("scrape-var")
-    offset = _free_offset()
+    offset = free_offset()
     env = {**os.environ, "TOURCRM_VAR_DIR": str(var), "TOURCRM_PORT_OFFSET": str(offset), "TOURCRM_LOG_LEVEL": "WARNING"}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None), env.pop("DATABASE_URL", None)
     log = var / "stack.log"

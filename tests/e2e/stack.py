@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,26 +18,9 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import KAFKA, PG_ADMIN_URL, REPO, TEST_KEY_ENTRIES, TEST_KEYS
+from tests.conftest import KAFKA, PG_ADMIN_URL, REPO, TEST_KEY_ENTRIES, TEST_KEYS, free_offset
 from tourcrm import SERVICES, spec
 from tourcrm.stack import REPLICA_PORT_STEP as REPLICA_STEP  # replica n listens on its port + 100 × (n - 1)
-
-
-def free_offset(replicas: int = 1) -> int:
-    """A port offset under which every service's port (and its replicas') is free — below the ephemeral range
-    (from 32768), where outgoing connections (Kafka clients, a broker's) would take a port between the check
-    and the bind."""
-    for _ in range(50):
-        offset = random.randrange(2000, 24000)
-        ports = [spec(name).port + offset + REPLICA_STEP * r for name in SERVICES for r in range(replicas)]
-        try:
-            for port in ports:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return offset
-        except OSError:
-            continue
-    raise RuntimeError("no free ports for the stack")
 
 
 class Stack:

@@ -11,7 +11,6 @@ no JSON schema can say: such requests are refused with a problem naming the fiel
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,32 +20,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_offset
 from tourcrm import SERVICES, spec
 
 MAX_EXAMPLES = int(os.environ.get("TOURCRM_FUZZ_EXAMPLES", "25"))
 ST = Path(sys.executable).parent / "st"
 
 
-def _free_offset() -> int:
-    """A TOURCRM_PORT_OFFSET under which the four services' ports are all free."""
-    for _ in range(50):
-        offset = free_port() - 8001
-        ports = [spec(name).port + offset for name in SERVICES]
-        try:
-            for port in ports:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return offset
-        except OSError:
-            continue
-    raise RuntimeError("no four free ports in a row")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], str]]:
     var = tmp_path_factory.mktemp("fuzz-var")
-    offset = _free_offset()
+    offset = free_offset()
     env = {**os.environ, "TOURCRM_VAR_DIR": str(var), "TOURCRM_PORT_OFFSET": str(offset), "TOURCRM_LOG_LEVEL": "WARNING"}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None), env.pop("DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "run", "--no-demo"], cwd=REPO, env=env,
