@@ -19,6 +19,9 @@
 #   PGPORT      TCP port (default 5432)
 #   PG_BINDIR   directory with initdb/pg_ctl/postgres (default: newest
 #               /usr/lib/postgresql/*/bin, else the ones on PATH)
+#   PG_STATE_DIR  another cluster of its own (with another PGPORT): its base
+#               directory instead of var/pg (the fault tests stop such a
+#               cluster, never the shared one)
 #
 # Cluster location: var/pg/data (git-ignored), owned by the `postgres` OS user
 # because PostgreSQL refuses to run as root.  If the postgres user cannot reach
@@ -37,6 +40,13 @@ START_TIMEOUT=60
 LOCKFILE="$ROOT/var/.postgres.lock"
 DEFAULT_BASE="$ROOT/var/pg"
 FALLBACK_BASE="/var/tmp/tourcrm-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+if [[ -n "${PG_STATE_DIR:-}" ]]; then
+    mkdir -p "$PG_STATE_DIR"
+    PG_STATE_DIR="$(cd "$PG_STATE_DIR" && pwd)"
+    LOCKFILE="$PG_STATE_DIR.lock"
+    DEFAULT_BASE="$PG_STATE_DIR"
+    FALLBACK_BASE="/var/tmp/tourcrm-pg-$(printf '%s' "$PG_STATE_DIR" | sha256sum | cut -c1-12)"
+fi
 
 # Client settings from the caller's environment must not redirect our
 # connections elsewhere (we always pass host/port/user/db explicitly).

@@ -7,8 +7,9 @@ transaction — every new event's handlers, the parking, the after-batch hooks, 
 the commit. If anything in it fails, the batch is redone one event at a time, in order: each event in
 a transaction of its own (a fresh session, so the hooks see just that event's notes; its handlers and
 the hooks in a savepoint there), with its outbox rows and the commit, tried a bounded number of times and then parked
-with the reason. Only then does the bus commit its offsets; a crash in between redelivers the batch
-and the inbox makes the second delivery change nothing.
+with the reason — unless the database itself is unreachable (shared.db.database_unavailable): then nothing is
+parked, the batch raises and the bus delivers it again later. Only then does the bus commit its offsets; a crash
+in between redelivers the batch and the inbox makes the second delivery change nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import deadletters, outbox
 from shared.bus import Record
-from shared.db import utcnow
+from shared.db import database_unavailable, utcnow
 from shared.events import Envelope, Event, EventData, EventError
 from shared.inbox import DeadLetter, InboxRecord
 from shared.logging import correlation_id, error_fields
@@ -208,6 +209,8 @@ class EventConsumer:
                 return elapsed
             except Exception as exc:  # noqa: BLE001 - counted, retried, then dead-lettered
                 self.metrics.events_failed.labels(consumer=self.name, type=event.type).inc()
+                if database_unavailable(exc):  # not the event's fault: the bus delivers the batch again later
+                    raise
                 error = deadletters.error_text(exc)
                 log.warning(
                     "event failed",

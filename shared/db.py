@@ -223,3 +223,33 @@ async def migrate(engine: AsyncEngine, location: Path, revision: str = "head") -
     # one migration at a time: in this process (alembic's globals), and among replicas starting together
     async with _migrating, exclusive(engine, f"migrate {location}", wait=True), engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+# SQLSTATE classes of a database that is not there (08 connection exception, 57 operator intervention: shut
+# down, starting up) and SQLite's words for a file it cannot get now; the event is not at fault.
+_GONE_SQLSTATE = ("08", "57P")
+_GONE_SQLITE = ("database is locked", "unable to open database file", "disk i/o error")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database could not be reached or used just now — a refused or lost
+    connection, a server shutting down or starting up, a timeout — rather than that the work was wrong. A
+    consumer retries such a failure (the whole batch, later) instead of parking the event that met it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (OSError, TimeoutError, DisconnectionError)):  # ConnectionRefusedError, …
+            return True
+        if getattr(current, "connection_invalidated", False):
+            return True
+        state = str(getattr(current, "sqlstate", "") or getattr(current, "pgcode", "") or "")
+        if state.startswith(_GONE_SQLSTATE):
+            return True
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ in {
+                "ConnectionDoesNotExistError", "InterfaceError", "InternalClientError"}:
+            return True
+        if type(current).__name__ == "OperationalError" and any(w in str(current).lower() for w in _GONE_SQLITE):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -26,11 +26,11 @@ from tourcrm.stack import REPLICA_PORT_STEP as REPLICA_STEP  # replica n listens
 class Stack:
     """One running stack: its URLs, its processes, and kcat on its topics."""
 
-    def __init__(self, replicas: dict[str, int] | None = None, kafka: str = KAFKA) -> None:
+    def __init__(self, replicas: dict[str, int] | None = None, kafka: str = KAFKA, postgres: str = PG_ADMIN_URL) -> None:
         self.prefix = f"e{uuid.uuid4().hex[:10]}"
         tmp = private_directory(self.prefix)
         self.directory = tmp / "stack"
-        self.kafka = kafka
+        self.kafka, self.postgres = kafka, postgres
         self.replicas = replicas or {}
         self.offset = free_offset(max(self.replicas.values(), default=1))
         self.env = {**os.environ, "TOURCRM_ENVIRONMENT": "test", "TOURCRM_API_KEYS": TEST_KEY_ENTRIES,
@@ -47,7 +47,7 @@ class Stack:
         counts = [arg for name, n in self.replicas.items() for arg in ("--replicas", f"{name}={n}")]
         done = self.cli("stack", "up", "--dir", str(self.directory), "--topic-prefix", self.prefix,
                         "--database-prefix", f"{self.prefix}_", "--port-offset", str(self.offset),
-                        "--kafka", self.kafka, "--postgres", PG_ADMIN_URL, *counts)
+                        "--kafka", self.kafka, "--postgres", self.postgres, *counts)
         assert done.returncode == 0, f"stack up failed:\n{done.stdout}\n{done.stderr[-5000:]}"
 
     def down(self) -> None:
@@ -113,9 +113,10 @@ def private_directory(name: str) -> Path:
     return path
 
 
-def running_stack(replicas: dict[str, int] | None = None, kafka: str = KAFKA) -> Iterator[Stack]:
+def running_stack(replicas: dict[str, int] | None = None, kafka: str = KAFKA,
+                  postgres: str = PG_ADMIN_URL) -> Iterator[Stack]:
     """Start a stack, hand it over, stop and purge it whatever happened; its logs stay when a test failed."""
-    stack = Stack(replicas, kafka)
+    stack = Stack(replicas, kafka, postgres)
     try:
         stack.up()
         yield stack

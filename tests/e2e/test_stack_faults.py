@@ -6,15 +6,18 @@ history once and earns in loyalty once: counts and sums compared with what was s
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import eventually
+from tests.conftest import REPO, eventually, free_port
 from tests.e2e.stack import Stack, private_directory, running_stack
 from tests.e2e.test_stack_flows import completed, get
 from tests.shared.test_kafka_broker_restart import Broker
@@ -124,3 +127,58 @@ async def test_a_kafka_broker_stopped_and_restarted_mid_stream_loses_nothing_and
     finally:
         broker.run("stop")
     shutil.rmtree(state, ignore_errors=True)
+
+
+class Postgres:
+    """A PostgreSQL cluster of the test's own (scripts/postgres.sh with its own port and directory): the shared
+    one is never stopped."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, "PGPORT": str(self.port), "PG_STATE_DIR": str(state_dir)}
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://tourcrm:tourcrm@127.0.0.1:{self.port}/postgres"
+
+    def run(self, command: str) -> None:
+        result = subprocess.run(["bash", "scripts/postgres.sh", command], cwd=REPO, env=self.env,
+                                capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, f"postgres.sh {command} failed:\n{result.stderr[-3000:]}"
+
+
+async def test_postgresql_stopped_and_started_makes_services_not_ready_then_they_recover_by_themselves() -> None:
+    """Bookings written while the database is down wait on the topic; every service reports it is not ready
+    (database), then recovers alone when PostgreSQL is back, and every booking lands exactly once."""
+    state = private_directory(f"pg-{uuid.uuid4().hex[:8]}")
+    database = Postgres(state)
+    database.run("start")
+    try:
+        with contextlib.contextmanager(running_stack)(postgres=database.admin_url) as stack:
+            customers, trips = 10, 20
+            profile, loyalty = stack.client("profile"), stack.client("loyalty")
+            try:
+                wave(stack, range(0, trips // 2), customers)
+                await eventually(lambda: settled(stack), timeout=120, interval=0.5)
+                database.run("stop")
+
+                async def not_ready() -> bool:  # every process says its database does not answer
+                    statuses = [probe(ProcessStatus(name, 1, stack.url(name)), timeout=10) for name, _ in stack.processes()]
+                    return all(not s.ready and s.problems.get("database", "ok") != "ok" for s in statuses)
+                await eventually(not_ready, timeout=60, interval=0.5)
+                wave(stack, range(trips // 2, trips), customers)  # accepted by Kafka meanwhile
+
+                database.run("start")
+                await eventually(lambda: settled(stack), timeout=180, interval=1)
+                for name, _ in stack.processes():  # an outage parks nothing: the events wait for the database
+                    async with stack.client(name) as client:
+                        parked = await get(client, "/v1/ops/dead-letters")
+                    assert parked["items"] == [], (name, [(p["event_type"], p["error"]) for p in parked["items"]])
+                await each_booking_once(profile, loyalty, customers, trips)
+            finally:
+                await profile.aclose()
+                await loyalty.aclose()
+    finally:
+        database.run("stop")
+    shutil.rmtree(state, ignore_errors=True)
+    Path(f"{state}.lock").unlink(missing_ok=True)
