@@ -1,14 +1,12 @@
 """A real Prometheus server (Debian's `prometheus`) scrapes the four services and answers queries over
-their series. The services run as the embedded stack in a process of their own (memory bus + SQLite, on
-free ports); Prometheus gets deploy/prometheus's config and rules, pointed at those ports, with a 2 s
+their series. The services run as the multi-process stack (each its own process on PostgreSQL + Kafka, on
+free ports, tests/e2e/stack.py); Prometheus gets deploy/prometheus's config and rules, pointed at those ports, with a 2 s
 scrape (1 s evaluation) interval. Both processes are stopped whatever happens."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,10 +15,12 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port
 from tests.deploy.catalog import PROMETHEUS, exported_series
-from tests.conftest import free_offset
+from tests.e2e.stack import running_stack
 from tourcrm import SERVICES, spec
+
+pytestmark = pytest.mark.servers
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -47,22 +47,10 @@ def _wait(what: str, check: Callable[[], bool], proc: subprocess.Popen, log: Pat
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
-    """The embedded stack on free ports: service → port."""
-    var = tmp_path_factory.mktemp("scrape-var")
-    offset = free_offset()
-    env = {**os.environ, "TOURCRM_VAR_DIR": str(var), "TOURCRM_PORT_OFFSET": str(offset), "TOURCRM_LOG_LEVEL": "WARNING"}
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None), env.pop("DATABASE_URL", None)
-    log = var / "stack.log"
-    proc = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "run", "--no-demo"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=log.open("w"))
-    ports = {name: spec(name).port + offset for name in SERVICES}
-    try:
-        _wait("the services", lambda: all(httpx.get(f"http://127.0.0.1:{p}/health/ready", timeout=2).status_code == 200
-                                          for p in ports.values()), proc, log)
-        yield ports
-    finally:
-        _stop(proc)
+def services() -> Iterator[dict[str, int]]:
+    """The four services, each its own process on PostgreSQL + Kafka (the multi-process stack): service → port."""
+    for stack in running_stack():
+        yield {name: spec(name).port + stack.offset for name in SERVICES}
 
 
 @pytest.fixture(scope="module")
