@@ -83,6 +83,12 @@ async def test_demo_enters_what_it_reports_and_a_second_run_doubles_nothing(back
     campaigns = {c["id"]: c for c in (await loyalty.get("/v1/campaigns")).json()["items"]}
     assert set(campaigns) == {report.campaign, report.segment_campaign}
     assert campaigns[report.segment_campaign]["segment_id"] and float(campaigns[report.segment_campaign]["control_pct"]) > 0
+    assert campaigns[report.segment_campaign]["status"] == "ended"  # a finished campaign, judged against its control group
+    grouped = (await loyalty.get(f"/v1/campaigns/{report.segment_campaign}/members", params={"limit": 200})).json()
+    beach = [c["id"] for c in seen["customers"] if "beach" in c["preferences"]["interests"]]
+    assert sorted(m["customer_id"] for m in grouped["items"]) == sorted(beach)  # the segment reached loyalty
+    uplift = (await loyalty.get(f"/v1/campaigns/{report.segment_campaign}/report")).json()["uplift"]
+    assert uplift["treated"]["members"] + uplift["control"]["members"] == len(beach)
 
     profile = services["profile"].client
     contacts = [x for c in seen["customers"] for x in await every(profile, f"/v1/customers/{c['id']}/contacts")]

@@ -131,21 +131,21 @@ class Demo:
 
 
 def areas() -> list[tuple[str, Callable[[Demo], Awaitable[None]]]]:
-    """The areas in the order they run: (service it needs, function). One function per area; the areas
-    still to come — contact history, organisations and credit, segment campaigns with control groups —
-    go here, each as its own function in its own module."""
+    """The areas in the order they run: (service it needs, function). One function per area, each in the
+    module of its service's area."""
     from tourcrm.demo import accounts, complaints, customers, feedback, loyalty
 
     return [
         ("loyalty", loyalty.campaign),  # before the bookings, so that some of them earn its bonus
         ("profile", customers.register),
+        ("loyalty", loyalty.segment_campaign),  # needs the customers (the segment) and comes before the bookings
         ("profile", customers.bookings),
         ("feedback", feedback.answer_surveys),  # before the complaints: an answer never lands on one of them
         ("complaints", complaints.file_and_walk),
         ("loyalty", loyalty.members_and_redemptions),
         ("profile", accounts.contacts),
         ("profile", accounts.organisations),
-        ("loyalty", loyalty.segment_campaign),  # needs profile too (the segment)
+        ("loyalty", loyalty.finish_segment_campaign),
     ]
 
 

@@ -55,8 +55,10 @@ async def _redeem(demo: Demo, n: int, capture: bool) -> None:
 
 
 async def segment_campaign(demo: Demo) -> None:
-    """A profile segment (customers who like beaches) and a bonus campaign aimed at it that holds out a 20 %
-    control group, so that its report can show the uplift."""
+    """A profile segment (customers who like beaches), evaluated at once so that its members reach loyalty as
+    segment-membership-changed, and a bonus campaign aimed at it over the past year that holds out a 20 %
+    control group — before the bookings, so that the treated members earn its bonus and the control members
+    do not; `finish_segment_campaign` ends it once the bookings are in, and its report shows the uplift."""
     segment = await demo.call("profile", "POST", "/v1/segments", json={
         "name": f"演示：爱海滩的客户 / beach lovers (seed {demo.plan.seed})",
         "rules": [{"field": "interests", "op": "contains", "value": "beach"}]})
@@ -64,5 +66,12 @@ async def segment_campaign(demo: Demo) -> None:
     await demo.call("loyalty", "POST", "/v1/campaigns", json={
         "id": SEGMENT_CAMPAIGN, "name": "海滩爱好者加赠积分 / beach lovers' bonus", "kind": "bonus",
         "bonus_points": 300, "segment_id": segment.json()["id"], "control_pct": 20,
-        "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=60)).isoformat()}, ok=(201, 409))
+        "starts_on": (today - timedelta(days=366)).isoformat(), "ends_on": (today + timedelta(days=1)).isoformat()},
+        ok=(201, 409))
+    await demo.call("profile", "POST", f"/v1/segments/{segment.json()['id']}/evaluate")  # members → loyalty
     demo.report.segment_campaign = SEGMENT_CAMPAIGN
+
+
+async def finish_segment_campaign(demo: Demo) -> None:
+    """End the segment campaign (its report then covers a closed window: treated against control)."""
+    await demo.call("loyalty", "POST", f"/v1/campaigns/{SEGMENT_CAMPAIGN}/end", ok=(200, 409))
