@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -243,8 +245,34 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
 
     for router in spec.routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    if (floor := os.environ.get("TOURCRM_BENCH_FLOOR")) and settings.environment != "production":
+        _mount_bench_floor(app, floor)
     document_the_guard(app)
     return app
+
+
+def _mount_bench_floor(app: FastAPI, target: str) -> None:
+    """`GET /bench/floor/{id}`: one prebuilt primary-key SELECT on `table.column` through the raw driver, its row as
+    JSON, no key. The physical limit of a read in this stack, for bench/reads_bench.py only: mounted when
+    TOURCRM_BENCH_FLOOR=table.column is set, never in production (not in the OpenAPI document either)."""
+    table, column = target.split(".")
+    if not (table.isidentifier() and column.isidentifier()):
+        raise ValueError(f"TOURCRM_BENCH_FLOOR: not table.column: {target!r}")
+
+    @app.get("/bench/floor/{ident}", include_in_schema=False)
+    async def floor(ident: str, request: Request) -> Response:
+        engine = request.app.state.runtime.engine
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            if engine.dialect.name == "postgresql":
+                row = await driver.fetchrow(f'SELECT * FROM "{table}" WHERE "{column}" = $1', ident)
+            else:
+                cursor = await driver.execute(f'SELECT * FROM "{table}" WHERE "{column}" = ?', (ident,))
+                found = await cursor.fetchone()
+                row = dict(zip([d[0] for d in cursor.description], found)) if found else None
+        if row is None:
+            return JSONResponse({"detail": "not found"}, status_code=404)
+        return Response(json.dumps(dict(row), default=str), media_type="application/json")
 
 
 class ObserveRequests:
