@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.complaints.models import (
@@ -24,6 +24,14 @@ async def complaint(session: AsyncSession, complaint_id: str, *, lock: bool = Fa
     if found is None:
         raise NotFound("complaint", complaint_id)
     return found
+
+
+# The read of one complaint as prebuilt statements for `shared.lane.reads` (GET /v1/complaints/{id}).
+COMPLAINT_BY_ID = select(Complaint.__table__).where(Complaint.__table__.c.id == bindparam("id"))
+TIMELINE_OF = (select(TimelineEntry.__table__).where(TimelineEntry.__table__.c.complaint_id == bindparam("id"))
+               .order_by(TimelineEntry.__table__.c.id))
+SOLUTIONS_OF = (select(Solution.__table__).where(Solution.__table__.c.complaint_id == bindparam("id"))
+                .order_by(Solution.__table__.c.created_at, Solution.__table__.c.id))
 
 
 async def find(session: AsyncSession, complaint_id: str) -> Complaint | None:
