@@ -146,6 +146,7 @@ def measure(svc: Served, args: list[str], env: dict[str, str] | None = None) -> 
                           "-d", args[args.index("-d") + 1].rstrip("s"), "-f", "raw",
                           "-o", f"{os.environ['BENCH_PROFILE']}/{svc.url.rsplit(':', 1)[1]}_{name}.txt"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wrk(["-t1", *[a if a != args[args.index("-d") + 1] else "2s" for a in args]], env)  # warm: pool, statements
     cpu = svc.cpu_seconds()
     out = wrk(["-t1", "--latency", *args], env)
     cpu = svc.cpu_seconds() - cpu
