@@ -44,8 +44,27 @@ FILE = (select(_cust, _children.c.k.label("child_kind"), _children.c.a.label("ch
         .order_by(_children.c.k, _children.c.o1, _children.c.o2, _children.c.a, _children.c.b))
 
 
-async def _file(db: Reads, customer_id: str) -> CustomerPublic:
-    rows = await db.rows(FILE, {"id": customer_id})
+def _prefixed(model, prefix: str) -> list:  # noqa: ANN001
+    return [column.label(prefix + column.name) for column in _table(model).c]
+
+
+def _unprefixed(row: Row, model, prefix: str) -> Row | None:  # noqa: ANN001
+    """The columns of `model` in `row` (selected by `_prefixed`), or None where the outer join found no row."""
+    if row[prefix + "customer_id"] is None:
+        return None
+    return Row((column.name, row[prefix + column.name]) for column in _table(model).c)
+
+
+# the file with the customer's membership and value rows (one each at most), for the 360 view
+_mv, _cv = _table(MembershipView), _table(CustomerValue)
+FILE_MEMBERSHIP_VALUE = (
+    FILE.add_columns(*_prefixed(MembershipView, "m_"), *_prefixed(CustomerValue, "v_"))
+    .outerjoin(_mv, _mv.c.customer_id == _cust.c.id).outerjoin(_cv, _cv.c.customer_id == _cust.c.id))
+
+
+async def _file(db: Reads, customer_id: str, statement=FILE) -> tuple[CustomerPublic, Row]:  # noqa: ANN001
+    """The file, and the first row read (with whatever else `statement` selected)."""
+    rows = await db.rows(statement, {"id": customer_id})
     if not rows:
         raise NotFound("customer", customer_id)
     phones, emails, external = [], [], []
@@ -57,13 +76,13 @@ async def _file(db: Reads, customer_id: str) -> CustomerPublic:
             emails.append(row["child_a"])
         elif kind == "external":
             external.append({"source": row["child_a"], "id": row["child_b"]})
-    return customer_public(rows[0], (phones, emails), external)
+    return customer_public(rows[0], (phones, emails), external), rows[0]
 
 
 async def file(engine: AsyncEngine, customer_id: str) -> CustomerPublic:
     """The customer file (404 when there is none)."""
     async with reads(engine) as db:
-        return await _file(db, customer_id)
+        return (await _file(db, customer_id))[0]
 
 
 # --- the 360 view ----------------------------------------------------------------------------------------------
@@ -81,8 +100,6 @@ BOOKINGS = (select(_b, _p.c.id.label("p_id"), _p.c.name.label("p_name"), _p.c.ki
 CONSENTS = _of(Consent, "channel", "purpose")
 COMPLAINTS = _of(ComplaintView, "filed_at")
 FEEDBACK = _of(FeedbackView, "submitted_at", "response_id")
-MEMBERSHIP = select(_table(MembershipView)).where(_table(MembershipView).c.customer_id == CUSTOMER_ID)
-VALUE = select(_table(CustomerValue)).where(_table(CustomerValue).c.customer_id == CUSTOMER_ID)
 _cr, _task = _table(ContactRecord), _table(CareTask)
 LATEST_CONTACTS = (select(_cr, select(func.count()).where(_cr.c.customer_id == CUSTOMER_ID).scalar_subquery()
                           .label("total_contacts"))
@@ -110,14 +127,14 @@ async def _contacts(db: Reads, customer_id: str) -> ContactsSummary:
 async def overview(engine: AsyncEngine, customer_id: str, currency: str) -> Overview:
     """The 360 view (404 when there is no file)."""
     async with reads(engine) as db:
-        customer = await _file(db, customer_id)
+        customer, head = await _file(db, customer_id, FILE_MEMBERSHIP_VALUE)
         ident = {"id": customer_id}
         bookings = await db.rows(BOOKINGS, ident)
         return summarise(
             customer=customer, consents=[consent_public(c) for c in await db.rows(CONSENTS, ident)],
             bookings=len(bookings), recent=[booking_public(b, _product(b)) for b in bookings[:RECENT]],
-            member=await db.row(MEMBERSHIP, ident), complaints=await db.rows(COMPLAINTS, ident),
+            member=_unprefixed(head, MembershipView, "m_"), complaints=await db.rows(COMPLAINTS, ident),
             feedback=await db.rows(FEEDBACK, ident),
-            value=value_public(await db.row(VALUE, ident), customer_id, currency),
+            value=value_public(_unprefixed(head, CustomerValue, "v_"), customer_id, currency),
             contacts=await _contacts(db, customer_id),
         )
