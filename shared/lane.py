@@ -12,6 +12,11 @@ on SQLite through SQLAlchemy's connection (BEGIN IMMEDIATE, as every writer ther
 as mappings (`row["column"]`). Parameters reach asyncpg as they are, without SQLAlchemy's type
 processing: pass driver-native values (aware datetimes, Decimal, str, int). Use the lane only for
 short, hot units of work; everything else uses the ORM session.
+
+`reads(engine)` is the same for hot reads: prebuilt statements on one pooled connection, each in autocommit
+(no BEGIN / ROLLBACK round trips), rows as `Row`s. Note that on the asyncpg path SQLAlchemy's result
+processing is skipped too: columns come back as asyncpg decodes them (aware datetimes, Decimal, and JSON
+through the codecs SQLAlchemy's dialect installs on each connection).
 """
 
 from __future__ import annotations
