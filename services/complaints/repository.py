@@ -26,10 +26,12 @@ async def complaint(session: AsyncSession, complaint_id: str, *, lock: bool = Fa
     return found
 
 
-# The read of one complaint as prebuilt statements for `shared.lane.reads` (GET /v1/complaints/{id}).
-COMPLAINT_BY_ID = select(Complaint.__table__).where(Complaint.__table__.c.id == bindparam("id"))
-TIMELINE_OF = (select(TimelineEntry.__table__).where(TimelineEntry.__table__.c.complaint_id == bindparam("id"))
-               .order_by(TimelineEntry.__table__.c.id))
+# The read of one complaint as prebuilt statements for `shared.lane.reads` (GET /v1/complaints/{id}): the complaint
+# with its timeline (a row per entry, `t_*`; one with null `t_id` when there is none), then its solutions.
+_c, _t = Complaint.__table__, TimelineEntry.__table__
+COMPLAINT_WITH_TIMELINE = (select(_c, *(column.label("t_" + column.name) for column in _t.c))
+                           .select_from(_c.outerjoin(_t, _t.c.complaint_id == _c.c.id))
+                           .where(_c.c.id == bindparam("id")).order_by(_t.c.id))
 SOLUTIONS_OF = (select(Solution.__table__).where(Solution.__table__.c.complaint_id == bindparam("id"))
                 .order_by(Solution.__table__.c.created_at, Solution.__table__.c.id))
 
