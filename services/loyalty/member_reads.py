@@ -1,12 +1,12 @@
 """GET /v1/members/{id}, the member view the booking website and app show at checkout, read by prebuilt
 statements on one pooled connection outside a transaction (`shared.lane.reads`): no session, no ORM objects.
-The member row comes with the current programme in one statement; then the account's holds, qualification,
-roster and expiring points. Shaped by `members.shape`, as the view after a change is.
+The member row comes with the current programme and its qualification in one statement; then the account's
+holds, roster and expiring points. Shaped by `members.shape`, as the view after a change is.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import bindparam, func, select
@@ -25,8 +25,21 @@ from shared.settings import Settings
 _m, _r, _b, _l = Member.__table__, Redemption.__table__, Booking.__table__, Lot.__table__
 ID, NOW, SINCE, UNTIL = bindparam("id"), bindparam("now"), bindparam("since"), bindparam("until")
 
-MEMBER = select(_m, repository.CURRENT.with_only_columns(repository.CURRENT.selected_columns.config)
-                .scalar_subquery().label("programme_config")).where(_m.c.customer_id == ID)
+
+
+def _qualifying(aggregate):  # noqa: ANN001, ANN202 - over the member's own bookings in the window from :since
+    return (select(aggregate).where(_b.c.customer_id == _m.c.customer_id, _b.c.status == "completed",
+                                    _b.c.completed_at >= SINCE).scalar_subquery())
+
+
+# The member row, the current programme, and the member's own qualification in a window guessed from the programme
+# seen last (used when the programme's window is that one and the member holds its own points: nearly always).
+MEMBER = (select(_m, repository.CURRENT.with_only_columns(repository.CURRENT.selected_columns.config)
+                 .scalar_subquery().label("programme_config"),
+                 _qualifying(func.sum(_b.c.qualifying)).label("q_points"),
+                 _qualifying(func.sum(_b.c.spend)).label("q_spend"), _qualifying(func.count()).label("q_trips"))
+          .where(_m.c.customer_id == ID))
+_seen = [repository.parse_programme(None)]  # the programme of the last read, for the next one's guess
 HOLDS = (select(_r).where(_r.c.customer_id == ID, _r.c.status == "held", _r.c.expires_at > NOW)
          .order_by(_r.c.created_at))
 QUALIFICATION = (select(func.sum(_b.c.qualifying).label("points"), func.sum(_b.c.spend).label("spend"),
@@ -38,20 +51,20 @@ EXPIRING = (select(_l.c.expires_on, func.sum(_l.c.remaining).label("points"))
             .group_by(_l.c.expires_on).order_by(_l.c.expires_on))
 
 
-async def _resolve(db: Reads, customer_id: str) -> Row | None:
+async def _resolve(db: Reads, customer_id: str, since: datetime) -> Row | None:
     """The active member for a customer id, following merges (as `repository.resolve`)."""
-    member = await db.row(MEMBER, {"id": customer_id})
+    member = await db.row(MEMBER, {"id": customer_id, "since": since})
     for _ in range(10):
         if member is None or member.status != "merged" or not member.merged_into:
             break
-        member = await db.row(MEMBER, {"id": member.merged_into})
+        member = await db.row(MEMBER, {"id": member.merged_into, "since": since})
     return member if member is not None and member.status == "active" else None
 
 
-async def _account(db: Reads, member: Row) -> Row:
+async def _account(db: Reads, member: Row, since: datetime) -> Row:
     """The member whose balance holds this member's points (as `repository.account_of`)."""
     if member.account_id and member.account_id != member.customer_id:
-        head = await _resolve(db, member.account_id)
+        head = await _resolve(db, member.account_id, since)
         if head is not None and (head.member_type == "family" or head.points_to == "account"):
             return head
     return member
@@ -61,14 +74,17 @@ async def member(engine: AsyncEngine, settings: Settings, customer_id: str) -> M
     """The member view of an active member (404 otherwise)."""
     now = utcnow()
     today = now.astimezone(settings.tz).date()
+    guessed = repository.window_start(_seen[0], now)
     async with reads(engine) as db:
-        found = await _resolve(db, customer_id)
+        found = await _resolve(db, customer_id, guessed)
         if found is None:
             raise NotFound("member", customer_id)
-        account = await _account(db, found)
-        prog = repository.parse_programme(found.programme_config)
+        account = await _account(db, found, guessed)
+        prog = _seen[0] = repository.parse_programme(found.programme_config)
         ident = {"id": account.customer_id}
-        q = await db.row(QUALIFICATION, {**ident, "since": repository.window_start(prog, now)})
+        since = repository.window_start(prog, now)
+        q = Row(points=account.q_points, spend=account.q_spend, trips=account.q_trips) if since == guessed else \
+            await db.row(QUALIFICATION, {**ident, "since": since})
         return shape(found, account, prog, today, holds=await db.rows(HOLDS, {**ident, "now": now}),
                      stats=Stats(int(q["points"] or 0), Decimal(q["spend"] or 0), int(q["trips"])),
                      roster=[r.customer_id for r in await db.rows(ROSTER, ident)],
