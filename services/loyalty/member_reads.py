@@ -26,14 +26,14 @@ _m, _r, _b, _l = Member.__table__, Redemption.__table__, Booking.__table__, Lot.
 ID, NOW, SINCE, UNTIL = bindparam("id"), bindparam("now"), bindparam("since"), bindparam("until")
 
 
-
 def _qualifying(aggregate):  # noqa: ANN001, ANN202 - over the member's own bookings in the window from :since
     return (select(aggregate).where(_b.c.customer_id == _m.c.customer_id, _b.c.status == "completed",
                                     _b.c.completed_at >= SINCE).scalar_subquery())
 
 
 # The member row, the current programme, and the member's own qualification in a window guessed from the programme
-# seen last (used when the programme's window is that one and the member holds its own points: nearly always).
+# seen last; used for the account (the member, or its head read by the same statement) when the current programme's
+# window is that one, which is nearly always.
 MEMBER = (select(_m, repository.CURRENT.with_only_columns(repository.CURRENT.selected_columns.config)
                  .scalar_subquery().label("programme_config"),
                  _qualifying(func.sum(_b.c.qualifying)).label("q_points"),
