@@ -90,13 +90,14 @@ def database_url(name: str, driver: str = "postgresql") -> str:
 
 
 @asynccontextmanager
-async def served(service: str, *, workers: int = 1) -> AsyncIterator[Served]:
-    async with scratch_databases(1) as [database], _serve(service, database, workers) as svc:
+async def served(service: str, *, workers: int = 1, env: dict[str, str] | None = None) -> AsyncIterator[Served]:
+    async with scratch_databases(1) as [database], _serve(service, database, workers, env) as svc:
         yield svc
 
 
 @asynccontextmanager
-async def _serve(service: str, database: str, workers: int = 1) -> AsyncIterator[Served]:
+async def _serve(service: str, database: str, workers: int = 1,
+                 extra: dict[str, str] | None = None) -> AsyncIterator[Served]:
     key = "tcrm_bench_" + uuid.uuid4().hex
     port, prefix = free_port(), f"bench{uuid.uuid4().hex[:6]}."
     env = {
@@ -109,6 +110,7 @@ async def _serve(service: str, database: str, workers: int = 1) -> AsyncIterator
         "TOURCRM_WORKERS": str(workers),
         "TOURCRM_LOG_LEVEL": "WARNING",
         "TOURCRM_API_KEYS": json.dumps([{"client": "bench", "key_sha256": hash_key(key), "scopes": list(all_scopes())}]),
+        **(extra or {}),
     }
     server = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "serve", service], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -12,6 +12,11 @@ on SQLite through SQLAlchemy's connection (BEGIN IMMEDIATE, as every writer ther
 as mappings (`row["column"]`). Parameters reach asyncpg as they are, without SQLAlchemy's type
 processing: pass driver-native values (aware datetimes, Decimal, str, int). Use the lane only for
 short, hot units of work; everything else uses the ORM session.
+
+`reads(engine)` is the same for hot reads: prebuilt statements on one pooled connection, each in autocommit
+(no BEGIN / ROLLBACK round trips), rows as `Row`s. Note that on the asyncpg path SQLAlchemy's result
+processing is skipped too: columns come back as asyncpg decodes them (aware datetimes, Decimal, and JSON
+through the codecs SQLAlchemy's dialect installs on each connection).
 """
 
 from __future__ import annotations
@@ -108,3 +113,50 @@ def next_id(column: Any, dialect: str) -> Any:
     if dialect == "postgresql":
         return text(f"nextval('{column.table.name}_{column.name}_seq')")
     return select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()
+
+
+class Row(dict):
+    """A row of a read: by key (`row["id"]`) and, like an ORM object, by attribute (`row.id`), so the views
+    that shape ORM objects shape it too."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class Reads:
+    """Prebuilt read statements on one pooled connection, each in autocommit: no BEGIN / ROLLBACK round trips,
+    no ORM, no session. Each statement sees what was committed when it ran (what READ COMMITTED gives a
+    transaction's statements too). Rows come back as `Row`s."""
+
+    def __init__(self, connection: Any, dialect: Dialect, driver: Any = None) -> None:
+        self._connection, self._dialect, self._driver = connection, dialect, driver
+
+    async def rows(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[Row]:
+        params = params or {}
+        if self._driver is not None:
+            sql, names, fixed = _compiled(statement, self._dialect)
+            found = await self._driver.fetch(sql, *[params[n] if n in params else fixed[n] for n in names])
+            return [Row(r.items()) for r in found]
+        return [Row(m) for m in (await self._connection.execute(statement, dict(params))).mappings()]
+
+    async def row(self, statement: Any, params: Mapping[str, Any] | None = None) -> Row | None:
+        found = await self.rows(statement, params)
+        return found[0] if found else None
+
+
+@asynccontextmanager
+async def reads(engine: AsyncEngine) -> AsyncIterator[Reads]:
+    """A pooled connection for prebuilt reads (`Reads`). PostgreSQL: asyncpg's own connection, outside any
+    transaction. SQLite: SQLAlchemy's connection, whose reads take no lock (WAL, a plain BEGIN)."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            yield Reads(connection, engine.dialect, driver)
+    else:
+        async with engine.connect() as connection:
+            yield Reads(await connection.execution_options(readonly=True), engine.dialect)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.complaints.models import (
@@ -24,6 +24,16 @@ async def complaint(session: AsyncSession, complaint_id: str, *, lock: bool = Fa
     if found is None:
         raise NotFound("complaint", complaint_id)
     return found
+
+
+# The read of one complaint as prebuilt statements for `shared.lane.reads` (GET /v1/complaints/{id}): the complaint
+# with its timeline (a row per entry, `t_*`; one with null `t_id` when there is none), then its solutions.
+_c, _t = Complaint.__table__, TimelineEntry.__table__
+COMPLAINT_WITH_TIMELINE = (select(_c, *(column.label("t_" + column.name) for column in _t.c))
+                           .select_from(_c.outerjoin(_t, _t.c.complaint_id == _c.c.id))
+                           .where(_c.c.id == bindparam("id")).order_by(_t.c.id))
+SOLUTIONS_OF = (select(Solution.__table__).where(Solution.__table__.c.complaint_id == bindparam("id"))
+                .order_by(Solution.__table__.c.created_at, Solution.__table__.c.id))
 
 
 async def find(session: AsyncSession, complaint_id: str) -> Complaint | None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.complaints import repository as R
 from services.complaints import workflow
 from services.complaints.handling import etag
-from services.complaints.models import Complaint, Crisis, Solution
+from services.complaints.models import Complaint, Crisis, Solution, TimelineEntry
 from services.complaints.schemas import ComplaintPublic, CrisisPublic, SlaPublic, SolutionPublic, TimelinePublic
+from shared.auth import Client
+from shared.errors import NotFound
+from shared.lane import Row, reads
 
 
 def solution_view(s: Solution) -> SolutionPublic:
@@ -38,12 +42,30 @@ def complaint_view(c: Complaint, *, solutions: list[SolutionPublic] | None = Non
     )
 
 
+def timeline_view(t: TimelineEntry) -> TimelinePublic:
+    return TimelinePublic(at=t.at, kind=t.kind, actor=t.actor, channel=t.channel, from_state=t.from_state,
+                          to_state=t.to_state, text=t.text)
+
+
 async def full_view(session: AsyncSession, c: Complaint) -> ComplaintPublic:
     """A complaint with its solutions and whole timeline."""
     await session.flush()
-    timeline = [TimelinePublic(at=t.at, kind=t.kind, actor=t.actor, channel=t.channel, from_state=t.from_state,
-                               to_state=t.to_state, text=t.text) for t in await R.timeline(session, c.id)]
-    return complaint_view(c, solutions=[solution_view(s) for s in await R.solutions(session, c.id)], timeline=timeline)
+    return complaint_view(c, solutions=[solution_view(s) for s in await R.solutions(session, c.id)],
+                          timeline=[timeline_view(t) for t in await R.timeline(session, c.id)])
+
+
+async def read(engine: AsyncEngine, client: Client, complaint_id: str) -> ComplaintPublic:
+    """`full_view` of a complaint the client reaches, read with prebuilt statements outside a transaction
+    (no session, no ORM): the hot read of the booking website and app."""
+    async with reads(engine) as db:
+        rows = await db.rows(R.COMPLAINT_WITH_TIMELINE, {"id": complaint_id})
+        if not rows:
+            raise NotFound("complaint", complaint_id)
+        client.ensure_reaches(rows[0].customer_id, "complaint", complaint_id)
+        solutions = await db.rows(R.SOLUTIONS_OF, {"id": complaint_id})
+    timeline = [timeline_view(Row((name[2:], value) for name, value in row.items() if name.startswith("t_")))
+                for row in rows if row.t_id is not None]
+    return complaint_view(rows[0], solutions=[solution_view(s) for s in solutions], timeline=timeline)
 
 
 async def crisis_view(session: AsyncSession, crisis: Crisis) -> CrisisPublic:

@@ -11,14 +11,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.feedback import configuration, invitations, reports, responses, reviews, templates
+from services.feedback import configuration, form_reads, invitations, reports, responses, reviews, templates
 from services.feedback import repository as repo
 from services.feedback.models import (
     Config, CustomerFeedback, InvitationForm, InvitationPublic, ResponseIn, ResponsePublic, ReviewCreate,
     ReviewModeration, ReviewPublic, SurveyCreate, SurveyPublic,
 )
 from shared.fields import Day
-from shared.app import ReadSessionDep, UnitOfWork
+from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
 from shared.auth import Scope
 from shared.db import utcnow
 from shared.pages import Cursor, Limit, Page, decode_cursor, page_of
@@ -91,9 +91,9 @@ async def cancel_invitation(invitation_id: str, session: UnitOfWork, client: Sco
 
 
 @router.get("/surveys/invitations/{token}", response_model=InvitationForm)
-async def get_form(token: str, session: ReadSessionDep, client: Scope("feedback:write", customers=True)) -> InvitationForm:
+async def get_form(token: str, runtime: RuntimeDep, client: Scope("feedback:write", customers=True)) -> InvitationForm:
     """The questions of an invitation in the customer's language (only those the booking calls for)."""
-    return await responses.form(session, token=token, client=client, now=utcnow())
+    return await form_reads.form(runtime.engine, token, client, utcnow())
 
 
 @router.post("/surveys/invitations/{token}/responses", response_model=ResponsePublic,

@@ -12,10 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback import loop
 from services.feedback import repository as repo
-from services.feedback.models import Invitation, InvitationForm, QuestionPublic, Response
+from services.feedback.models import Invitation, QuestionPublic, Response
 from services.feedback.scores import csi as csi_of
 from services.feedback.sentiment import ANALYSER, Analysis, analyse
-from services.feedback.templates import questions_for, template, title_of
+from services.feedback.templates import questions_for, template
 from shared.auth import Client
 from shared.errors import Conflict, NotFound, Problem
 
@@ -30,7 +30,11 @@ class Gone(Problem):
 async def _open(session: AsyncSession, token: str, client: Client, now: datetime) -> Invitation:
     """The invitation of a token, still open for an answer; 404 for a token unknown, not yet sent or of
     another customer (for a customer-facing key), 409 when answered, 410 when expired or cancelled."""
-    invitation = await repo.invitation_by_token(session, token)
+    return still_open(await repo.invitation_by_token(session, token), client, now)
+
+
+def still_open(invitation: Invitation | None, client: Client, now: datetime) -> Invitation:
+    """`_open`'s checks of the invitation read for a token."""
     if invitation is None or invitation.status in ("scheduled", "suppressed"):
         raise NotFound("invitation", "for this token")
     client.ensure_reaches(invitation.customer_id, "invitation", "for this token")
@@ -46,16 +50,6 @@ async def _open(session: AsyncSession, token: str, client: Client, now: datetime
 async def _questions(session: AsyncSession, invitation: Invitation) -> list[QuestionPublic]:
     survey = await template(session, invitation.template_id, invitation.template_version)
     return questions_for(survey, invitation.elements, invitation.language)
-
-
-async def form(session: AsyncSession, *, token: str, client: Client, now: datetime) -> InvitationForm:
-    """What the website or app renders for a token."""
-    invitation = await _open(session, token, client, now)
-    survey = await template(session, invitation.template_id, invitation.template_version)
-    return InvitationForm(token=invitation.token, kind=invitation.kind, status=invitation.status,
-                          language=invitation.language, title=title_of(survey, invitation.language),
-                          product_name=invitation.product_name, expires_at=invitation.expires_at,
-                          questions=questions_for(survey, invitation.elements, invitation.language))
 
 
 def _check(question: QuestionPublic, value: Any) -> str | None:

@@ -100,7 +100,12 @@ async def template(session: AsyncSession, template_id: str, version: int | None 
     query = select(SurveyTemplate).where(SurveyTemplate.template_id == template_id)
     if version is not None:
         query = query.where(SurveyTemplate.version == version)
-    row = (await session.execute(query.order_by(SurveyTemplate.version.desc()).limit(1))).scalars().first()
+    return survey_of((await session.execute(query.order_by(SurveyTemplate.version.desc()).limit(1))).scalars().first(),
+                     template_id, version)
+
+
+def survey_of(row: Any, template_id: str, version: int | None) -> SurveyPublic:
+    """A template version from its row (None: not written through the API, so a shipped one or a 404)."""
     if row is not None:
         return SurveyPublic(id=row.template_id, version=row.version, kind=row.kind, title=row.title,
                             questions=row.questions, shipped=False)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import customers, ledger, organisations, repository
 from services.loyalty.models import Member
-from services.loyalty.rules import effective_tier, next_anniversary, progress, segments_of
+from services.loyalty.programme import Programme
+from services.loyalty.rules import Stats, effective_tier, next_anniversary, progress, segments_of
 from services.loyalty.schemas import (
     Expiring, MemberPublic, OverridePublic, RedemptionPublic, Statement, TierProgress, entry_public,
 )
@@ -69,26 +72,33 @@ async def add_to_roster(session: AsyncSession, head: Member, roster: list[str], 
 
 
 async def view(session: AsyncSession, member: Member) -> MemberPublic:
-    """The member view: tier, balance, holds, points expiring soon, tier progress, benefits."""
+    """The member view: tier, balance, holds, points expiring soon, tier progress, benefits (after a change;
+    GET reads it through `member_reads.member`)."""
     now = utcnow()
     today = repository.local_date(session, now)
     _, prog = await repository.programme(session)
     account = await repository.account_of(session, member)
-    holds = await repository.live_holds(session, account.customer_id, now)
+    return shape(member, account, prog, today, holds=await repository.live_holds(session, account.customer_id, now),
+                 stats=await repository.qualification(session, account.customer_id, prog, now),
+                 roster=await repository.roster(session, account.customer_id),
+                 expiring=await repository.expiring(session, account.customer_id,
+                                                    today + timedelta(days=prog.notice_days)))
+
+
+def shape(member: Any, account: Any, prog: Programme, today: date, *, holds: Sequence[Any], stats: Stats,
+          roster: list[str], expiring: list[tuple[date, int]]) -> MemberPublic:
+    """The member view from its rows (ORM objects or `shared.lane.Row`s, read the same way)."""
     held = sum(r.points for r in holds)
-    stats = await repository.qualification(session, account.customer_id, prog, now)
     tier = effective_tier(account, today)
     return MemberPublic(
         customer_id=member.customer_id, account_id=account.customer_id, member_type=account.member_type,
-        points_to=account.points_to, organisation_id=account.organisation_id,
-        roster=await repository.roster(session, account.customer_id), tier=tier,
+        points_to=account.points_to, organisation_id=account.organisation_id, roster=roster, tier=tier,
         tier_label=prog.tier(tier).label,
         tier_override=(OverridePublic(tier=account.tier_override, until=account.tier_override_until)
                        if tier != account.tier else None),
         points_balance=account.balance, points_available=account.balance - held, points_held=held, debt=account.debt,
-        pending_holds=[RedemptionPublic.model_validate(r) for r in holds],
-        expiring_soon=[Expiring(points=p, expires_on=d) for d, p in await repository.expiring(
-            session, account.customer_id, today + timedelta(days=prog.notice_days))],
+        pending_holds=[RedemptionPublic.model_validate(r, from_attributes=True) for r in holds],
+        expiring_soon=[Expiring(points=p, expires_on=d) for d, p in expiring],
         tier_progress=TierProgress(**progress(prog, account.tier, stats), review_on=account.next_review_on),
         benefits=prog.tier(tier).benefits, segments=segments_of(account), enrolled_at=member.enrolled_at,
     )

@@ -211,10 +211,6 @@ async def find_or_create(session: AsyncSession, data: CustomerResolve) -> Custom
                             possible_duplicates=duplicates)
 
 
-async def read(session: AsyncSession, customer_id: str) -> CustomerPublic:
-    return await answer(session, await repo.get_customer(session, customer_id))
-
-
 async def patch(session: AsyncSession, customer_id: str, data: CustomerPatch, if_match: str | None) -> CustomerPublic:
     """`update_customer`, answered with the file as it is now."""
     return await answer(session, await update_customer(session, customer_id, data, if_match))

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import contacts, repository as repo
+from services.profile import repository as repo
 from services.profile.models import Product
-from services.profile.customers import answer
+from services.profile.contact_public import ContactsSummary
 from services.profile.public import (
-    BookingPublic, BookingsSummary, ComplaintsSummary, LoyaltySummary, Overview, ProductPublic, Satisfaction,
-    ValuePublic, booking_public, complaint_public, consent_public, product_public, value_public,
+    BookingPublic, BookingsSummary, ComplaintsSummary, ConsentPublic, CustomerPublic, LoyaltySummary, Overview,
+    ProductPublic, Satisfaction,
+    ValuePublic, booking_public, complaint_public, product_public, value_public,
 )
 from shared.db import settings_of
 from shared.errors import NotFound
@@ -27,21 +30,15 @@ async def value(session: AsyncSession, customer_id: str) -> ValuePublic:
     return value_public(await repo.value_of(session, customer_id), customer_id, settings_of(session).currency)
 
 
-async def overview(session: AsyncSession, customer_id: str) -> Overview:
-    """The 360 view: the file, consents, recent bookings, loyalty, complaints, satisfaction, value, contacts."""
-    customer = await repo.get_customer(session, customer_id)
-    bookings = await repo.bookings_of(session, customer_id)
-    catalog = await repo.products_by_id(session, {b.product_id for b in bookings[:RECENT]})
-    member = await repo.membership(session, customer_id)
-    complaints = await repo.complaints_of(session, customer_id)
-    feedback = await repo.feedback_of(session, customer_id)
+def summarise(*, customer: CustomerPublic, consents: list[ConsentPublic], bookings: int, recent: list[BookingPublic],
+              member: Any, complaints: Sequence[Any], feedback: Sequence[Any], value: ValuePublic,
+              contacts: ContactsSummary) -> Overview:
+    """The 360 view — the file, consents, recent bookings, loyalty, complaints, satisfaction, value, contacts — from
+    its parts, read by `reads.overview` (rows of the views: `shared.lane.Row`s, read like ORM objects)."""
     last_nps = next((f for f in reversed(feedback) if f.nps is not None), None)
     last_csat = next((f for f in reversed(feedback) if f.csat is not None), None)
     return Overview(
-        customer=await answer(session, customer),
-        consents=[consent_public(c) for c in await repo.consents(session, customer_id)],
-        bookings=BookingsSummary(count=len(bookings),
-                                 recent=[booking_public(b, catalog.get(b.product_id)) for b in bookings[:RECENT]]),
+        customer=customer, consents=consents, bookings=BookingsSummary(count=bookings, recent=recent),
         loyalty=LoyaltySummary(tier=member.tier, points_balance=member.points_balance,
                                expiring_points=member.expiring_points, expiring_on=member.expiring_on) if member else None,
         complaints=ComplaintsSummary(open=[complaint_public(c) for c in complaints if c.status == "open"],
@@ -49,8 +46,7 @@ async def overview(session: AsyncSession, customer_id: str) -> Overview:
         satisfaction=Satisfaction(
             last_nps=last_nps.nps if last_nps else None, last_csat=last_csat.csat if last_csat else None,
             detractor=bool(last_nps and last_nps.nps is not None and last_nps.nps <= 6), responses=len(feedback)),
-        value=value_public(await repo.value_of(session, customer_id), customer_id, settings_of(session).currency),
-        contacts=await contacts.summary(session, customer_id),
+        value=value, contacts=contacts,
     )
 
 

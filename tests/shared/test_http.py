@@ -96,3 +96,22 @@ async def test_a_customer_facing_key_never_reaches_another_customer(running) -> 
                         assert answer.status_code in (403, 404), (service.name, method, path, answer.text)
                     answer = await headless.request(method.upper(), concrete)
                     assert answer.status_code in (400, 403), (service.name, method, path, answer.text)
+
+
+@pytest.mark.parametrize("environment, asked, mounted", [
+    ("test", None, False), ("test", "customer.id", True), ("production", "customer.id", False),
+])
+def test_the_benchmark_floor_is_mounted_only_when_asked_and_never_in_production(
+        monkeypatch: pytest.MonkeyPatch, environment: str, asked: str | None, mounted: bool) -> None:
+    """bench/reads_bench.py's unauthenticated raw read exists only where TOURCRM_BENCH_FLOOR asks for it, outside
+    production, and is never in the OpenAPI document."""
+    from services.profile.app import create_app
+    from shared.settings import Settings
+
+    if asked:
+        monkeypatch.setenv("TOURCRM_BENCH_FLOOR", asked)
+    else:
+        monkeypatch.delenv("TOURCRM_BENCH_FLOOR", raising=False)
+    app = create_app(Settings(service="profile", environment=environment, api_keys="[]"))
+    assert any(getattr(route, "path", "") == "/bench/floor/{ident}" for route in app.routes) is mounted
+    assert not any(path.startswith("/bench") for path in app.openapi()["paths"])

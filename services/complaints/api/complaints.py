@@ -24,11 +24,12 @@ from services.complaints.schemas import (
     TransitionIn,
 )
 from services.complaints.api.deps import Caller, IdempotencyKey, IfMatch, Reader, Staff, is_manager, is_staff
+from services.complaints import views
 from services.complaints.views import complaint_view, full_view, solution_view
 from services.complaints.workflow import State
 from shared.fields import Day
 from shared import idempotency
-from shared.app import ReadSessionDep, UnitOfWork
+from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
 from shared.auth import Client
 from shared.db import utcnow
 from shared.errors import Problem, Unprocessable
@@ -83,9 +84,9 @@ async def complaint_stats(session: ReadSessionDep, client: Staff, since: Day | N
 
 
 @router.get("/complaints/{complaint_id}", response_model=ComplaintPublic)
-async def get_complaint(complaint_id: str, session: ReadSessionDep, client: Reader) -> JSONResponse:
+async def get_complaint(complaint_id: str, runtime: RuntimeDep, client: Reader) -> JSONResponse:
     """A complaint with its timeline, solutions and SLA state; the ETag for updates."""
-    return with_etag(await full_view(session, await reachable(session, client, complaint_id)))
+    return with_etag(await views.read(runtime.engine, client, complaint_id))
 
 
 @router.patch("/complaints/{complaint_id}", response_model=ComplaintPublic)

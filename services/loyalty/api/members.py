@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from services.loyalty import members, referrals, repository, tiers
+from services.loyalty import member_reads, members, referrals, repository, tiers
 from services.loyalty.schemas import (
     Id, MemberCreate, MemberPublic, RefereeCreate, ReferralCodeCreate, ReferralCodePublic, ReferralPublic, Referrals,
     Roster, Statement, TierOverride, referral_public,
 )
-from shared.app import ReadSessionDep, UnitOfWork
+from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
 from shared.auth import Scope
 from shared.db import utcnow
 from shared.errors import Conflict
@@ -37,8 +37,8 @@ async def create_member(body: MemberCreate, client: Scope("loyalty:redeem", cust
 
 
 @router.get("/members/{customer_id}", response_model=MemberPublic)
-async def get_member(customer_id: Id, client: Scope("loyalty:read", customers=True), session: ReadSessionDep) -> MemberPublic:
-    return await members.view(session, await repository.require_member(session, customer_id))
+async def get_member(customer_id: Id, client: Scope("loyalty:read", customers=True), runtime: RuntimeDep) -> MemberPublic:
+    return await member_reads.member(runtime.engine, runtime.settings, customer_id)
 
 
 @router.post("/members/{customer_id}/roster", response_model=MemberPublic)

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from services.profile import customers, duplicates, merging
+from services.profile import customers, duplicates, merging, reads
 from services.profile.public import (
     Consents, CustomerCreated, CustomerMerged, CustomerPublic, CustomerResolved, DuplicateGroup, Items, consent_public,
 )
 from services.profile.schemas import ConsentChanges, CustomerCreate, CustomerPatch, CustomerResolve, MergeIn
-from shared.app import ReadSessionDep, UnitOfWork
+from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
 from shared.auth import Scope
 from shared.pages import Cursor, Limit, Page
 
@@ -49,9 +49,9 @@ async def list_duplicates(session: ReadSessionDep, client: Scope("profile:read")
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerPublic)
-async def get_customer(customer_id: str, session: ReadSessionDep, response: Response,
+async def get_customer(customer_id: str, runtime: RuntimeDep, response: Response,
                        client: Scope("profile:read", customers=True)) -> CustomerPublic:
-    file = await customers.read(session, customer_id)
+    file = await reads.file(runtime.engine, customer_id)
     response.headers["ETag"] = file.etag
     return file
 

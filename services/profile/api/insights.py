@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.profile import care, config, overview, recommendations as recs, segments
+from services.profile import care, config, overview, reads, recommendations as recs, segments
 from services.profile.public import (
     CareTaskPublic, Items, Overview, Recommendations, SegmentExport, SegmentMember, SegmentPublic, ValuePublic,
 )
 from services.profile.schemas import SegmentIn, ValueConfig
-from shared.app import ReadSessionDep, UnitOfWork
+from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
 from shared.auth import Scope
 from shared.db import utcnow
 from shared.pages import Cursor, Limit, Page
@@ -28,9 +28,9 @@ async def customer_value(customer_id: str, session: ReadSessionDep, client: Scop
 
 
 @router.get("/customers/{customer_id}/overview", response_model=Overview)
-async def customer_overview(customer_id: str, session: ReadSessionDep, client: Scope("profile:read")) -> Overview:
+async def customer_overview(customer_id: str, runtime: RuntimeDep, client: Scope("profile:read")) -> Overview:
     """The 360 view, from this service's own tables and the events it consumed (no calls to other services)."""
-    return await overview.overview(session, customer_id)
+    return await reads.overview(runtime.engine, customer_id, runtime.settings.currency)
 
 
 @router.get("/customers/{customer_id}/recommendations", response_model=Recommendations)

@@ -1,0 +1,199 @@
+"""Hot reads as production serves them, each against two floors of the same server in the same run.
+
+    .venv/bin/python bench/reads_bench.py [--entities 200] [--seconds 10] [--connections 64] [--only profile,...]
+
+Each service runs as its own process on PostgreSQL + Kafka (`bench/served.py`); Debian's wrk drives it
+from loopback with 64 connections over random seeded ids (`bench/wrk/get_random.lua`). Per server:
+- floor `GET /health/live` (no database, no key);
+- floor `GET /bench/floor/{id}`: one primary-key SELECT of the read's main table through the raw driver
+  (asyncpg on a pooled connection), the row as JSON, no key. It exists only because this bench starts the
+  server with TOURCRM_BENCH_FLOOR=table.column (shared/app.py; never mounted in production);
+- the reads: profile `GET /v1/customers/{id}` and `/overview`, loyalty `GET /v1/members/{id}`, feedback
+  `GET /v1/surveys/invitations/{token}` (the public survey form), complaints `GET /v1/complaints/{id}`.
+
+Seeding goes through the API and the bus (customers with bookings, members, complaints, booking-completed
+events that schedule survey invitations); invitations are then marked sent in the database directly (the
+dispatch job would ask for consents the bench has no reason to model). Runs with any non-2xx answer are refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import asyncpg  # noqa: E402
+
+from served import KAFKA, Served, database_url, requests_per_second, script, served, wrk  # noqa: E402
+
+from shared.bus import KafkaBus, Record  # noqa: E402
+from shared.events import BookingCompleted, CustomerRegistered, Product, new_event  # noqa: E402
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+PRODUCTS = [("P-GUILIN", "桂林山水五日游", "桂林", ["nature"]), ("P-XIAN", "西安古都四日游", "西安", ["history"]),
+            ("P-SANYA", "三亚海景酒店", "三亚", ["beach", "family"])]
+# service → (floor table.column, [(label, path)])
+READS = {
+    "profile": ("customer.id", [("GET /v1/customers/{id}", "/v1/customers/{id}"),
+                                ("GET /v1/customers/{id}/overview", "/v1/customers/{id}/overview")]),
+    "loyalty": ("loyalty_member.customer_id", [("GET /v1/members/{id}", "/v1/members/{id}")]),
+    "feedback": ("invitation.token", [("GET /v1/surveys/invitations/{token}", "/v1/surveys/invitations/{id}")]),
+    "complaints": ("complaint.id", [("GET /v1/complaints/{id}", "/v1/complaints/{id}")]),
+}
+
+
+async def publish(svc: Served, events: list) -> None:  # noqa: ANN001
+    bus = KafkaBus(KAFKA, prefix=svc.topic_prefix)
+    try:
+        records = []
+        for data in events:
+            envelope = new_event(data, source="bench", subject=data.customer_id)
+            records.append(Record(envelope.topic, data.customer_id, envelope.to_bytes()))
+        await bus.publish(records)
+    finally:
+        await bus.stop()
+
+
+def booking(rng: random.Random, customer: str, ref: str, end: date | None = None) -> BookingCompleted:
+    pid, name, dest, tags = rng.choice(PRODUCTS)
+    start = datetime.now(timezone.utc) - timedelta(days=rng.randint(10, 700))
+    return BookingCompleted(booking_id=ref, customer_id=customer, channel="app",
+                            product=Product(id=pid, name=name, kind="tour", destination=dest, tags=tags),
+                            amount=Decimal(f"{rng.randint(800, 9000)}.00"), completed_at=start,
+                            travel_start=(end or start.date()) - timedelta(days=4), travel_end=end or start.date())
+
+
+async def until(check, what: str) -> None:  # noqa: ANN001
+    for _ in range(900):
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"seeding: {what} never arrived")
+
+
+async def seed_profile(svc: Served, n: int, rng: random.Random) -> list[str]:
+    ids, events = [], []
+    for i in range(n):
+        body = {"name": rng.choice(SURNAMES) + "小" + str(i), "phones": [f"+86139{i:08d}"],
+                "emails": [f"c{i}@example.cn"], "external_ids": [{"source": "web", "id": f"W{i}"}]}
+        created = await svc.client.post("/v1/customers", json=body)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+        events += [booking(rng, ids[-1], f"B-{i}-{t}") for t in range(rng.randint(1, 3))]
+    await publish(svc, events)
+
+    async def arrived() -> bool:
+        page = await svc.client.get(f"/v1/customers/{ids[-1]}/bookings")
+        return page.status_code == 200 and bool(page.json()["items"])
+    await until(arrived, "bookings")
+    return ids
+
+
+async def seed_loyalty(svc: Served, n: int, rng: random.Random) -> list[str]:
+    ids = [f"cust-{i:05d}" for i in range(n)]
+    await publish(svc, [CustomerRegistered(customer_id=c) for c in ids])
+    for c in ids:
+        async def enrolled() -> bool:
+            return (await svc.client.post("/v1/members", json={"customer_id": c})).status_code in (200, 201)
+        await until(enrolled, "customer-registered")
+    await publish(svc, [booking(rng, c, f"B-{c}") for c in ids])  # some points and a history
+    return ids
+
+
+async def seed_feedback(svc: Served, n: int, rng: random.Random) -> list[str]:
+    ended = date.today() - timedelta(days=5)
+    await publish(svc, [booking(rng, f"cust-{i:05d}", f"B-{i}", ended) for i in range(n)])
+    connection = await asyncpg.connect(database_url(svc.database))
+    try:
+        async def scheduled() -> bool:
+            return await connection.fetchval("SELECT count(*) FROM invitation") >= n
+        await until(scheduled, "invitations")
+        await connection.execute("UPDATE invitation SET status = 'sent', sent_at = now(), "
+                                 "expires_at = now() + interval '30 days'")
+        return [r["token"] for r in await connection.fetch("SELECT token FROM invitation")]
+    finally:
+        await connection.close()
+
+
+async def seed_complaints(svc: Served, n: int, rng: random.Random) -> list[str]:
+    ids = []
+    for i in range(n):
+        body = {"customer_id": f"cust-{i:05d}", "channel": "phone", "trip_phase": "after", "booking_id": f"B-{i}",
+                "product_id": "P-GUILIN", "destination": "桂林", "summary": "导游强制购物",
+                "description": "The guide took us to three shops and would not leave.",
+                "occurred_at": "2026-11-20T03:00:00Z", "attachments": [{"url": "s3://evidence/receipt.jpg"}]}
+        created = await svc.client.post("/v1/complaints", json=body)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    return ids
+
+
+def measure(svc: Served, args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, float]:
+    """req/s, p50 ms, p99 ms of one wrk run, and the server's CPU time per request (µs): the figure that
+    other load on this shared machine disturbs least."""
+    if os.environ.get("BENCH_PROFILE"):  # py-spy the server during each run: BENCH_PROFILE=/tmp/dir
+        name = re.sub(r"\W+", "_", (env or {}).get("BENCH_PATH", "live")).strip("_")
+        subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(svc.pid), "-r", "200",
+                          "-d", args[args.index("-d") + 1].rstrip("s"), "-f", "raw",
+                          "-o", f"{os.environ['BENCH_PROFILE']}/{svc.url.rsplit(':', 1)[1]}_{name}.txt"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wrk(["-t1", *[a if a != args[args.index("-d") + 1] else "2s" for a in args]], env)  # warm: pool, statements
+    cpu = svc.cpu_seconds()
+    out = wrk(["-t1", "--latency", *args], env)
+    cpu = svc.cpu_seconds() - cpu
+    rate = requests_per_second(out)
+    served_requests = int(re.search(r"(\d+) requests in", out).group(1))
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rate, ms("50%"), ms("99%"), cpu / served_requests * 1e6
+
+
+async def bench_service(service: str, entities: int, seconds: int, connections: int) -> list[str]:
+    floor_target, reads = READS[service]
+    rng = random.Random(7)
+    async with served(service, env={"TOURCRM_BENCH_FLOOR": floor_target}) as svc:
+        ids = await globals()[f"seed_{service}"](svc, entities, rng)
+        await asyncio.sleep(2)  # the consumer's tail of the seed
+        c, d = str(connections), f"{seconds}s"
+        env = {"BENCH_KEY": svc.key, "BENCH_IDS": ",".join(ids)}
+        random_get = ["-c", c, "-d", d, "-s", script("get_random.lua"), svc.url]
+        live = measure(svc, ["-c", c, "-d", d, f"{svc.url}/health/live"])
+        raw = measure(svc, random_get, {**env, "BENCH_PATH": "/bench/floor/{id}"})
+        lines = [line(service, "floor GET /health/live", live), line(service, "floor raw-driver PK read", raw)]
+        for label, path in reads:
+            figures = measure(svc, random_get, {**env, "BENCH_PATH": path})
+            lines.append(line(service, label, figures) + f"  ({figures[0] / raw[0]:.2f} of raw floor, "
+                         f"{figures[0] / live[0]:.2f} of /health/live; CPU {figures[3] / raw[3]:.1f}× the raw floor's)")
+    return lines
+
+
+def line(service: str, label: str, figures: tuple[float, float, float, float]) -> str:
+    rate, p50, p99, cpu = figures
+    return f"{service}: {label:38} {rate:7.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:7.1f} ms  CPU {cpu:6.0f} µs/req"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entities", type=int, default=200, help="seeded ids per service")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", default=",".join(READS), help="comma-separated services")
+    args = parser.parse_args()
+    for service in args.only.split(","):
+        for line in await bench_service(service, args.entities, args.seconds, args.connections):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
