@@ -96,9 +96,10 @@ async def served(service: str, *, workers: int = 1) -> AsyncIterator[Served]:
 
 
 @asynccontextmanager
-async def _serve(service: str, database: str, workers: int = 1) -> AsyncIterator[Served]:
+async def _serve(service: str, database: str, workers: int = 1, prefix: str | None = None) -> AsyncIterator[Served]:
+    """`prefix`: the Kafka topic prefix; services given the same one form one pipeline."""
     key = "tcrm_bench_" + uuid.uuid4().hex
-    port, prefix = free_port(), f"bench{uuid.uuid4().hex[:6]}."
+    port, prefix = free_port(), prefix or f"bench{uuid.uuid4().hex[:6]}."
     env = {
         **os.environ,
         "DATABASE_URL": database_url(database),
