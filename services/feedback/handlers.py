@@ -19,7 +19,8 @@ from shared.events import (
 
 
 async def on_booking_completed(event: Event[BookingCompleted], session: AsyncSession) -> None:
-    await invitations.schedule_post_trip(session, event.data, utcnow())
+    """Staged: the after_batch hook `invitations.schedule_staged` writes the batch's invitations at once."""
+    invitations.stage_post_trip(session, event.data, utcnow())
 
 
 async def on_booking_cancelled(event: Event[BookingCancelled], session: AsyncSession) -> None:
