@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -128,7 +129,7 @@ async def throughput(args: argparse.Namespace, prefix: str, dbs: dict[str, async
         return dict(zip(SERVICES, await asyncio.wait_for(rates, args.timeout)))
     finally:
         if spy:
-            spy.terminate()
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
             spy.wait(timeout=30)
 
 
