@@ -24,8 +24,8 @@ SPEC = ServiceSpec(
     description="Post-trip and follow-up surveys, NPS / CSAT / CSI, reviews and comment sentiment.",
     routers=[router, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
-    after_batch=[invitations.schedule_staged],  # writes the batch's post-trip invitations at once
-    session_hooks={"before_commit": [invitations.refuse_unscheduled]},
+    after_batch=[invitations.POST_TRIPS.apply],  # writes the batch's post-trip invitations at once
+    session_hooks={"before_commit": [invitations.POST_TRIPS.refuse_unapplied]},
     jobs=[surveys, warm_up],
 )
 

@@ -19,8 +19,8 @@ from shared.events import (
 
 
 async def on_booking_completed(event: Event[BookingCompleted], session: AsyncSession) -> None:
-    """Staged: the after_batch hook `invitations.schedule_staged` writes the batch's invitations at once."""
-    invitations.stage_post_trip(session, event.data, utcnow())
+    """Staged: SPEC.after_batch (`invitations.POST_TRIPS.apply`) writes the batch's invitations at once."""
+    invitations.POST_TRIPS.stage(session, (event.data, utcnow()))
 
 
 async def on_booking_cancelled(event: Event[BookingCancelled], session: AsyncSession) -> None:

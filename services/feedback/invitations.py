@@ -14,7 +14,6 @@ import secrets
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete, update
-from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback import repository as repo
@@ -23,6 +22,7 @@ from services.feedback.templates import TEMPLATE_OF_KIND, elements_of, template
 from shared import outbox
 from shared.db import aware, insert, new_id, settings_of
 from shared.errors import Conflict, NotFound
+from shared.staging import Staged
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintClosed, ComplaintFiled, ComplaintReopened, ComplaintResolved,
     ConsentChanged, SurveyInvited,
@@ -53,23 +53,11 @@ async def _new(session: AsyncSession, *, kind: str, key: str, customer_id: str, 
     return invitation if await repo.add_invitation(session, invitation) else None
 
 
-STAGED = "feedback.staged_trips"  # session.info: [(booking-completed, now)] whose invitations are not written yet
-
-
-def stage_post_trip(session: AsyncSession, data: BookingCompleted, now: datetime) -> None:
-    """Queue a booking's post-trip invitation for `schedule_staged` (the consumer's after_batch hook, and the first
-    step of every other feedback handler, so that events still take effect in their order)."""
-    session.info.setdefault(STAGED, []).append((data, now))
-
-
-async def schedule_staged(session: AsyncSession) -> None:
-    """The queued post-trip invitations, each due N hours after its trip ends (at once when that has passed),
+async def _schedule_post_trips(session: AsyncSession, staged: list[tuple[BookingCompleted, datetime]]) -> None:
+    """The staged post-trip invitations, each due N hours after its trip ends (at once when that has passed),
     set-based: the settings and the template read once, the customers' survey rows made and read by one statement
     each, the invitations written by one INSERT that skips business keys already taken (a booking is surveyed once,
     whatever the event ids)."""
-    staged: list[tuple[BookingCompleted, datetime]] = session.info.pop(STAGED, None) or []
-    if not staged:
-        return
     cfg = await repo.config(session)
     survey = await template(session, TEMPLATE_OF_KIND["post-trip"])
     people = await repo.customers(session, {data.customer_id for data, _ in staged})
@@ -93,11 +81,8 @@ async def schedule_staged(session: AsyncSession) -> None:
     await repo.add_invitations(session, list(rows.values()))
 
 
-def refuse_unscheduled(session: Session) -> None:
-    """before_commit: a transaction that staged invitations must have written them (a consumer without the
-    after_batch hook): refuse it rather than lose them; the consumer redoes the batch one event at a time."""
-    if session.info.get(STAGED):
-        raise RuntimeError("booking-completed events staged but not scheduled: use SPEC.after_batch")
+# booking-completed: staged by its handler, written by SPEC.after_batch (POST_TRIPS.apply) in one go
+POST_TRIPS = Staged("feedback.post_trips", _schedule_post_trips)
 
 
 async def cancel_for_booking(session: AsyncSession, data: BookingCancelled, now: datetime) -> None:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from services.feedback import handlers as h
 from services.feedback import invitations
 from services.feedback.privacy import PRIVACY
-from shared.consumer import Handler, Subscriptions
+from shared.consumer import Subscriptions
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintClosed, ComplaintFiled, ComplaintReopened, ComplaintResolved,
-    ConsentChanged, CustomerRegistered, CustomerUpdated, Event, MemberEnrolled, PointsEarned, TierChanged,
+    ConsentChanged, CustomerRegistered, CustomerUpdated, MemberEnrolled, PointsEarned, TierChanged,
 )
-
-
-def _in_order(handler: Handler) -> Handler:
-    """The handler, after the post-trip invitations staged before it are written (events apply in their order)."""
-    async def handle(event: Event[Any], session: AsyncSession) -> None:
-        await invitations.schedule_staged(session)
-        await handler(event, session)
-
-    handle.__name__ = handler.__name__
-    return handle
 
 
 _IN_ORDER: Subscriptions = {
@@ -42,5 +28,5 @@ _IN_ORDER: Subscriptions = {
 }
 SUBSCRIPTIONS: Subscriptions = {
     BookingCompleted: [h.on_booking_completed],  # staged; SPEC.after_batch schedules the batch's invitations
-    **{model: [_in_order(handler) for handler in handlers] for model, handlers in _IN_ORDER.items()},
+    **invitations.POST_TRIPS.in_order(_IN_ORDER),  # each applies the staged bookings first: events keep their order
 }
