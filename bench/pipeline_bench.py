@@ -111,9 +111,10 @@ async def floor(topic: str, n: int, database: str) -> float:
 
 
 def pyspy(pid: int, path: str) -> subprocess.Popen:
-    """py-spy sampling the served process (and its children) into a collapsed-stack file."""
+    """py-spy sampling the served process (and its children) into a collapsed-stack file, idle samples included
+    (where the wall time goes: a consumer waiting on the database shows as waiting)."""
     spy = Path(sys.executable).parent / "py-spy"
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "50", "--format", "raw",
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "50", "--format", "raw", "--idle",
                              "--output", path, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
