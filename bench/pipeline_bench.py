@@ -205,7 +205,11 @@ async def main(args: argparse.Namespace) -> None:
         dbs = {s: await asyncpg.connect(database_url(svc.database)) for s, svc in served.items()}
         try:
             if args.steady:
+                spy = pyspy(served[args.pyspy].pid, f"/tmp/pipeline-{args.pyspy}.txt") if args.pyspy else None
                 lags = await steady(args, prefix, dbs["loyalty"], args.customers)
+                if spy:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
                 q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))] * 1000  # noqa: E731
                 print(f"lag at {args.steady}/s for {args.seconds}s, record timestamp → loyalty booking row committed "
                       f"({len(lags)} records): p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lags[-1] * 1000:.0f} ms")
