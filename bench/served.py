@@ -96,10 +96,11 @@ async def served(service: str, *, workers: int = 1, env: dict[str, str] | None =
 
 
 @asynccontextmanager
-async def _serve(service: str, database: str, workers: int = 1,
-                 extra: dict[str, str] | None = None) -> AsyncIterator[Served]:
+async def _serve(service: str, database: str, workers: int = 1, extra: dict[str, str] | None = None,
+                 prefix: str | None = None) -> AsyncIterator[Served]:
+    """`extra`: more environment; `prefix`: the Kafka topic prefix (services given the same one form one pipeline)."""
     key = "tcrm_bench_" + uuid.uuid4().hex
-    port, prefix = free_port(), f"bench{uuid.uuid4().hex[:6]}."
+    port, prefix = free_port(), prefix or f"bench{uuid.uuid4().hex[:6]}."
     env = {
         **os.environ,
         "DATABASE_URL": database_url(database),

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.complaints.api import ROUTERS
+from services.complaints.handlers import BOOKINGS
 from services.complaints.jobs import JOBS
 from services.complaints.privacy import PRIVACY
 from services.complaints.subscriptions import SUBSCRIPTIONS
@@ -24,6 +25,8 @@ SPEC = ServiceSpec(
                 "complaints; SLA clocks, escalation, crisis detection and response.",
     routers=[*ROUTERS, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
+    after_batch=[BOOKINGS.apply],  # writes the batch's booking facts at once
+    session_hooks={"before_commit": [BOOKINGS.refuse_unapplied]},
     jobs=JOBS,
 )
 

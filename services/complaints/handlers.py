@@ -17,18 +17,33 @@ from services.complaints.records import note
 from services.complaints.schemas import TransitionIn
 from shared.db import aware, insert, settings_of, utcnow
 from shared.events import BookingCancelled, BookingCompleted, ConsentChanged, DetractorDetected, Event, FeedbackSubmitted
+from shared.staging import Staged
 
 log = logging.getLogger(__name__)
 
 
 async def on_booking_completed(event: Event[BookingCompleted], session: AsyncSession) -> None:
+    """Staged: SPEC.after_batch (`BOOKINGS.apply`) writes the batch's booking facts at once."""
     data = event.data
-    row = {"booking_id": data.booking_id, "customer_id": data.customer_id, "product_id": data.product.id,
-           "destination": data.product.destination, "travel_start": data.travel_start, "travel_end": data.travel_end,
-           "completed_at": aware(data.completed_at), "cancelled": False}
+    BOOKINGS.stage(session, {
+        "booking_id": data.booking_id, "customer_id": data.customer_id, "product_id": data.product.id,
+        "destination": data.product.destination, "travel_start": data.travel_start, "travel_end": data.travel_end,
+        "completed_at": aware(data.completed_at), "cancelled": False})
+
+
+async def _write_bookings(session: AsyncSession, staged: list[dict[str, object]]) -> None:
+    """The staged booking facts by one upsert; of two copies of a booking in the batch the later wins, as one
+    upsert after the other would have it."""
+    rows = list({row["booking_id"]: row for row in staged}.values())
     table = BookingFact.__table__
-    await session.execute(insert(session, table).values(row).on_conflict_do_update(
-        index_elements=[table.c.booking_id], set_={k: v for k, v in row.items() if k != "booking_id"}))
+    statement = insert(session, table)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.booking_id],
+        set_={name: statement.excluded[name] for name in rows[0] if name != "booking_id"}), rows)
+
+
+# booking-completed: staged by its handler, written by SPEC.after_batch in one statement per batch
+BOOKINGS = Staged("complaints.bookings", _write_bookings)
 
 
 async def on_booking_cancelled(event: Event[BookingCancelled], session: AsyncSession) -> None:

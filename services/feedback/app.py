@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.feedback import models  # noqa: F401 - the tables
+from services.feedback import invitations, models  # noqa: F401 - the tables
 from services.feedback.api import router
 from services.feedback.jobs import surveys, warm_up
 from services.feedback.privacy import PRIVACY
@@ -24,6 +24,8 @@ SPEC = ServiceSpec(
     description="Post-trip and follow-up surveys, NPS / CSAT / CSI, reviews and comment sentiment.",
     routers=[router, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
+    after_batch=[invitations.POST_TRIPS.apply],  # writes the batch's post-trip invitations at once
+    session_hooks={"before_commit": [invitations.POST_TRIPS.refuse_unapplied]},
     jobs=[surveys, warm_up],
 )
 

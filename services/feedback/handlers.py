@@ -19,7 +19,8 @@ from shared.events import (
 
 
 async def on_booking_completed(event: Event[BookingCompleted], session: AsyncSession) -> None:
-    await invitations.schedule_post_trip(session, event.data, utcnow())
+    """Staged: SPEC.after_batch (`invitations.POST_TRIPS.apply`) writes the batch's invitations at once."""
+    invitations.POST_TRIPS.stage(session, (event.data, utcnow()))
 
 
 async def on_booking_cancelled(event: Event[BookingCancelled], session: AsyncSession) -> None:

@@ -20,8 +20,9 @@ from services.feedback import repository as repo
 from services.feedback.models import Config, Invitation, OpenComplaint, SurveyCustomer
 from services.feedback.templates import TEMPLATE_OF_KIND, elements_of, template
 from shared import outbox
-from shared.db import aware, insert, settings_of
+from shared.db import aware, insert, new_id, settings_of
 from shared.errors import Conflict, NotFound
+from shared.staging import Staged
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintClosed, ComplaintFiled, ComplaintReopened, ComplaintResolved,
     ConsentChanged, SurveyInvited,
@@ -52,17 +53,36 @@ async def _new(session: AsyncSession, *, kind: str, key: str, customer_id: str, 
     return invitation if await repo.add_invitation(session, invitation) else None
 
 
-async def schedule_post_trip(session: AsyncSession, data: BookingCompleted, now: datetime) -> Invitation | None:
-    """The post-trip invitation, due N hours after the trip ends (at once when that has passed)."""
+async def _schedule_post_trips(session: AsyncSession, staged: list[tuple[BookingCompleted, datetime]]) -> None:
+    """The staged post-trip invitations, each due N hours after its trip ends (at once when that has passed),
+    set-based: the settings and the template read once, the customers' survey rows made and read by one statement
+    each, the invitations written by one INSERT that skips business keys already taken (a booking is surveyed once,
+    whatever the event ids)."""
     cfg = await repo.config(session)
-    send_at = max(trip_end(data, settings_of(session).tz) + timedelta(hours=cfg.invite_delay_hours), now)
-    tags = list(data.product.tags)
-    return await _new(session, kind="post-trip", key=f"post-trip:{data.booking_id}", customer_id=data.customer_id,
-                      send_at=send_at, now=now, booking_id=data.booking_id, product_id=data.product.id,
-                      product_name=data.product.name, product_kind=data.product.kind,
-                      destination=data.product.destination, guide=_tagged(tags, "guide"),
-                      supplier=_tagged(tags, "supplier"), channel=data.channel,
-                      elements=elements_of(data.product.kind, tags))
+    survey = await template(session, TEMPLATE_OF_KIND["post-trip"])
+    people = await repo.customers(session, {data.customer_id for data, _ in staged})
+    tz, delay = settings_of(session).tz, timedelta(hours=cfg.invite_delay_hours)
+    rows: dict[str, dict[str, object]] = {}
+    for data, now in staged:
+        key = f"post-trip:{data.booking_id}"
+        if key in rows:
+            continue  # the first copy wins, as a second INSERT of the key would do nothing
+        tags, (language, tier) = list(data.product.tags), people[data.customer_id]
+        rows[key] = {
+            "id": new_id(), "token": secrets.token_urlsafe(24), "business_key": key, "kind": "post-trip",
+            "template_id": survey.id, "template_version": survey.version, "customer_id": data.customer_id,
+            "booking_id": data.booking_id, "complaint_id": None, "product_id": data.product.id,
+            "product_name": data.product.name, "product_kind": data.product.kind,
+            "destination": data.product.destination, "guide": _tagged(tags, "guide"),
+            "supplier": _tagged(tags, "supplier"), "channel": data.channel, "tier": tier,
+            "elements": elements_of(data.product.kind, tags), "language": language or "zh-CN", "status": "scheduled",
+            "reason": None, "send_at": max(trip_end(data, tz) + delay, now), "sent_at": None, "reminded_at": None,
+            "expires_at": None, "answered_at": None, "created_at": now}
+    await repo.add_invitations(session, list(rows.values()))
+
+
+# booking-completed: staged by its handler, written by SPEC.after_batch (POST_TRIPS.apply) in one go
+POST_TRIPS = Staged("feedback.post_trips", _schedule_post_trips)
 
 
 async def cancel_for_booking(session: AsyncSession, data: BookingCancelled, now: datetime) -> None:

@@ -31,6 +31,16 @@ async def customer(session: AsyncSession, customer_id: str, *, create: bool = Fa
     return await session.get(SurveyCustomer, customer_id, populate_existing=create)
 
 
+async def customers(session: AsyncSession, customer_ids: set[str]) -> dict[str, tuple[str | None, str | None]]:
+    """These customers' (language, tier), their survey rows made where missing: one statement each."""
+    ids = sorted(customer_ids)
+    await session.execute(insert(session, SurveyCustomer).on_conflict_do_nothing(index_elements=["customer_id"]),
+                          [{"customer_id": cid} for cid in ids])
+    found = await session.execute(select(SurveyCustomer.customer_id, SurveyCustomer.language, SurveyCustomer.tier)
+                                  .where(SurveyCustomer.customer_id.in_(ids)))
+    return {cid: (language, tier) for cid, language, tier in found}
+
+
 async def has_open_complaint(session: AsyncSession, customer_id: str) -> bool:
     found = await session.execute(select(OpenComplaint.complaint_id).where(OpenComplaint.customer_id == customer_id).limit(1))
     return found.first() is not None
@@ -50,6 +60,12 @@ async def add_invitation(session: AsyncSession, invitation: Invitation) -> bool:
     result = await session.execute(insert(session, Invitation).values(**values)
                                    .on_conflict_do_nothing(index_elements=["business_key"]))
     return result.rowcount == 1
+
+
+async def add_invitations(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """Insert these invitations (every column given) in one statement, skipping business keys already taken."""
+    await session.execute(insert(session, Invitation.__table__).on_conflict_do_nothing(index_elements=["business_key"]),
+                          rows)
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 500) -> Sequence[Invitation]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.feedback import handlers as h
+from services.feedback import invitations
 from services.feedback.privacy import PRIVACY
 from shared.consumer import Subscriptions
 from shared.events import (
@@ -10,8 +11,8 @@ from shared.events import (
     ConsentChanged, CustomerRegistered, CustomerUpdated, MemberEnrolled, PointsEarned, TierChanged,
 )
 
-SUBSCRIPTIONS: Subscriptions = {
-    BookingCompleted: [h.on_booking_completed],
+
+_IN_ORDER: Subscriptions = {
     BookingCancelled: [h.on_booking_cancelled],
     ComplaintFiled: [h.on_complaint_filed],
     ComplaintReopened: [h.on_complaint_reopened],
@@ -24,4 +25,8 @@ SUBSCRIPTIONS: Subscriptions = {
     TierChanged: [h.on_tier],
     PointsEarned: [h.on_points_earned],
     **PRIVACY.subscriptions(),  # customer-erased, customers-merged
+}
+SUBSCRIPTIONS: Subscriptions = {
+    BookingCompleted: [h.on_booking_completed],  # staged; SPEC.after_batch schedules the batch's invitations
+    **invitations.POST_TRIPS.in_order(_IN_ORDER),  # each applies the staged bookings first: events keep their order
 }

@@ -10,6 +10,7 @@ from services.profile import models  # noqa: F401 - the tables
 from services.profile import commands, leads
 from services.profile.api import ROUTERS
 from services.profile.bookings import write_deferred
+from services.profile.handlers import MEMBER_VIEWS
 from services.profile.jobs import JOBS
 from services.profile.scoring import recompute_touched
 from services.profile.subscriptions import SUBSCRIPTIONS
@@ -26,9 +27,10 @@ SPEC = ServiceSpec(
     description="Customer files, segments, value classes, churn risk, recommendations, customer care, export and erasure.",
     routers=list(ROUTERS),
     subscriptions=SUBSCRIPTIONS,
-    # the batch's deferred bookings in a few statements, the leads they win, then the values of the customers it
-    # touched, once each
-    after_batch=[write_deferred, leads.settle_touched, recompute_touched],
+    # loyalty's staged member events, the batch's deferred bookings in a few statements, the leads they win, then the
+    # values of the customers it touched, once each
+    after_batch=[MEMBER_VIEWS.apply, write_deferred, leads.settle_touched, recompute_touched],
+    session_hooks={"before_commit": [MEMBER_VIEWS.refuse_unapplied]},
     jobs=JOBS,
     commands=[commands.app],
 )

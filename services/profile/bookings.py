@@ -101,6 +101,19 @@ async def ensure_customer(session: AsyncSession, customer_id: str) -> str:
     return known[customer_id]
 
 
+async def ensure_customers(session: AsyncSession, customer_ids: set[str]) -> dict[str, str]:
+    """`ensure_customer` for many ids: the unknown ones looked up by one query."""
+    known = _memo(session, _SURVIVORS)
+    if missing := [cid for cid in customer_ids if cid not in known]:
+        with session.no_autoflush:
+            found = await repo.survivors(session, missing)
+        for cid, (survivor, exists) in found.items():
+            if not exists and survivor not in known:
+                session.add(Customer(id=survivor, origin="booking"))
+            known[cid] = known[survivor] = survivor
+    return {cid: known[cid] for cid in customer_ids}
+
+
 def _catalog(session: AsyncSession, row: Product | None, product: ev.Product, now: datetime) -> Product:
     """The catalog row of `product`: added when new, brought up to date when it changed."""
     if row is None:

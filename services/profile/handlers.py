@@ -11,10 +11,12 @@ spec's after_batch hooks).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import bookings
+from services.profile import repository as repo
 from services.profile.bookings import ensure_customer
 from services.profile.data_rights import record_erasure_confirmation
 from services.profile.models import ComplaintView, FeedbackView, MembershipView
@@ -22,6 +24,7 @@ from services.profile.scoring import touch
 from shared import events as ev
 from shared.db import aware, utcnow
 from shared.events import Event
+from shared.staging import Staged
 
 
 async def _member_view(session: AsyncSession, customer_id: str) -> MembershipView:
@@ -60,16 +63,47 @@ async def on_booking_cancelled(event: Event[ev.BookingCancelled], session: Async
 # --- loyalty -------------------------------------------------------------------------------------------
 
 
+def _tier_if_none(tier: str) -> Callable[[MembershipView], None]:
+    def change(row: MembershipView) -> None:
+        row.tier = row.tier or tier
+    return change
+
+
+def _set(**values: object) -> Callable[[MembershipView], None]:
+    def change(row: MembershipView) -> None:
+        for name, value in values.items():
+            setattr(row, name, value)
+    return change
+
+
+async def _write_member_views(session: AsyncSession, staged: list[tuple[str, Callable[[MembershipView], None]]]) -> None:
+    """The staged changes of loyalty's frequent events, in their order: the customers' surviving ids (stub files
+    for new ones) and their views read by one query each, then each change applied to its view."""
+    survivors = await bookings.ensure_customers(session, {customer_id for customer_id, _ in staged})
+    views = {cid: rows[0] for cid, rows in (await repo.rows_of(session, MembershipView, set(survivors.values()))).items()}
+    now = utcnow()
+    for customer_id, change in staged:
+        cid = survivors[customer_id]
+        if (row := views.get(cid)) is None:
+            row = views[cid] = MembershipView(customer_id=cid)
+            session.add(row)
+        change(row)
+        row.updated_at = now
+
+
+# member-enrolled, points-earned/-redeemed/-reversed, tier-changed (one or more per booking): staged by their
+# handlers, applied by SPEC.after_batch before the batch's bookings and values; every other handler applies them first
+MEMBER_VIEWS = Staged("profile.member_views", _write_member_views)
+
+
 async def on_member_enrolled(event: Event[ev.MemberEnrolled], session: AsyncSession) -> None:
-    row = await _member_view(session, event.data.customer_id)
-    row.tier = row.tier or event.data.tier
+    MEMBER_VIEWS.stage(session, (event.data.customer_id, _tier_if_none(event.data.tier)))
 
 
 async def on_points_movement(event: Event[ev.PointsEarned | ev.PointsRedeemed | ev.PointsReversed],
                              session: AsyncSession) -> None:
     """points-earned, -redeemed, -reversed: the same effect, the new balance."""
-    row = await _member_view(session, event.data.customer_id)
-    row.points_balance = event.data.balance
+    MEMBER_VIEWS.stage(session, (event.data.customer_id, _set(points_balance=event.data.balance)))
 
 
 async def on_points_expired(event: Event[ev.PointsExpired], session: AsyncSession) -> None:
@@ -80,8 +114,7 @@ async def on_points_expired(event: Event[ev.PointsExpired], session: AsyncSessio
 
 
 async def on_tier_changed(event: Event[ev.TierChanged], session: AsyncSession) -> None:
-    row = await _member_view(session, event.data.customer_id)
-    row.tier = event.data.new_tier
+    MEMBER_VIEWS.stage(session, (event.data.customer_id, _set(tier=event.data.new_tier)))
 
 
 async def on_points_expiring(event: Event[ev.PointsExpiring], session: AsyncSession) -> None:

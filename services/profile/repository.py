@@ -16,6 +16,7 @@ from services.profile.models import (
     ErasureRequest, ExternalId, FeedbackView, MembershipView, Product, Segment,
 )
 from services.profile.schemas import CHANNELS
+from shared.db import insert
 from shared.errors import NotFound
 
 M = TypeVar("M")
@@ -197,6 +198,35 @@ async def trips_of(session: AsyncSession, customer_ids: Iterable[str]) -> dict[s
                 .where(Booking.customer_id.in_(chunk), Booking.status == "completed"))).all():
             found[cid].append((at, amount, currency))
     return found
+
+
+_VALUE_COLUMNS = [getattr(CustomerValue, column.name) for column in CustomerValue.__table__.columns]
+
+
+async def value_rows(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """customer id -> the columns of its stored value row (plain values, no ORM objects), one query per 500 ids."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in chunks(sorted(set(customer_ids))):
+        for row in (await session.execute(select(*_VALUE_COLUMNS).where(CustomerValue.customer_id.in_(chunk)))).all():
+            found[row.customer_id] = row._asdict()
+    return found
+
+
+async def write_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Customers' value rows, new or changed, by one upsert; value rows of theirs already loaded in the session are
+    expired, so that nothing reads or flushes a stale copy."""
+    if not rows:
+        return
+    table = CustomerValue.__table__
+    statement = insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.customer_id],
+        set_={c.name: statement.excluded[c.name] for c in table.columns if c.name != "customer_id"})
+    await session.execute(statement, rows)
+    written = {row["customer_id"] for row in rows}
+    sync = session.sync_session
+    for obj in [o for o in sync.identity_map.values() if isinstance(o, CustomerValue) and o.customer_id in written]:
+        sync.expire(obj)
 
 
 async def stored_buyers(session: AsyncSession) -> list[tuple[str, datetime, int, Any]]:

@@ -11,15 +11,9 @@ from services.profile import handlers as h, worklist
 from shared import events as ev
 from shared.consumer import Subscriptions
 
-SUBSCRIPTIONS: Subscriptions = {
-    ev.BookingCompleted: [h.on_booking_completed],
+_IN_ORDER: Subscriptions = {
     ev.BookingCancelled: [h.on_booking_cancelled],
-    ev.MemberEnrolled: [h.on_member_enrolled],
-    ev.PointsEarned: [h.on_points_movement],
-    ev.PointsRedeemed: [h.on_points_movement],
-    ev.PointsReversed: [h.on_points_movement],
     ev.PointsExpired: [h.on_points_expired],
-    ev.TierChanged: [h.on_tier_changed],
     ev.PointsExpiring: [h.on_points_expiring, worklist.on_points_expiring],
     ev.TierDowngradeWarning: [worklist.on_tier_downgrade_warning],
     ev.WinBackOffered: [worklist.on_win_back_offered],
@@ -31,4 +25,14 @@ SUBSCRIPTIONS: Subscriptions = {
     ev.FeedbackSubmitted: [h.on_feedback_submitted],
     ev.DetractorDetected: [h.on_detractor_detected],
     ev.CustomerDataErased: [h.on_customer_data_erased],
+}
+SUBSCRIPTIONS: Subscriptions = {
+    ev.BookingCompleted: [h.on_booking_completed],  # deferred to bookings.write_deferred (SPEC.after_batch)
+    # staged, applied by SPEC.after_batch (h.MEMBER_VIEWS.apply) in one go
+    ev.MemberEnrolled: [h.on_member_enrolled],
+    ev.PointsEarned: [h.on_points_movement],
+    ev.PointsRedeemed: [h.on_points_movement],
+    ev.PointsReversed: [h.on_points_movement],
+    ev.TierChanged: [h.on_tier_changed],
+    **h.MEMBER_VIEWS.in_order(_IN_ORDER),  # each applies the staged member views first: events keep their order
 }

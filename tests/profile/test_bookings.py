@@ -120,6 +120,33 @@ async def test_overview_is_built_from_consumed_events(backend: Backend) -> None:
     assert "1 open complaint(s)" in reasons and "detractor score 4" in reasons
 
 
+async def test_loyalty_events_of_one_batch_apply_in_their_order(backend: Backend) -> None:
+    """Member events are applied once per batch: the last balance and the last tier win, also for a customer
+    profile did not know yet (a stub file is made), and an event after them sees them applied."""
+    profile = await backend.service("profile")
+    cid = (await create(profile, name="周敏", phones=["13500003333"]))["id"]
+    now = datetime.now(timezone.utc)
+    events = []
+    for who in (cid, "ext-loyal-9"):
+        events += [
+            (who, MemberEnrolled(customer_id=who, enrolled_at=now, tier="regular")),
+            (who, PointsEarned(customer_id=who, points=100, balance=100, entry_id=f"{who}-1", cause="B-1")),
+            (who, TierChanged(customer_id=who, old_tier="regular", new_tier="gold", reason="spend", changed_at=now)),
+            (who, PointsEarned(customer_id=who, points=150, balance=250, entry_id=f"{who}-2", cause="B-2")),
+            (who, TierChanged(customer_id=who, old_tier="gold", new_tier="silver", reason="review", changed_at=now)),
+        ]
+    await backend.bus().publish([Record(LOYALTY, who, new_event(data, source="test", subject=who).to_bytes())
+                                 for who, data in events])
+
+    async def applied() -> bool:
+        views = [(await profile.client.get(f"/v1/customers/{who}/overview")).json() for who in (cid, "ext-loyal-9")]
+        return all(v.get("loyalty") and v["loyalty"]["points_balance"] == 250 for v in views)
+    await eventually(applied)
+    for who in (cid, "ext-loyal-9"):
+        view = (await profile.client.get(f"/v1/customers/{who}/overview")).json()
+        assert (view["loyalty"]["tier"], view["loyalty"]["points_balance"]) == ("silver", 250)
+
+
 async def test_a_batch_of_bookings_is_checked_item_by_item_and_the_valid_ones_apply_once(backend: Backend) -> None:
     profile = await backend.service("profile")
     good = [booking(f"BB-{n}", f"c-batch-{n % 3}") for n in range(5)]

@@ -1,0 +1,242 @@
+"""The whole event pipeline: booking-completed on Kafka until every consuming service has applied each one.
+
+    .venv/bin/python bench/pipeline_bench.py [--events 100000] [--customers 5000] [--pyspy profile]
+    .venv/bin/python bench/pipeline_bench.py --steady 500 [--seconds 60]     # lag at a steady rate
+
+Profile, loyalty, feedback and complaints each run as their own process (`tourcrm serve <name>`,
+bench/served.py) on their own PostgreSQL database, all on one topic prefix (one pipeline: what a service
+emits reaches the others). A plain aiokafka producer (batched, linger 5 ms) writes N booking-completed
+records over `--customers` customers; each service's rate is steady, from its first applied event to its
+last (counted in its inbox, which commits with the effect). Then nothing lost or doubled is checked: per
+service N inbox rows and N booking rows (profile `booking`, loyalty `loyalty_booking`, complaints
+`complaint_booking`, feedback's post-trip `invitation`s), loyalty one earn entry per booking.
+
+Floor, same run, before the services start: a plain aiokafka consumer in this process that reads the same
+records and writes one row per record with one batched asyncpg insert per poll, committing offsets after it.
+
+--steady R: R records/s for --seconds; the lag of each record is from its Kafka timestamp to the moment its
+booking row (written in the transaction that commits its points) is seen committed in loyalty's database,
+polled every 10 ms; p50 / p99 / max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from served import KAFKA, _serve, cpu_seconds, database_url, scratch_databases, steady_rate  # noqa: E402
+from shared.db import utcnow  # noqa: E402
+from shared.events import BOOKINGS, BookingCompleted, Product, new_event  # noqa: E402
+
+SERVICES = ("profile", "loyalty", "feedback", "complaints")
+# per service: SQL counting the bookings it holds (one row per booking id: doubles cannot hide)
+BOOKINGS_HELD = {
+    "profile": "SELECT count(*) FROM booking",
+    "loyalty": "SELECT count(*) FROM loyalty_booking",
+    "feedback": "SELECT count(*) FROM invitation WHERE kind = 'post-trip'",
+    "complaints": "SELECT count(*) FROM complaint_booking",
+}
+PRODUCTS = [Product(id=f"P-{n}", name=f"线路{n}", kind=kind, destination=dest, tags=["nature"])
+            for n, (kind, dest) in enumerate([("tour", "桂林"), ("hotel", "三亚"), ("cruise", "长江"), ("tour", "西安")])]
+
+
+def record(i: int, customers: int, run: str, rng: random.Random) -> tuple[bytes, bytes]:
+    """(key, value) of booking-completed number i: a customer of `customers`, a product, an amount, a past date."""
+    customer = f"pc-{run}-{i % customers}"
+    data = BookingCompleted(booking_id=f"PB-{run}-{i:08d}", customer_id=customer, amount=f"{rng.randint(200, 9000)}.00",
+                            product=rng.choice(PRODUCTS), party_size=2,
+                            completed_at=utcnow() - timedelta(minutes=rng.randint(1, 2880)))  # a live stream: recent
+    return customer.encode(), new_event(data, source="booking-web", subject=customer).to_bytes()
+
+
+async def producer() -> AIOKafkaProducer:
+    p = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True, linger_ms=5,
+                         max_batch_size=256 * 1024)
+    await p.start()
+    return p
+
+
+async def produce(topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    """All records as fast as the producer batches them; records/s."""
+    p = await producer()
+    started = time.perf_counter()
+    try:
+        futures = [await p.send(topic, value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await p.stop()
+    return len(records) / (time.perf_counter() - started)
+
+
+async def floor(topic: str, n: int, database: str) -> float:
+    """Plain aiokafka consumer + one batched asyncpg insert per poll, offsets committed after; steady rows/s."""
+    db = await asyncpg.connect(database_url(database))
+    await db.execute("CREATE TABLE floor (booking_key text, event bytea, part int, off bigint)")
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA, group_id=f"floor-{uuid.uuid4().hex[:6]}",
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                fetch_min_bytes=64 * 1024, fetch_max_wait_ms=50)
+    await consumer.start()
+    seen, started = 0, None
+    try:
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            rows = [(r.key.decode(), r.value, r.partition, r.offset) for records in batches.values() for r in records]
+            if rows:
+                await db.executemany("INSERT INTO floor VALUES ($1, $2, $3, $4)", rows)
+                await consumer.commit()
+                if started is None:
+                    started, first = time.perf_counter(), len(rows)
+                seen += len(rows)
+        return (n - first) / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await db.close()
+
+
+def pyspy(pid: int, path: str) -> subprocess.Popen:
+    """py-spy sampling the served process (and its children) into a collapsed-stack file, idle samples included
+    (where the wall time goes: a consumer waiting on the database shows as waiting)."""
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "50", "--format", "raw", "--idle",
+                             "--output", path, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def throughput(args: argparse.Namespace, prefix: str, dbs: dict[str, asyncpg.Connection],
+                     records: list[tuple[bytes, bytes]], pids: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """Per service: (steady events/s, its process's CPU ms per booking-completed over the whole run)."""
+    n = len(records)
+    cpu = {s: cpu_seconds(pid) for s, pid in pids.items()}
+    spy = pyspy(pids[args.pyspy], f"/tmp/pipeline-{args.pyspy}.txt") if args.pyspy else None
+    inbox = "SELECT count(*) FROM inbox WHERE event_type = 'booking-completed'"
+    rates = asyncio.gather(*(steady_rate(lambda c=dbs[s]: c.fetchval(inbox), n, poll=0.2) for s in SERVICES))
+    produced = await produce(prefix + BOOKINGS, records)
+    print(f"produced {n} records at {produced:,.0f} records/s", flush=True)
+    try:
+        done = dict(zip(SERVICES, await asyncio.wait_for(rates, args.timeout)))
+        return {s: (rate, (cpu_seconds(pids[s]) - cpu[s]) * 1000 / n) for s, rate in done.items()}
+    finally:
+        if spy:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(timeout=30)
+
+
+async def check(dbs: dict[str, asyncpg.Connection], n: int) -> list[str]:
+    """Nothing lost or doubled: per service its inbox and its booking rows; loyalty one earn entry per booking."""
+    await asyncio.sleep(1)  # a late double would show by now
+    lines = []
+    for name in SERVICES:
+        applied = await dbs[name].fetchval("SELECT count(*) FROM inbox WHERE event_type = 'booking-completed'")
+        held = await dbs[name].fetchval(BOOKINGS_HELD[name])
+        lines.append(f"{name}: inbox {applied}, bookings {held}" + ("" if applied == held == n else "  <-- MISMATCH"))
+        others = await dbs[name].fetch("SELECT event_type, count(*) FROM inbox WHERE event_type <> 'booking-completed' "
+                                       "GROUP BY event_type ORDER BY 2 DESC")
+        if others:
+            lines.append(f"  {name} also applied: " + ", ".join(f"{t} {c}" for t, c in others))
+    earned = tuple(await dbs["loyalty"].fetchrow(
+        "SELECT count(*), count(DISTINCT cause_id) FROM loyalty_entry WHERE kind = 'earn' AND cause_type = 'booking'"))
+    lines.append(f"loyalty earn entries for bookings (rows, distinct bookings): {earned}"
+                 + ("" if earned == (n, n) else "  <-- MISMATCH"))
+    return lines
+
+
+async def steady(args: argparse.Namespace, prefix: str, loyalty: asyncpg.Connection, customers: int) -> list[float]:
+    """--steady: records at args.steady/s; each one's lag until its loyalty booking row is seen committed."""
+    rng, run = random.Random(2), uuid.uuid4().hex[:6]
+    p = await producer()
+    sent: dict[str, float] = {}  # booking id -> Kafka timestamp (s)
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        while not (done.is_set() and not sent):
+            pending = list(sent)
+            if pending:
+                for booking_id in await loyalty.fetchval(
+                        "SELECT array_agg(booking_id) FROM loyalty_booking WHERE booking_id = ANY($1)", pending) or []:
+                    lags.append(time.time() - sent.pop(booking_id))
+            await asyncio.sleep(0.01)
+
+    async def stamp(booking_id: str, future: asyncio.Future) -> None:
+        sent[booking_id] = (await future).timestamp / 1000
+
+    watcher, stamps = asyncio.create_task(watch()), []
+    started, total = time.perf_counter(), int(args.steady * args.seconds)
+    for i in range(total):
+        await asyncio.sleep(max(0.0, started + i / args.steady - time.perf_counter()))
+        key, value = record(i, customers, run, rng)
+        stamps.append(asyncio.create_task(stamp(f"PB-{run}-{i:08d}", await p.send(prefix + BOOKINGS, value, key=key))))
+    await asyncio.gather(*stamps)
+    await p.stop()
+    done.set()
+    await asyncio.wait_for(watcher, args.timeout)
+    return sorted(lags)
+
+
+async def main(args: argparse.Namespace) -> None:
+    prefix, run = f"pipe{uuid.uuid4().hex[:6]}.", uuid.uuid4().hex[:6]
+    rng = random.Random(1)
+    records = [record(i, args.customers, run, rng) for i in range(args.events)]
+    async with scratch_databases(len(SERVICES) + 1, "pipe") as names, AsyncExitStack() as stack:
+        print(f"uptime: {os.popen('uptime').read().strip()}", flush=True)
+        if not args.steady:
+            floor_topic = f"pipe-floor-{run}"
+            await produce(floor_topic, records)
+            floor_rate = await floor(floor_topic, len(records), names[-1])
+            print(f"floor: plain aiokafka consumer + one batched asyncpg insert per poll: {floor_rate:,.0f} rows/s",
+                  flush=True)
+        served = {s: await stack.enter_async_context(_serve(s, db, prefix=prefix)) for s, db in zip(SERVICES, names)}
+        dbs = {s: await asyncpg.connect(database_url(svc.database)) for s, svc in served.items()}
+        try:
+            if args.steady:
+                spy = pyspy(served[args.pyspy].pid, f"/tmp/pipeline-{args.pyspy}.txt") if args.pyspy else None
+                lags = await steady(args, prefix, dbs["loyalty"], args.customers)
+                if spy:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
+                q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))] * 1000  # noqa: E731
+                print(f"lag at {args.steady}/s for {args.seconds}s, record timestamp → loyalty booking row committed "
+                      f"({len(lags)} records): p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lags[-1] * 1000:.0f} ms")
+                return
+            rates = await throughput(args, prefix, dbs, records, {s: svc.pid for s, svc in served.items()})
+            for name, (rate, ms) in rates.items():
+                print(f"{name:<11} {rate:9,.0f} ev/s   {rate / floor_rate:.3f} of floor   {ms:5.2f} ms CPU per booking")
+            slowest = min(rates, key=lambda s: rates[s][0])
+            rate = rates[slowest][0]
+            print(f"slowest: {slowest} {rate:,.0f} ev/s, {rate / floor_rate:.3f} of floor "
+                  f"(targets ≥ 2,000 ev/s and ≥ 0.5)")
+            print("\n".join(await check(dbs, len(records))))
+            print(f"uptime: {os.popen('uptime').read().strip()}")
+        finally:
+            for conn in dbs.values():
+                await conn.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000, help="booking-completed records (throughput run)")
+    parser.add_argument("--customers", type=int, default=5000, help="distinct customers the bookings go to")
+    parser.add_argument("--steady", type=float, default=0, help="records/s of a lag run instead of the throughput run")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the --steady run")
+    parser.add_argument("--timeout", type=float, default=1800, help="give up waiting for the services after this")
+    parser.add_argument("--pyspy", choices=SERVICES, help="record py-spy of this service into /tmp/pipeline-<name>.txt")
+    args = parser.parse_args()
+    if args.steady:
+        args.events = 0
+    asyncio.run(main(args))
