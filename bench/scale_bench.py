@@ -115,6 +115,11 @@ async def load(database: str, service: str, tables: dict[Any, list[Any]]) -> Non
         await connection.close()
 
 
+async def ok(request: Any) -> None:
+    answer = await request
+    assert answer.status_code == 200, answer.text[:500]
+
+
 async def timed(call: Any) -> float:
     started = time.perf_counter()
     await call()
@@ -160,13 +165,14 @@ async def measure(size: int, per_customer: int, read_count: int) -> dict[str, fl
                                                             {"field": "value_class", "op": "in", "value": ["A", "B"]}]}))
             assert segment.status_code == 201, segment.text
             path = f"/v1/segments/{segment.json()['id']}/members"
-            figures["segment_s"] = await timed(lambda: profile.client.get(path, params={"limit": 100}))
-            figures["at_risk_s"] = await timed(lambda: profile.client.get("/v1/at-risk", params={"limit": 100}))
+            figures["segment_s"] = await timed(lambda: ok(profile.client.get(path, params={"limit": 100}, timeout=1800)))
+            figures["at_risk_s"] = await timed(lambda: ok(profile.client.get("/v1/at-risk", params={"limit": 100},
+                                                                             timeout=1800)))
             figures["profile_mb"] = await _size(profile_db)
         async with _serve("loyalty", loyalty_db) as loyalty:
             figures["member_p50_ms"], figures["member_p99_ms"] = await reads(loyalty.client, "/v1/members/{id}", ids,
                                                                              read_count, rng)
-            figures["liability_s"] = await timed(lambda: loyalty.client.get("/v1/reports/liability"))
+            figures["liability_s"] = await timed(lambda: ok(loyalty.client.get("/v1/reports/liability", timeout=1800)))
             figures["loyalty_mb"] = await _size(loyalty_db)
     return figures
 
