@@ -333,20 +333,22 @@ class _KafkaConsumer(Consumer):
             ).set(max(0, high - committed))
 
     async def _watch_lag(self, consumer: AIOKafkaConsumer) -> None:
-        """Every lag_interval: the broker's end offsets minus the group's committed offsets, for the
-        assigned partitions — also while batches fail or hang, so that a stall shows."""
+        """Every lag_interval: the broker's end offsets minus the group's committed offsets, for every partition of
+        the subscribed topics, assigned to this process or not — also while batches fail or hang, so that a stall
+        shows, and while a restarted process still waits for its partitions (the group lags meanwhile)."""
         while True:
             await asyncio.sleep(self.bus.lag_interval)
             try:
-                assigned = sorted(consumer.assignment())
-                if not assigned:
+                partitions = sorted(TopicPartition(topic, p) for topic in consumer.subscription()
+                                    for p in consumer.partitions_for_topic(topic) or ())
+                if not partitions:
                     continue
-                ends = await bounded(consumer.end_offsets(assigned), self.bus.timeout)
-                committed = {tp: await bounded(consumer.committed(tp), self.bus.timeout) for tp in assigned}
+                ends = await bounded(consumer.end_offsets(partitions), self.bus.timeout)
+                committed = {tp: await bounded(consumer.committed(tp), self.bus.timeout) for tp in partitions}
                 never = [tp for tp, offset in committed.items() if offset is None]
                 if never:
                     committed.update(await bounded(consumer.beginning_offsets(never), self.bus.timeout))
-                for tp in assigned:
+                for tp in partitions:
                     self._set_lag(tp, ends.get(tp), committed.get(tp))
             except Exception as exc:  # noqa: BLE001 - the next reading comes
                 log.warning("consumer lag not read", extra={"group": self.group, **error_fields(exc)})
