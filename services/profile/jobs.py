@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from services.profile import care, kpis, scoring, segment_membership
-from services.profile import repository as repo
+from services.profile import popularity
 from shared.app import every
 from shared.db import transaction
 
@@ -35,7 +35,7 @@ async def run_nightly(runtime: Runtime, now: datetime) -> int:
 async def run_popularity(runtime: Runtime, now: datetime) -> int:
     """How many customers booked each product, for the recommendations (a read must not count the history)."""
     async with transaction(runtime.sessions) as session:
-        return await repo.refresh_popularity(session)
+        return await popularity.refresh_popularity(session)
 
 
 async def run_care(runtime: Runtime, now: datetime) -> dict[str, int]:

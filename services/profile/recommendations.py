@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.profile import popularity
 from services.profile import repository as repo
 from services.profile.models import Booking, Customer, Product
 from services.profile.public import Recommendation, Recommendations, product_public
@@ -33,7 +34,7 @@ async def recommendations(session: AsyncSession, customer_id: str, *, now: datet
     customer = await repo.get_customer(session, customer_id)
     if customer.status != "active":
         raise Conflict(f"customer {customer_id} is {customer.status}")
-    bookings = await repo.recent_completed(session, customer_id, HISTORY)
+    bookings = await popularity.recent_completed(session, customer_id, HISTORY)
     exclude = {b.product_id for b in bookings if b.completed_at >= now - timedelta(days=365)}
     if bookings:
         exclude.add(bookings[0].product_id)  # what was just booked
@@ -41,7 +42,7 @@ async def recommendations(session: AsyncSession, customer_id: str, *, now: datet
     if personalised:
         items = await _personal(session, customer, bookings, exclude)
     else:
-        popular = await repo.popular_products(session, limit + len(exclude))
+        popular = await popularity.popular_products(session, limit + len(exclude))
         items = [Recommendation(product=product_public(p), score=float(p.buyers),
                                 reasons=[f"popular with travellers ({p.buyers} booked it)"])
                  for p in popular if p.id not in exclude]
@@ -53,8 +54,8 @@ async def recommendations(session: AsyncSession, customer_id: str, *, now: datet
 
 async def _candidates(session: AsyncSession, destinations: set[str], co: dict[str, int],
                       mine: set[str]) -> dict[str, Product]:
-    found = {p.id: p for p in await repo.popular_products(session, CANDIDATES)}
-    found.update((p.id, p) for p in await repo.products_at(session, destinations, CANDIDATES))
+    found = {p.id: p for p in await popularity.popular_products(session, CANDIDATES)}
+    found.update((p.id, p) for p in await popularity.products_at(session, destinations, CANDIDATES))
     found.update(await repo.products_by_id(session, set(co) | mine))
     return found
 
@@ -65,7 +66,7 @@ async def _personal(session: AsyncSession, customer: Customer, bookings: list[Bo
     interests = [i.casefold() for i in prefs.get("interests", [])]
     destinations = {d.casefold() for d in prefs.get("destinations", [])}
     mine = {b.product_id for b in bookings}
-    co = await repo.buyers_per_product(session, among=repo.peers_of(customer.id, mine), excluding=mine) if mine else {}
+    co = await popularity.buyers_per_product(session, among=popularity.peers_of(customer.id, mine), excluding=mine) if mine else {}
     catalog = await _candidates(session, destinations, co, mine)
     booked_tags: dict[str, str] = {}
     for b in bookings:
