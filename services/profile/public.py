@@ -316,19 +316,6 @@ class Overview(BaseModel):
     contacts: ContactsSummary
 
 
-class Recommendation(BaseModel):
-    product: ProductPublic
-    score: float
-    reasons: list[str]
-
-
-class Recommendations(BaseModel):
-    customer_id: str
-    personalised: bool
-    note: str | None = None
-    items: list[Recommendation]
-
-
 # --- data rights ---------------------------------------------------------------------------------------
 
 

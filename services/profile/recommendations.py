@@ -5,13 +5,27 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import popularity
 from services.profile import repository as repo
 from services.profile.models import Booking, Customer, Product
-from services.profile.public import Recommendation, Recommendations, product_public
+from services.profile.public import ProductPublic, product_public
 from shared.errors import Conflict
+
+class Recommendation(BaseModel):
+    product: ProductPublic
+    score: float
+    reasons: list[str]
+
+
+class Recommendations(BaseModel):
+    customer_id: str
+    personalised: bool
+    note: str | None = None
+    items: list[Recommendation]
+
 
 INTEREST_TAGS = {
     "nature": {"nature", "scenic", "hiking", "mountain", "lake", "自然", "山水"},

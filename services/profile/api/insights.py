@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from services.profile import care, config, overview, reads, recommendations as recs, segments
 from services.profile.public import (
-    CareTaskPublic, Items, Overview, Recommendations, SegmentExport, SegmentMember, SegmentPublic, ValuePublic,
+    CareTaskPublic, Items, Overview, SegmentExport, SegmentMember, SegmentPublic, ValuePublic,
 )
 from services.profile.schemas import SegmentIn, ValueConfig
 from shared.app import ReadSessionDep, RuntimeDep, UnitOfWork
@@ -33,9 +33,9 @@ async def customer_overview(customer_id: str, runtime: RuntimeDep, client: Scope
     return await reads.overview(runtime.engine, customer_id, runtime.settings.currency)
 
 
-@router.get("/customers/{customer_id}/recommendations", response_model=Recommendations)
+@router.get("/customers/{customer_id}/recommendations", response_model=recs.Recommendations)
 async def customer_recommendations(customer_id: str, session: ReadSessionDep, client: Scope("profile:read", customers=True),
-                                   limit: Annotated[int, Query(ge=1, le=50)] = 5) -> Recommendations:
+                                   limit: Annotated[int, Query(ge=1, le=50)] = 5) -> recs.Recommendations:
     return await recs.recommendations(session, customer_id, now=utcnow(), limit=limit)
 
 
