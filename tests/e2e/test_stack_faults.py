@@ -125,6 +125,14 @@ async def outage(stack: Stack, server: Broker | Postgres, check: str, customers:
             async with stack.client(name) as client:
                 parked = await get(client, "/v1/ops/dead-letters")
             assert parked["items"] == [], (name, [(p["event_type"], p["error"]) for p in parked["items"]])
+
+        async def all_applied() -> bool:  # lag can read 0 a moment before the last batch is visible
+            try:
+                await each_booking_once(profile, loyalty, customers, trips)
+                return True
+            except AssertionError:
+                return False
+        await eventually(all_applied, timeout=120, interval=2)
         await each_booking_once(profile, loyalty, customers, trips)
     finally:
         await profile.aclose()
