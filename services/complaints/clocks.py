@@ -10,9 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.complaints import repository as R
 from services.complaints.models import Complaint, Pause
-from services.complaints.records import note
+from services.complaints.records import note, touched
 from services.complaints import policy
 from services.complaints.sla import deadlines, due_alarms
+from services.complaints.workflow import OPEN_STATES
 from shared import outbox
 from shared.errors import Conflict
 from shared.events import ComplaintEscalated
@@ -78,6 +79,23 @@ async def end_any_pause(session: AsyncSession, complaint: Complaint, now: dateti
     open_one = await R.open_pause(session, complaint.id)
     if open_one is not None:
         await close_pause(session, complaint, open_one, now)
+
+
+def escalate(session: AsyncSession, complaint: Complaint, to: str, reason: str, actor: str, now: datetime) -> None:
+    """Staff raise an open complaint to the team lead or the manager before any clock does. The reason stays
+    on the timeline; the event says only that staff raised it (free text may name people)."""
+    level = next(lvl for lvl, whom in ESCALATED_TO.items() if whom == to)
+    if complaint.state not in OPEN_STATES:
+        raise Conflict(f"a complaint in state {complaint.state} is not open: reopen it first")
+    if level <= complaint.escalation_level:
+        raise Conflict(f"the complaint is escalated to the {ESCALATED_TO[complaint.escalation_level]} already")
+    complaint.escalation_level = level
+    touched(complaint, now)
+    session.add(complaint)
+    note(session, complaint, "escalation", actor, now, f"escalated to the {to}: {reason}")
+    outbox.emit(session, ComplaintEscalated(
+        complaint_id=complaint.id, customer_id=complaint.customer_id, severity=complaint.severity,
+        level=level, reason="raised by staff", clock=None, escalated_to=to), complaint.customer_id)
 
 
 def met(complaint: Complaint, at: datetime) -> bool:

@@ -88,6 +88,11 @@ class PauseIn(Body):
     reason: Literal["waiting_customer", "waiting_supplier"]
 
 
+class EscalationIn(Body):
+    to: Literal["team_lead", "manager"] = Field(description="who takes the complaint over")
+    reason: str = Field(min_length=1, max_length=1000, description="why, kept on the timeline (not on the bus)")
+
+
 MONEY_KINDS = ("refund", "partial_refund", "voucher")
 
 

@@ -137,3 +137,34 @@ async def test_a_reopened_complaint_gets_a_fresh_resolution_clock_whose_alarms_f
     after = [e for e in await escalations(svc.runtime) if e[2] == "resolution"]
     assert after == [*before, (1, "team_lead", "resolution")]
     assert await run_sla(svc.runtime, due + timedelta(minutes=1)) == {}  # once
+
+
+async def test_staff_escalate_an_open_complaint_once_per_level_without_the_reason_on_the_bus(backend: Backend) -> None:
+    svc = await backend.service("complaints")
+    c = await file(svc.client, severity="medium")
+    url = f"/v1/complaints/{c['id']}/escalations"
+    r = await svc.client.post(url, json={"to": "team_lead", "reason": "VIP traveller, asked for a call back"})
+    assert r.status_code == 200, r.text
+    assert r.json()["sla"]["escalation_level"] == 1 and r.headers["ETag"] != c["etag"]
+    assert r.json()["timeline"][-1]["text"] == "escalated to the team_lead: VIP traveller, asked for a call back"
+    again = await svc.client.post(url, json={"to": "team_lead", "reason": "again"})
+    assert again.status_code == 409 and "team_lead" in again.json()["detail"]
+    assert (await svc.client.post(url, json={"to": "manager", "reason": "no answer"})).json()["sla"][
+        "escalation_level"] == 2
+    bad = await svc.client.post(url, json={"to": "ceo", "reason": "x"})
+    assert bad.status_code == 422 and "to" in bad.text
+    sent = await emitted_in(svc.runtime, "complaint-escalated")
+    assert [(e["level"], e["escalated_to"], e["clock"], e["reason"]) for e in sent] == [
+        (1, "team_lead", None, "raised by staff"), (2, "manager", None, "raised by staff")]
+    await walk(svc.client, c["id"], "resolved")
+    late = await svc.client.post(url, json={"to": "manager", "reason": "x"})
+    assert late.status_code == 409
+
+
+async def test_an_escalation_needs_staff(backend: Backend) -> None:
+    svc = await backend.service("complaints")
+    c = await file(svc.client)
+    async with svc.client_as("customer", customer="c-1") as app, svc.client_as("complaints:read") as reader:
+        for client in (app, reader):
+            r = await client.post(f"/v1/complaints/{c['id']}/escalations", json={"to": "manager", "reason": "angry"})
+            assert r.status_code == 403, r.text

@@ -20,7 +20,7 @@ from services.complaints import repository as R
 from services.complaints.models import Complaint
 from services.complaints.rules import Category
 from services.complaints.schemas import (
-    ComplaintCreate, ComplaintPatch, ComplaintPublic, NoteIn, PauseIn, Severity, SolutionIn, SolutionPublic,
+    ComplaintCreate, ComplaintPatch, ComplaintPublic, EscalationIn, NoteIn, PauseIn, Severity, SolutionIn, SolutionPublic,
     TransitionIn,
 )
 from services.complaints.api.deps import Caller, IdempotencyKey, IfMatch, Reader, Staff, is_manager, is_staff
@@ -135,6 +135,16 @@ async def resume_clocks(complaint_id: str, session: UnitOfWork, client: Staff) -
     """Restart the clocks; the targets move by the working time paused."""
     complaint = await reachable(session, client, complaint_id, lock=True)
     await clocks.resume(session, complaint, client.name, utcnow())
+    return with_etag(await full_view(session, complaint))
+
+
+@router.post("/complaints/{complaint_id}/escalations", response_model=ComplaintPublic)
+async def escalate(complaint_id: str, body: EscalationIn, session: UnitOfWork, client: Staff,
+                   if_match: IfMatch = None) -> JSONResponse:
+    """Raise an open complaint to the team lead or the manager now; lower or equal to its level is a 409."""
+    complaint = await reachable(session, client, complaint_id, lock=True)
+    handling.check_etag(complaint, if_match)
+    clocks.escalate(session, complaint, body.to, body.reason, client.name, utcnow())
     return with_etag(await full_view(session, complaint))
 
 
