@@ -44,6 +44,8 @@ class PersonalData:
     on_erase: Literal["delete", "pseudonymise"] = "delete"
     personal_fields: Mapping[str, Any] = field(default_factory=dict)  # overwritten with these values on erasure
     repoint: bool = True  # follow a merge to the surviving customer (False: a before_merge hook handles it)
+    one_per: str | None = None  # a customer has one row per value of this column: a merge keeps the survivor's,
+    # else the first merged id's (in the event's order), and drops the rest
     section: str | None = None  # its name in the export (default: the table's name)
     view: Callable[[Any], dict[str, Any]] | None = None  # its rows in the export (default: every column)
 
@@ -53,6 +55,20 @@ class PersonalData:
 
     def about(self, customer_ids: Sequence[str]) -> Any:
         return or_(*(getattr(self.model, c).in_(customer_ids) for c in self.columns))
+
+
+async def _repoint_one_per(session: AsyncSession, table: PersonalData, surviving_id: str, merged_ids: list[str]) -> None:
+    """Re-point a table with one row per customer and `one_per` value: the survivor's row stays, else the first
+    merged id's moves; the other merged ids' rows are deleted."""
+    model, (column,) = table.model, table.columns
+    key, owner = getattr(model, table.one_per), getattr(model, column)
+    gone = [m for m in dict.fromkeys(merged_ids) if m != surviving_id]
+    for merged_id in gone:  # one at a time: the first merged id's row wins over a later one's
+        taken = select(key).where(owner == surviving_id).scalar_subquery()
+        await session.execute(update(model).where(owner == merged_id, key.not_in(taken))
+                              .values({column: surviving_id}).execution_options(synchronize_session=False))
+    if gone:
+        await session.execute(model.__table__.delete().where(owner.in_(gone)))
 
 
 class PrivacyExport(BaseModel):
@@ -112,6 +128,9 @@ class Privacy:
         await session.flush()
         for table in self.tables:
             if not table.repoint:
+                continue
+            if table.one_per:
+                await _repoint_one_per(session, table, data.customer_id, list(data.merged_ids))
                 continue
             for column in table.columns:
                 await session.execute(

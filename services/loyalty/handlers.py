@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.loyalty import bonuses, customers, earning, member_events, offers, organisations, segments
+from services.loyalty import bonuses, customers, earning, offers, organisations, segments
 from services.loyalty.privacy import PRIVACY
 from shared.db import utcnow
 from shared.events import (
@@ -64,7 +64,6 @@ async def on_customers_merged(event: Event[CustomersMerged], session: AsyncSessi
     await earning.apply_staged(session)
     await PRIVACY.repoint(session, event.data, utcnow())
     await customers.merged(session, event.data.customer_id, list(event.data.merged_ids), utcnow())
-    await member_events.merged(session, event.data.customer_id, list(event.data.merged_ids))
 
 
 async def on_customer_erased(event: Event[CustomerErased], session: AsyncSession) -> None:

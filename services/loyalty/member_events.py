@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import bonuses, repository
@@ -102,21 +102,3 @@ async def attend(session: AsyncSession, event_id: str, customer_id: str, actor: 
     registration.status, registration.attended_at = "attended", now
     await session.flush()
     return registration
-
-
-async def merged(session: AsyncSession, surviving_id: str, merged_ids: list[str]) -> None:
-    """customers-merged: the merged customers' registrations become the survivor's; where both registered for
-    the same event, the survivor's stays (its place and points were counted once each already)."""
-    gone = [m for m in merged_ids if m != surviving_id]
-    if not gone:
-        return
-    mine = select(EventRegistration.event_id).where(EventRegistration.customer_id == surviving_id)
-    await session.execute(delete(EventRegistration).where(EventRegistration.customer_id.in_(gone),
-                                                          EventRegistration.event_id.in_(mine)))
-    for merged_id in gone:  # one at a time: two merged ids registered for one event keep the first's row
-        await session.execute(update(EventRegistration).where(
-            EventRegistration.customer_id == merged_id,
-            EventRegistration.event_id.not_in(select(EventRegistration.event_id).where(
-                EventRegistration.customer_id == surviving_id).scalar_subquery()))
-            .values(customer_id=surviving_id).execution_options(synchronize_session=False))
-    await session.execute(delete(EventRegistration).where(EventRegistration.customer_id.in_(gone)))

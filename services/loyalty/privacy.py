@@ -129,10 +129,12 @@ PRIVACY = Privacy("loyalty", [
     PersonalData(ReferralCode, section="referral_code", repoint=False),
     PersonalData(Offer, on_erase="pseudonymise", section="offers"),
     PersonalData(Notice, section="notices", repoint=False),
-    # a segment campaign's groups stay as assigned (its report counts them); the segment copy follows profile
-    PersonalData(CampaignGroup, on_erase="pseudonymise", repoint=False, section="campaign_groups"),
+    # a merged customer counts once in a segment campaign: the survivor's group, else the first merged id's;
+    # the segment copy follows profile
+    PersonalData(CampaignGroup, on_erase="pseudonymise", one_per="campaign_id", section="campaign_groups"),
     PersonalData(SegmentMember, section="segments", repoint=False),
     PersonalData(KnownCustomer, section="known_customer", repoint=False),  # customers.merged keeps it
     PersonalData(Upgrade, ("customer_id", "used_by"), on_erase="pseudonymise", section="upgrades"),
-    PersonalData(EventRegistration, on_erase="pseudonymise", repoint=False, section="member_events"),
+    # where both registered for the same member event, the survivor's registration stays (counted once already)
+    PersonalData(EventRegistration, on_erase="pseudonymise", one_per="event_id", section="member_events"),
 ], topic=LOYALTY, before_erase=forfeit, before_merge=fold)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from shared.db import utcnow
-from shared.events import CustomerErased, SegmentMembershipChanged
+from shared.events import CustomerErased, CustomersMerged, SegmentMembershipChanged
 from tests.conftest import Backend
 from tests.loyalty.support import applied, assert_ledger_consistent, balance, completed, publish
 
@@ -183,3 +183,29 @@ async def test_segment_copy_and_campaign_groups_are_exported_and_erased(backend:
     assert (report["treated"]["members"], report["control"]["members"]) == (4, 4)
     groups = await groups_of(loyalty, "autumn-flat")
     assert "f-07" not in groups["control"] and len(groups["control"]) == 4
+
+
+async def test_a_merged_customer_counts_once_in_a_campaign_with_the_survivors_group(backend: Backend) -> None:
+    loyalty = await backend.service("loyalty")
+    members = ["f-01", "f-02", "f-03", "f-04", "f-07", "f-08", "f-09", "f-10"]
+    await publish(backend, *[segment(c, "seg-merge") for c in members])
+    await applied(loyalty, 8)
+    await start_campaign(loyalty, "merge-check", "seg-merge")
+    groups = await groups_of(loyalty, "merge-check")
+    treated, control = sorted(groups["treated"]), sorted(groups["control"])
+    assert len(treated) >= 2 and len(control) >= 2 and len(treated) + len(control) == 8
+    # a treated duplicate folds into a control survivor: the survivor's group stays, the duplicate is gone
+    await publish(backend, CustomersMerged(customer_id=control[0], merged_ids=[treated[0]]), source="tourcrm/profile")
+    await applied(loyalty, 9)
+    after = await groups_of(loyalty, "merge-check")
+    assert sorted(after["treated"]) == treated[1:] and sorted(after["control"]) == control
+    assert after["control"][control[0]] == groups["control"][control[0]]
+    # a survivor outside the campaign takes the first merged id's group, once
+    await publish(backend, CustomersMerged(customer_id="f-new", merged_ids=[treated[1], control[1]]),
+                  source="tourcrm/profile")
+    await applied(loyalty, 10)
+    final = await groups_of(loyalty, "merge-check")
+    assert sorted(final["treated"]) == sorted(["f-new", *treated[2:]])
+    assert sorted(final["control"]) == sorted(c for c in control if c != control[1])
+    report = (await loyalty.client.get("/v1/campaigns/merge-check/report")).json()["uplift"]
+    assert (report["treated"]["members"], report["control"]["members"]) == (len(treated) - 1, len(control) - 1)
