@@ -152,6 +152,8 @@ def measure(svc: Served, args: list[str], env: dict[str, str] | None = None) -> 
     cpu = svc.cpu_seconds() - cpu
     rate = requests_per_second(out)
     served_requests = int(re.search(r"(\d+) requests in", out).group(1))
+    if not served_requests:
+        raise RuntimeError(f"no answers in the whole run:\n{out}")
 
     def ms(label: str) -> float:
         value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
@@ -159,40 +161,55 @@ def measure(svc: Served, args: list[str], env: dict[str, str] | None = None) -> 
     return rate, ms("50%"), ms("99%"), cpu / served_requests * 1e6
 
 
-async def bench_service(service: str, entities: int, seconds: int, connections: int) -> list[str]:
+async def bench_service(service: str, entities: int, seconds: int, connections: list[int], workers: int) -> list[str]:
     floor_target, reads = READS[service]
     rng = random.Random(7)
-    async with served(service, env={"TOURCRM_BENCH_FLOOR": floor_target}) as svc:
+    async with served(service, workers=workers, env={"TOURCRM_BENCH_FLOOR": floor_target}) as svc:
         ids = await globals()[f"seed_{service}"](svc, entities, rng)
         await asyncio.sleep(2)  # the consumer's tail of the seed
-        c, d = str(connections), f"{seconds}s"
-        env = {"BENCH_KEY": svc.key, "BENCH_IDS": ",".join(ids)}
-        random_get = ["-c", c, "-d", d, "-s", script("get_random.lua"), svc.url]
-        live = measure(svc, ["-c", c, "-d", d, f"{svc.url}/health/live"])
-        raw = measure(svc, random_get, {**env, "BENCH_PATH": "/bench/floor/{id}"})
-        lines = [line(service, "floor GET /health/live", live), line(service, "floor raw-driver PK read", raw)]
-        for label, path in reads:
-            figures = measure(svc, random_get, {**env, "BENCH_PATH": path})
-            lines.append(line(service, label, figures) + f"  ({figures[0] / raw[0]:.2f} of raw floor, "
-                         f"{figures[0] / live[0]:.2f} of /health/live; CPU {figures[3] / raw[3]:.1f}× the raw floor's)")
+        for _, path in reads:  # one answer each before timing: whatever loads on first use has loaded
+            answer = await svc.client.get(path.replace("{id}", ids[0]), timeout=120)
+            assert answer.status_code == 200, answer.text
+        lines = []
+        for connected in connections:
+            lines += run_reads(svc, service, reads, ids, seconds, connected)
+    return lines
+
+
+def run_reads(svc: Served, service: str, reads: list[tuple[str, str]], ids: list[str], seconds: int,
+              connections: int) -> list[str]:
+    """The two floors and the reads of one server at one number of connections, as report lines."""
+    c, d, tag = str(connections), f"{seconds}s", f"{service} c={connections}"
+    env = {"BENCH_KEY": svc.key, "BENCH_IDS": ",".join(ids)}
+    random_get = ["-c", c, "-d", d, "-s", script("get_random.lua"), svc.url]
+    live = measure(svc, ["-c", c, "-d", d, f"{svc.url}/health/live"])
+    raw = measure(svc, random_get, {**env, "BENCH_PATH": "/bench/floor/{id}"})
+    lines = [line(tag, "floor GET /health/live", live), line(tag, "floor raw-driver PK read", raw)]
+    for label, path in reads:
+        figures = measure(svc, random_get, {**env, "BENCH_PATH": path})
+        lines.append(line(tag, label, figures) + f"  ({figures[0] / raw[0]:.2f} of raw floor, "
+                     f"{figures[0] / live[0]:.2f} of /health/live; CPU {figures[3] / raw[3]:.1f}× the raw floor's)")
+    for text in lines:
+        print(text, flush=True)
     return lines
 
 
 def line(service: str, label: str, figures: tuple[float, float, float, float]) -> str:
     rate, p50, p99, cpu = figures
-    return f"{service}: {label:38} {rate:7.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:7.1f} ms  CPU {cpu:6.0f} µs/req"
+    return f"{service}: {label:36} {rate:7.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:7.1f} ms  CPU {cpu:6.0f} µs/req"
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entities", type=int, default=200, help="seeded ids per service")
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", default="64", help="wrk connections, comma-separated: each is one round")
+    parser.add_argument("--workers", type=int, default=1, help="server processes per service (TOURCRM_WORKERS)")
     parser.add_argument("--only", default=",".join(READS), help="comma-separated services")
     args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
     for service in args.only.split(","):
-        for line in await bench_service(service, args.entities, args.seconds, args.connections):
-            print(line, flush=True)
+        await bench_service(service, args.entities, args.seconds, connections, args.workers)
 
 
 if __name__ == "__main__":

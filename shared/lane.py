@@ -21,12 +21,17 @@ through the codecs SQLAlchemy's dialect installs on each connection).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Numeric, Select, func, select, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
@@ -160,3 +165,76 @@ async def reads(engine: AsyncEngine) -> AsyncIterator[Reads]:
     else:
         async with engine.connect() as connection:
             yield Reads(await connection.execution_options(readonly=True), engine.dialect)
+
+
+# --- nested rows: a child list as one JSON column of the parent's statement ---------------------------------------
+
+
+class _json_rows(FunctionElement):
+    """The rows of a subquery as one JSON array of arrays (`Nested`): PostgreSQL's json_agg / json_build_array,
+    SQLite's json_group_array / json_array (JSON columns through json(), so they nest as values, not strings)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(_json_rows, "postgresql")
+def _json_rows_postgresql(element: _json_rows, compiler: Any, **kw: Any) -> str:
+    order, *columns = element.clauses
+    return (f"coalesce(json_agg(json_build_array({', '.join(compiler.process(c, **kw) for c in columns)}) "
+            f"ORDER BY {compiler.process(order, **kw)}), '[]')")
+
+
+@compiles(_json_rows, "sqlite")
+def _json_rows_sqlite(element: _json_rows, compiler: Any, **kw: Any) -> str:
+    _order, *columns = element.clauses  # SQLite before 3.44 has no ORDER BY in aggregates: the subquery's order holds
+    values = [f"json({compiler.process(c, **kw)})" if isinstance(c.type, JSON) else compiler.process(c, **kw)
+              for c in columns]
+    return f"json_group_array(json_array({', '.join(values)}))"
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _converter(sql_type: Any) -> Callable[[Any], Any] | None:
+    """How a value of `sql_type` read back from JSON becomes what the driver would have given: aware UTC datetimes,
+    dates, Decimals, bools (None: as it is)."""
+    python = getattr(sql_type, "impl", sql_type)  # a TypeDecorator (UTCDateTime) by what it stores
+    if isinstance(python, DateTime):
+        return _moment
+    if isinstance(python, Date):
+        return lambda value: date.fromisoformat(value[:10])
+    if isinstance(python, Numeric) and not isinstance(python, Float):
+        return lambda value: Decimal(str(value))
+    if isinstance(python, Boolean):
+        return bool
+    return None
+
+
+class Nested:
+    """A child list read in its parent's statement: `query`'s rows, ordered by `order` (and at most `limit`), as one
+    JSON column (`Nested.column`, put it in the parent's select), turned back into `Row`s by `Nested.rows(value)`
+    with the types the driver would have given. One statement instead of one per child list. `outer`: the parent's
+    tables that `query` refers to (`child.parent_id == parent.id`), which it then reads from the parent's row."""
+
+    def __init__(self, query: Select, *order: Any, limit: int | None = None, outer: tuple[Any, ...] = ()) -> None:
+        numbered = query.add_columns(func.row_number().over(order_by=order).label("n_"))
+        numbered = numbered.correlate(*outer) if outer else numbered
+        inner = (numbered.order_by(*order).limit(limit) if limit else numbered.order_by(*order)).subquery()
+        columns = [c for c in inner.c if c.name != "n_"]
+        self.column = select(_json_rows(inner.c.n_, *columns)).scalar_subquery()
+        self._names = [c.name for c in columns]
+        self._convert = [(i, f) for i, c in enumerate(columns) if (f := _converter(c.type)) is not None]
+
+    def rows(self, value: Any) -> list[Row]:
+        if isinstance(value, (str, bytes)):
+            value = json.loads(value)
+        found = []
+        for values in value or ():
+            for i, convert in self._convert:
+                if values[i] is not None:
+                    values[i] = convert(values[i])
+            found.append(Row(zip(self._names, values)))
+        return found

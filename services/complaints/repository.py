@@ -14,6 +14,7 @@ from services.complaints.models import (
 from services.complaints.sla import Stretch
 from services.complaints.workflow import OPEN_STATES
 from shared.errors import NotFound
+from shared.lane import Nested
 
 
 async def complaint(session: AsyncSession, complaint_id: str, *, lock: bool = False) -> Complaint:
@@ -26,14 +27,13 @@ async def complaint(session: AsyncSession, complaint_id: str, *, lock: bool = Fa
     return found
 
 
-# The read of one complaint as prebuilt statements for `shared.lane.reads` (GET /v1/complaints/{id}): the complaint
-# with its timeline (a row per entry, `t_*`; one with null `t_id` when there is none), then its solutions.
-_c, _t = Complaint.__table__, TimelineEntry.__table__
-COMPLAINT_WITH_TIMELINE = (select(_c, *(column.label("t_" + column.name) for column in _t.c))
-                           .select_from(_c.outerjoin(_t, _t.c.complaint_id == _c.c.id))
-                           .where(_c.c.id == bindparam("id")).order_by(_t.c.id))
-SOLUTIONS_OF = (select(Solution.__table__).where(Solution.__table__.c.complaint_id == bindparam("id"))
-                .order_by(Solution.__table__.c.created_at, Solution.__table__.c.id))
+# The read of one complaint as one prebuilt statement for `shared.lane.reads` (GET /v1/complaints/{id}): the
+# complaint row with its timeline and its solutions as JSON columns (`shared.lane.Nested`).
+_c, _t, _s = Complaint.__table__, TimelineEntry.__table__, Solution.__table__
+TIMELINE_OF = Nested(select(_t).where(_t.c.complaint_id == bindparam("id")), _t.c.id)
+SOLUTIONS_OF = Nested(select(_s).where(_s.c.complaint_id == bindparam("id")), _s.c.created_at, _s.c.id)
+COMPLAINT_READ = select(_c, TIMELINE_OF.column.label("timeline"), SOLUTIONS_OF.column.label("solutions")
+                        ).where(_c.c.id == bindparam("id"))
 
 
 async def find(session: AsyncSession, complaint_id: str) -> Complaint | None:

@@ -14,7 +14,7 @@ from services.complaints.models import Complaint, Crisis, Solution, TimelineEntr
 from services.complaints.schemas import ComplaintPublic, CrisisPublic, SlaPublic, SolutionPublic, TimelinePublic
 from shared.auth import Client
 from shared.errors import NotFound
-from shared.lane import Row, reads
+from shared.lane import reads
 
 
 def solution_view(s: Solution) -> SolutionPublic:
@@ -55,17 +55,15 @@ async def full_view(session: AsyncSession, c: Complaint) -> ComplaintPublic:
 
 
 async def read(engine: AsyncEngine, client: Client, complaint_id: str) -> ComplaintPublic:
-    """`full_view` of a complaint the client reaches, read with prebuilt statements outside a transaction
-    (no session, no ORM): the hot read of the booking website and app."""
+    """`full_view` of a complaint the client reaches, read by one prebuilt statement outside a transaction (no
+    session, no ORM): the hot read of the booking website and app."""
     async with reads(engine) as db:
-        rows = await db.rows(R.COMPLAINT_WITH_TIMELINE, {"id": complaint_id})
-        if not rows:
-            raise NotFound("complaint", complaint_id)
-        client.ensure_reaches(rows[0].customer_id, "complaint", complaint_id)
-        solutions = await db.rows(R.SOLUTIONS_OF, {"id": complaint_id})
-    timeline = [timeline_view(Row((name[2:], value) for name, value in row.items() if name.startswith("t_")))
-                for row in rows if row.t_id is not None]
-    return complaint_view(rows[0], solutions=[solution_view(s) for s in solutions], timeline=timeline)
+        row = await db.row(R.COMPLAINT_READ, {"id": complaint_id})
+    if row is None:
+        raise NotFound("complaint", complaint_id)
+    client.ensure_reaches(row.customer_id, "complaint", complaint_id)
+    return complaint_view(row, solutions=[solution_view(s) for s in R.SOLUTIONS_OF.rows(row.solutions)],
+                          timeline=[timeline_view(t) for t in R.TIMELINE_OF.rows(row.timeline)])
 
 
 async def crisis_view(session: AsyncSession, crisis: Crisis) -> CrisisPublic:

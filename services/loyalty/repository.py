@@ -253,6 +253,7 @@ async def expiring(session: AsyncSession, customer_id: str, until: date) -> list
 async def roster(session: AsyncSession, account_id: str) -> list[str]:
     return list((await session.execute(
         select(Member.customer_id).where(Member.account_id == account_id, Member.status == "active")
+        .order_by(Member.customer_id)
     )).scalars())
 
 

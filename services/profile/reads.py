@@ -1,12 +1,13 @@
-"""The hot reads of one customer — the file and the 360 view — as prebuilt statements on one pooled connection
-outside a transaction (`shared.lane.reads`): no session, no ORM objects, rows shaped straight into the answer.
-The booking website and app read these while a customer waits; everything that changes a file goes through
-the ORM (customers.py). Shaped with the same functions as the ORM reads (`public.customer_public`, `overview.summarise`).
+"""The hot reads of one customer — the file and the 360 view — each one prebuilt statement on a pooled connection
+outside a transaction (`shared.lane.reads`): no session, no ORM objects, the child lists as JSON columns of the
+customer's row (`shared.lane.Nested`), shaped straight into the answer. The booking website and app read these while
+a customer waits; everything that changes a file goes through the ORM (customers.py). Shaped with the same functions
+as the ORM reads (`public.customer_public`, `overview.summarise`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import String, bindparam, cast, func, literal, null, select, true, union_all
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.profile.contact_public import ContactsSummary, contact_public
@@ -20,7 +21,7 @@ from services.profile.public import (
     CustomerPublic, Overview, booking_public, consent_public, customer_public, value_public,
 )
 from shared.errors import NotFound
-from shared.lane import Reads, Row, reads
+from shared.lane import Nested, Row, reads
 
 CUSTOMER_ID = bindparam("id")
 
@@ -29,20 +30,34 @@ def _table(model):  # noqa: ANN001, ANN202
     return model.__table__
 
 
-# --- the file: the customer row with its contacts and external ids, in one statement ----------------------------
+# --- the file: the customer row with its contacts and external ids as JSON columns, one statement ----------------
 
 _cp, _ext, _cust = _table(ContactPoint), _table(ExternalId), _table(Customer)
-_children = union_all(
-    select(_cp.c.kind.label("k"), _cp.c.value.label("a"), cast(null(), String).label("b"),
-           _cp.c.position.label("o1"), _cp.c.id.label("o2")).where(_cp.c.customer_id == CUSTOMER_ID),
-    select(literal("external").label("k"), _ext.c.source, _ext.c.external_id, literal(0), literal(0))
-    .where(_ext.c.customer_id == CUSTOMER_ID),
-).subquery("children")
-FILE = (select(_cust, _children.c.k.label("child_kind"), _children.c.a.label("child_a"),
-               _children.c.b.label("child_b"))
-        .select_from(_cust.outerjoin(_children, true())).where(_cust.c.id == CUSTOMER_ID)
-        .order_by(_children.c.k, _children.c.o1, _children.c.o2, _children.c.a, _children.c.b))
+CONTACT_POINTS = Nested(select(_cp.c.kind, _cp.c.value).where(_cp.c.customer_id == CUSTOMER_ID),
+                        _cp.c.kind, _cp.c.position, _cp.c.id)
+EXTERNAL_IDS = Nested(select(_ext.c.source, _ext.c.external_id).where(_ext.c.customer_id == CUSTOMER_ID),
+                      _ext.c.source, _ext.c.external_id)
+FILE = select(_cust, CONTACT_POINTS.column.label("contact_points"), EXTERNAL_IDS.column.label("external_ids")
+              ).where(_cust.c.id == CUSTOMER_ID)
 
+
+def _customer(row: Row) -> CustomerPublic:
+    points = CONTACT_POINTS.rows(row["contact_points"])
+    return customer_public(row, ([p.value for p in points if p.kind == "phone"],
+                                 [p.value for p in points if p.kind == "email"]),
+                           [{"source": e.source, "id": e.external_id} for e in EXTERNAL_IDS.rows(row["external_ids"])])
+
+
+async def file(engine: AsyncEngine, customer_id: str) -> CustomerPublic:
+    """The customer file (404 when there is none)."""
+    async with reads(engine) as db:
+        row = await db.row(FILE, {"id": customer_id})
+    if row is None:
+        raise NotFound("customer", customer_id)
+    return _customer(row)
+
+
+# --- the 360 view: the file with every view of the customer, one statement ---------------------------------------
 
 def _prefixed(model, prefix: str) -> list:  # noqa: ANN001
     return [column.label(prefix + column.name) for column in _table(model).c]
@@ -55,57 +70,35 @@ def _unprefixed(row: Row, model, prefix: str) -> Row | None:  # noqa: ANN001
     return Row((column.name, row[prefix + column.name]) for column in _table(model).c)
 
 
-# the file with the customer's membership and value rows (one each at most), for the 360 view
-_mv, _cv = _table(MembershipView), _table(CustomerValue)
-FILE_MEMBERSHIP_VALUE = (
-    FILE.add_columns(*_prefixed(MembershipView, "m_"), *_prefixed(CustomerValue, "v_"))
+def _of(model):  # noqa: ANN001, ANN202
+    return select(_table(model)).where(_table(model).c.customer_id == CUSTOMER_ID)
+
+
+def _count(table):  # noqa: ANN001, ANN202
+    return select(func.count()).select_from(table).where(table.c.customer_id == CUSTOMER_ID).scalar_subquery()
+
+
+_b, _p, _mv, _cv = _table(Booking), _table(Product), _table(MembershipView), _table(CustomerValue)
+_consent, _complaint, _fb, _cr, _task = (_table(m) for m in (Consent, ComplaintView, FeedbackView, ContactRecord, CareTask))
+RECENT_BOOKINGS = Nested(
+    select(_b, _p.c.id.label("p_id"), _p.c.name.label("p_name"), _p.c.kind.label("p_kind"),
+           _p.c.destination.label("p_destination"), _p.c.tags.label("p_tags"))
+    .select_from(_b.outerjoin(_p, _p.c.id == _b.c.product_id)).where(_b.c.customer_id == CUSTOMER_ID),
+    _b.c.completed_at.desc(), _b.c.booking_id, limit=RECENT)
+CONSENTS = Nested(_of(Consent), _consent.c.channel, _consent.c.purpose)
+COMPLAINTS = Nested(_of(ComplaintView), _complaint.c.filed_at, _complaint.c.complaint_id)
+FEEDBACK = Nested(select(_fb.c.nps, _fb.c.csat).where(_fb.c.customer_id == CUSTOMER_ID),
+                  _fb.c.submitted_at, _fb.c.response_id)
+LATEST_CONTACTS = Nested(_of(ContactRecord), _cr.c.occurred_at.desc(), _cr.c.id, limit=LATEST)
+NEXT_VISIT = Nested(_of(CareTask).where(_task.c.kind == "return-visit", _task.c.status != "completed"),
+                    _task.c.due_at, _task.c.id, limit=1)
+OVERVIEW = (FILE.add_columns(
+    *_prefixed(MembershipView, "m_"), *_prefixed(CustomerValue, "v_"),
+    RECENT_BOOKINGS.column.label("recent_bookings"), _count(_b).label("booking_count"),
+    CONSENTS.column.label("consents"), COMPLAINTS.column.label("complaints"), FEEDBACK.column.label("feedback"),
+    LATEST_CONTACTS.column.label("latest_contacts"), _count(_cr).label("contact_count"),
+    NEXT_VISIT.column.label("next_visit"))
     .outerjoin(_mv, _mv.c.customer_id == _cust.c.id).outerjoin(_cv, _cv.c.customer_id == _cust.c.id))
-
-
-async def _file(db: Reads, customer_id: str, statement=FILE) -> tuple[CustomerPublic, Row]:  # noqa: ANN001
-    """The file, and the first row read (with whatever else `statement` selected)."""
-    rows = await db.rows(statement, {"id": customer_id})
-    if not rows:
-        raise NotFound("customer", customer_id)
-    phones, emails, external = [], [], []
-    for row in rows:
-        kind = row["child_kind"]
-        if kind == "phone":
-            phones.append(row["child_a"])
-        elif kind == "email":
-            emails.append(row["child_a"])
-        elif kind == "external":
-            external.append({"source": row["child_a"], "id": row["child_b"]})
-    return customer_public(rows[0], (phones, emails), external), rows[0]
-
-
-async def file(engine: AsyncEngine, customer_id: str) -> CustomerPublic:
-    """The customer file (404 when there is none)."""
-    async with reads(engine) as db:
-        return (await _file(db, customer_id))[0]
-
-
-# --- the 360 view ----------------------------------------------------------------------------------------------
-
-def _of(model, *order):  # noqa: ANN001, ANN202
-    table = _table(model)
-    return select(table).where(table.c.customer_id == CUSTOMER_ID).order_by(*(table.c[o] for o in order))
-
-
-_b, _p = _table(Booking), _table(Product)
-BOOKINGS = (select(_b, _p.c.id.label("p_id"), _p.c.name.label("p_name"), _p.c.kind.label("p_kind"),
-                   _p.c.destination.label("p_destination"), _p.c.tags.label("p_tags"))
-            .select_from(_b.outerjoin(_p, _p.c.id == _b.c.product_id)).where(_b.c.customer_id == CUSTOMER_ID)
-            .order_by(_b.c.completed_at.desc(), _b.c.booking_id))
-CONSENTS = _of(Consent, "channel", "purpose")
-COMPLAINTS = _of(ComplaintView, "filed_at")
-FEEDBACK = _of(FeedbackView, "submitted_at", "response_id")
-_cr, _task = _table(ContactRecord), _table(CareTask)
-LATEST_CONTACTS = (select(_cr, select(func.count()).where(_cr.c.customer_id == CUSTOMER_ID).scalar_subquery()
-                          .label("total_contacts"))
-                   .where(_cr.c.customer_id == CUSTOMER_ID).order_by(_cr.c.occurred_at.desc(), _cr.c.id).limit(LATEST))
-NEXT_VISIT = (select(_task).where(_task.c.customer_id == CUSTOMER_ID, _task.c.kind == "return-visit",
-                                  _task.c.status != "completed").order_by(_task.c.due_at, _task.c.id).limit(1))
 
 
 def _product(row: Row) -> Row | None:
@@ -115,26 +108,25 @@ def _product(row: Row) -> Row | None:
                tags=row["p_tags"])
 
 
-async def _contacts(db: Reads, customer_id: str) -> ContactsSummary:
-    latest = await db.rows(LATEST_CONTACTS, {"id": customer_id})
-    visit = await db.row(NEXT_VISIT, {"id": customer_id})
-    step, step_at = (visit.staff_note or "return visit", visit.due_at) if visit else (
+def _contacts(row: Row) -> ContactsSummary:
+    latest, visits = LATEST_CONTACTS.rows(row["latest_contacts"]), NEXT_VISIT.rows(row["next_visit"])
+    step, step_at = (visits[0].staff_note or "return visit", visits[0].due_at) if visits else (
         (latest[0].next_step, latest[0].next_step_at) if latest else (None, None))
-    total = latest[0]["total_contacts"] if latest else 0
-    return ContactsSummary(total=total, latest=[contact_public(c) for c in latest], next_step=step, next_step_at=step_at)
+    return ContactsSummary(total=row["contact_count"], latest=[contact_public(c) for c in latest], next_step=step,
+                           next_step_at=step_at)
 
 
 async def overview(engine: AsyncEngine, customer_id: str, currency: str) -> Overview:
     """The 360 view (404 when there is no file)."""
     async with reads(engine) as db:
-        customer, head = await _file(db, customer_id, FILE_MEMBERSHIP_VALUE)
-        ident = {"id": customer_id}
-        bookings = await db.rows(BOOKINGS, ident)
-        return summarise(
-            customer=customer, consents=[consent_public(c) for c in await db.rows(CONSENTS, ident)],
-            bookings=len(bookings), recent=[booking_public(b, _product(b)) for b in bookings[:RECENT]],
-            member=_unprefixed(head, MembershipView, "m_"), complaints=await db.rows(COMPLAINTS, ident),
-            feedback=await db.rows(FEEDBACK, ident),
-            value=value_public(_unprefixed(head, CustomerValue, "v_"), customer_id, currency),
-            contacts=await _contacts(db, customer_id),
-        )
+        row = await db.row(OVERVIEW, {"id": customer_id})
+    if row is None:
+        raise NotFound("customer", customer_id)
+    return summarise(
+        customer=_customer(row), consents=[consent_public(c) for c in CONSENTS.rows(row["consents"])],
+        bookings=row["booking_count"],
+        recent=[booking_public(b, _product(b)) for b in RECENT_BOOKINGS.rows(row["recent_bookings"])],
+        member=_unprefixed(row, MembershipView, "m_"), complaints=COMPLAINTS.rows(row["complaints"]),
+        feedback=FEEDBACK.rows(row["feedback"]),
+        value=value_public(_unprefixed(row, CustomerValue, "v_"), customer_id, currency), contacts=_contacts(row),
+    )
