@@ -1,6 +1,7 @@
 """Hot reads as production serves them, each against two floors of the same server in the same run.
 
-    .venv/bin/python bench/reads_bench.py [--entities 200] [--seconds 10] [--connections 64] [--only profile,...]
+    .venv/bin/python bench/reads_bench.py [--entities 200] [--seconds 10] [--connections 8,16,64] [--only profile,...]
+                                          [--workers 2] [--embedded]
 
 Each service runs as its own process on PostgreSQL + Kafka (`bench/served.py`); Debian's wrk drives it
 from loopback with 64 connections over random seeded ids (`bench/wrk/get_random.lua`). Per server:
@@ -11,6 +12,10 @@ from loopback with 64 connections over random seeded ids (`bench/wrk/get_random.
 - the reads: profile `GET /v1/customers/{id}` and `/overview`, loyalty `GET /v1/members/{id}`, feedback
   `GET /v1/surveys/invitations/{token}` (the public survey form), complaints `GET /v1/complaints/{id}`.
 
+--embedded: the one-process shape of `tourcrm run` instead (the four services in one process, each on its own
+SQLite file, the in-process bus), what a small agency on one box gets; the floors are those of the same process,
+per service. Seeded through the API only (customers, bookings by the batch ingest, members, complaints).
+
 Seeding goes through the API and the bus (customers with bookings, members, complaints, booking-completed
 events that schedule survey invitations); invitations are then marked sent in the database directly (the
 dispatch job would ask for consents the bench has no reason to model). Runs with any non-2xx answer are refused.
@@ -20,23 +25,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
+import sqlite3
 import subprocess
 import sys
+import tempfile
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg  # noqa: E402
 
-from served import KAFKA, Served, database_url, requests_per_second, script, served, wrk  # noqa: E402
+import httpx  # noqa: E402
 
+from served import KAFKA, Served, database_url, requests_per_second, script, served, wrk  # noqa: E402
+from tests.conftest import free_offset  # noqa: E402
+
+from shared.auth import hash_key  # noqa: E402
 from shared.bus import KafkaBus, Record  # noqa: E402
 from shared.events import BookingCompleted, CustomerRegistered, Product, new_event  # noqa: E402
+from tourcrm import SERVICES, all_scopes, spec  # noqa: E402
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 PRODUCTS = [("P-GUILIN", "桂林山水五日游", "桂林", ["nature"]), ("P-XIAN", "西安古都四日游", "西安", ["history"]),
@@ -194,6 +210,100 @@ def run_reads(svc: Served, service: str, reads: list[tuple[str, str]], ids: list
     return lines
 
 
+@asynccontextmanager
+async def embedded() -> AsyncIterator[dict[str, Served]]:
+    """`tourcrm run` (embedded mode: SQLite files in a scratch directory, the in-process bus) on free ports."""
+    key, offset = "tcrm_bench_" + os.urandom(16).hex(), free_offset()
+    with tempfile.TemporaryDirectory(prefix="reads-embedded-") as var:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+        env.update({"TOURCRM_VAR_DIR": var, "TOURCRM_PORT_OFFSET": str(offset), "TOURCRM_ENVIRONMENT": "test",
+                    "TOURCRM_LOG_LEVEL": "WARNING", "TOURCRM_BENCH_FLOOR": ",".join(f"{s}={READS[s][0]}" for s in READS),
+                    "TOURCRM_API_KEYS": json.dumps([{"client": "bench", "key_sha256": hash_key(key),
+                                                     "scopes": list(all_scopes())}])})
+        server = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "run", "--no-demo"], cwd=REPO, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{spec(s).port + offset}", timeout=60,
+                                     headers={"Authorization": f"Bearer {key}"}) for s in SERVICES]
+        try:
+            for client in clients:
+                await until(lambda c=client: ready(c), "embedded start")
+            yield {s: Served(str(c.base_url).rstrip("/"), key, c, server.pid, f"{var}/{s}.db", "")
+                   for s, c in zip(SERVICES, clients)}
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            for client in clients:
+                await client.aclose()
+
+
+async def ready(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/health/ready")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def seed_embedded(svcs: dict[str, Served], n: int, rng: random.Random) -> dict[str, list[str]]:
+    """Customers with bookings (one ended five days ago: its survey invitation), their members, complaints."""
+    profile, ended = svcs["profile"], date.today() - timedelta(days=5)
+    customers, items = [], []
+    for i in range(n):
+        body = {"name": rng.choice(SURNAMES) + "小" + str(i), "phones": [f"+86139{i:08d}"],
+                "emails": [f"c{i}@example.cn"], "external_ids": [{"source": "web", "id": f"W{i}"}]}
+        created = await profile.client.post("/v1/customers", json=body)
+        assert created.status_code == 201, created.text
+        customers.append(created.json()["id"])
+        items += [{"type": "booking-completed", "data": booking(rng, customers[-1], f"B-{i}-{t}", ended if t == 0 else None)
+                   .model_dump(mode="json")} for t in range(rng.randint(1, 3))]
+    for start in range(0, len(items), 500):
+        batch = await profile.client.post("/v1/bookings/batch", json={"items": items[start:start + 500]})
+        assert batch.status_code == 200 and not batch.json()["rejected"], batch.text
+    for c in customers:
+        async def enrolled(c: str = c) -> bool:
+            return (await svcs["loyalty"].client.post("/v1/members", json={"customer_id": c})).status_code in (200, 201)
+        await until(enrolled, "customer-registered")
+    tokens = await _invitations_sent(svcs["feedback"].database, n)
+    complaints = []
+    for i, c in enumerate(customers):
+        body = {"customer_id": c, "channel": "phone", "trip_phase": "after", "booking_id": f"B-{i}-0",
+                "product_id": "P-GUILIN", "destination": "桂林", "summary": "导游强制购物",
+                "description": "The guide took us to three shops and would not leave.",
+                "occurred_at": "2026-11-20T03:00:00Z", "attachments": [{"url": "s3://evidence/receipt.jpg"}]}
+        created = await svcs["complaints"].client.post("/v1/complaints", json=body)
+        assert created.status_code == 201, created.text
+        complaints.append(created.json()["id"])
+    return {"profile": customers, "loyalty": customers, "feedback": tokens, "complaints": complaints}
+
+
+async def _invitations_sent(path: str, n: int) -> list[str]:
+    """Feedback's scheduled invitations, marked sent in its SQLite file (as `seed_feedback` does on PostgreSQL)."""
+    connection = sqlite3.connect(path, timeout=30)
+    try:
+        async def scheduled() -> bool:
+            return connection.execute("SELECT count(*) FROM invitation").fetchone()[0] >= n
+        await until(scheduled, "invitations")
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        with connection:
+            connection.execute("UPDATE invitation SET status = 'sent', sent_at = ?, expires_at = ?",
+                               (now.isoformat(" "), (now + timedelta(days=30)).isoformat(" ")))
+        return [token for (token,) in connection.execute("SELECT token FROM invitation")]
+    finally:
+        connection.close()
+
+
+async def bench_embedded(services: list[str], entities: int, seconds: int, connections: list[int]) -> None:
+    async with embedded() as svcs:
+        ids = await seed_embedded(svcs, entities, random.Random(7))
+        await asyncio.sleep(2)
+        for service in services:
+            for _, path in READS[service][1]:
+                answer = await svcs[service].client.get(path.replace("{id}", ids[service][0]))
+                assert answer.status_code == 200, answer.text
+        for connected in connections:
+            for service in services:
+                run_reads(svcs[service], f"embedded {service}", READS[service][1], ids[service], seconds, connected)
+
+
 def line(service: str, label: str, figures: tuple[float, float, float, float]) -> str:
     rate, p50, p99, cpu = figures
     return f"{service}: {label:36} {rate:7.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:7.1f} ms  CPU {cpu:6.0f} µs/req"
@@ -206,8 +316,12 @@ async def main() -> None:
     parser.add_argument("--connections", default="64", help="wrk connections, comma-separated: each is one round")
     parser.add_argument("--workers", type=int, default=1, help="server processes per service (TOURCRM_WORKERS)")
     parser.add_argument("--only", default=",".join(READS), help="comma-separated services")
+    parser.add_argument("--embedded", action="store_true", help="the one-process SQLite shape of `tourcrm run`")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
+    if args.embedded:
+        await bench_embedded(args.only.split(","), args.entities, args.seconds, connections)
+        return
     for service in args.only.split(","):
         await bench_service(service, args.entities, args.seconds, connections, args.workers)
 

@@ -252,10 +252,19 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
 
     for router in [*spec.routers, ops_router]:
         app.include_router(router, responses=PROBLEM_RESPONSES)
-    if (floor := os.environ.get("TOURCRM_BENCH_FLOOR")) and settings.environment != "production":
+    if (floor := _bench_floor(spec.name)) and settings.environment != "production":
         _mount_bench_floor(app, floor)
     document_the_guard(app)
     return app
+
+
+def _bench_floor(service: str) -> str | None:
+    """TOURCRM_BENCH_FLOOR: `table.column`, or per service (one process serving several, embedded mode):
+    `profile=customer.id,loyalty=loyalty_member.customer_id`."""
+    value = os.environ.get("TOURCRM_BENCH_FLOOR", "")
+    if "=" not in value:
+        return value or None
+    return dict(part.split("=", 1) for part in value.split(",")).get(service)
 
 
 def _mount_bench_floor(app: FastAPI, target: str) -> None:
