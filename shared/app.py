@@ -32,6 +32,7 @@ from shared.bus import Bus, Consumer, MemoryBus
 from shared.edge import PROBLEM_RESPONSES, GuardRequests, document_the_guard
 from shared.consumer import BatchHook, EventConsumer, Subscriptions
 from shared.kafka import KafkaBus
+from shared.lane import close_read_pool, read_pool
 from shared.db import SessionHooks, exclusive, make_engine, make_sessionmaker, migrate, ping, session_class, utcnow
 from shared.logging import correlation_id, error_fields, service_name
 from shared.metrics import Metrics, exposition
@@ -163,6 +164,7 @@ class Runtime:
         await self.relay.stop()
         if self._owns_bus:
             await self.bus.stop()
+        await close_read_pool(self.engine)
         await self.engine.dispose()
 
 
@@ -278,11 +280,12 @@ def _mount_bench_floor(app: FastAPI, target: str) -> None:
     @app.get("/bench/floor/{ident}", include_in_schema=False)
     async def floor(ident: str, request: Request) -> Response:
         engine = request.app.state.runtime.engine
-        async with engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql":  # a connection of the pool the hot reads use (shared.lane)
+            async with (await read_pool(engine)).acquire() as driver:
                 row = await driver.fetchrow(f'SELECT * FROM "{table}" WHERE "{column}" = $1', ident)
-            else:
+        else:
+            async with engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
                 cursor = await driver.execute(f'SELECT * FROM "{table}" WHERE "{column}" = ?', (ident,))
                 found = await cursor.fetchone()
                 row = dict(zip([d[0] for d in cursor.description], found)) if found else None
