@@ -56,7 +56,18 @@ def run(
 
     settings = Settings()
     tlogging.configure(settings.log_level)
-    asyncio.run(run_embedded(settings, demo=demo, demo_customers=demo_customers))
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        runner.run(run_embedded(settings, demo=demo, demo_customers=demo_customers))
+
+
+def _event_loop_factory():  # noqa: ANN202
+    """uvloop where it is installed (uvicorn[standard] brings it; `tourcrm serve` gets it from uvicorn), as the
+    embedded process runs its four servers itself."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 @app.command()
