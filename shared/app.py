@@ -252,10 +252,10 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
 
     from shared.ops import router as ops_router  # its routes depend on this module's Runtime
 
+    if (floor := _bench_floor(spec.name)) and settings.environment != "production":
+        _mount_bench_floor(app, floor)  # before the routers: matched first, as /health/live is (matching is ~20 %)
     for router in [*spec.routers, ops_router]:
         app.include_router(router, responses=PROBLEM_RESPONSES)
-    if (floor := _bench_floor(spec.name)) and settings.environment != "production":
-        _mount_bench_floor(app, floor)
     document_the_guard(app)
     return app
 
