@@ -96,14 +96,28 @@ async def until(check, what: str) -> None:  # noqa: ANN001
     raise RuntimeError(f"seeding: {what} never arrived")
 
 
+async def new_customer(svc: Served, i: int, rng: random.Random) -> str:
+    body = {"name": rng.choice(SURNAMES) + "小" + str(i), "phones": [f"+86139{i:08d}"],
+            "emails": [f"c{i}@example.cn"], "external_ids": [{"source": "web", "id": f"W{i}"}]}
+    created = await svc.client.post("/v1/customers", json=body)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+async def new_complaint(svc: Served, customer: str, booking_id: str) -> str:
+    body = {"customer_id": customer, "channel": "phone", "trip_phase": "after", "booking_id": booking_id,
+            "product_id": "P-GUILIN", "destination": "桂林", "summary": "导游强制购物",
+            "description": "The guide took us to three shops and would not leave.",
+            "occurred_at": "2026-11-20T03:00:00Z", "attachments": [{"url": "s3://evidence/receipt.jpg"}]}
+    created = await svc.client.post("/v1/complaints", json=body)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
 async def seed_profile(svc: Served, n: int, rng: random.Random) -> list[str]:
     ids, events = [], []
     for i in range(n):
-        body = {"name": rng.choice(SURNAMES) + "小" + str(i), "phones": [f"+86139{i:08d}"],
-                "emails": [f"c{i}@example.cn"], "external_ids": [{"source": "web", "id": f"W{i}"}]}
-        created = await svc.client.post("/v1/customers", json=body)
-        assert created.status_code == 201, created.text
-        ids.append(created.json()["id"])
+        ids.append(await new_customer(svc, i, rng))
         events += [booking(rng, ids[-1], f"B-{i}-{t}") for t in range(rng.randint(1, 3))]
     await publish(svc, events)
 
@@ -141,16 +155,7 @@ async def seed_feedback(svc: Served, n: int, rng: random.Random) -> list[str]:
 
 
 async def seed_complaints(svc: Served, n: int, rng: random.Random) -> list[str]:
-    ids = []
-    for i in range(n):
-        body = {"customer_id": f"cust-{i:05d}", "channel": "phone", "trip_phase": "after", "booking_id": f"B-{i}",
-                "product_id": "P-GUILIN", "destination": "桂林", "summary": "导游强制购物",
-                "description": "The guide took us to three shops and would not leave.",
-                "occurred_at": "2026-11-20T03:00:00Z", "attachments": [{"url": "s3://evidence/receipt.jpg"}]}
-        created = await svc.client.post("/v1/complaints", json=body)
-        assert created.status_code == 201, created.text
-        ids.append(created.json()["id"])
-    return ids
+    return [await new_complaint(svc, f"cust-{i:05d}", f"B-{i}") for i in range(n)]
 
 
 def measure(svc: Served, args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, float]:
@@ -248,11 +253,7 @@ async def seed_embedded(svcs: dict[str, Served], n: int, rng: random.Random) -> 
     profile, ended = svcs["profile"], date.today() - timedelta(days=5)
     customers, items = [], []
     for i in range(n):
-        body = {"name": rng.choice(SURNAMES) + "小" + str(i), "phones": [f"+86139{i:08d}"],
-                "emails": [f"c{i}@example.cn"], "external_ids": [{"source": "web", "id": f"W{i}"}]}
-        created = await profile.client.post("/v1/customers", json=body)
-        assert created.status_code == 201, created.text
-        customers.append(created.json()["id"])
+        customers.append(await new_customer(profile, i, rng))
         items += [{"type": "booking-completed", "data": booking(rng, customers[-1], f"B-{i}-{t}", ended if t == 0 else None)
                    .model_dump(mode="json")} for t in range(rng.randint(1, 3))]
     for start in range(0, len(items), 500):
@@ -263,15 +264,7 @@ async def seed_embedded(svcs: dict[str, Served], n: int, rng: random.Random) -> 
             return (await svcs["loyalty"].client.post("/v1/members", json={"customer_id": c})).status_code in (200, 201)
         await until(enrolled, "customer-registered")
     tokens = await _invitations_sent(svcs["feedback"].database, n)
-    complaints = []
-    for i, c in enumerate(customers):
-        body = {"customer_id": c, "channel": "phone", "trip_phase": "after", "booking_id": f"B-{i}-0",
-                "product_id": "P-GUILIN", "destination": "桂林", "summary": "导游强制购物",
-                "description": "The guide took us to three shops and would not leave.",
-                "occurred_at": "2026-11-20T03:00:00Z", "attachments": [{"url": "s3://evidence/receipt.jpg"}]}
-        created = await svcs["complaints"].client.post("/v1/complaints", json=body)
-        assert created.status_code == 201, created.text
-        complaints.append(created.json()["id"])
+    complaints = [await new_complaint(svcs["complaints"], c, f"B-{i}-0") for i, c in enumerate(customers)]
     return {"profile": customers, "loyalty": customers, "feedback": tokens, "complaints": complaints}
 
 
