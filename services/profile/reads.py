@@ -63,11 +63,15 @@ def _prefixed(model, prefix: str) -> list:  # noqa: ANN001
     return [column.label(prefix + column.name) for column in _table(model).c]
 
 
+_NAMES = {model: [(column.name, prefix + column.name) for column in _table(model).c]
+          for model, prefix in ((MembershipView, "m_"), (CustomerValue, "v_"))}
+
+
 def _unprefixed(row: Row, model, prefix: str) -> Row | None:  # noqa: ANN001
     """The columns of `model` in `row` (selected by `_prefixed`), or None where the outer join found no row."""
     if row[prefix + "customer_id"] is None:
         return None
-    return Row((column.name, row[prefix + column.name]) for column in _table(model).c)
+    return Row((name, row[label]) for name, label in _NAMES[model])
 
 
 def _of(model):  # noqa: ANN001, ANN202
