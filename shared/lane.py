@@ -86,18 +86,34 @@ class _SQLAlchemyLane(Lane):
         return list(result.mappings()) if result.returns_rows else []
 
 
-# id(statement) → (statement, SQL, parameter names in order, values bound in the statement itself)
-_COMPILED: dict[int, tuple[Any, str, list[str], dict[str, Any]]] = {}
+# (id(statement), dialect) → (statement, SQL, parameter names in order, values bound in the statement itself)
+_COMPILED: dict[tuple[int, str], tuple[Any, str, list[str], dict[str, Any]]] = {}
 
 
 def _compiled(statement: Any, dialect: Dialect) -> tuple[str, list[str], dict[str, Any]]:
-    found = _COMPILED.get(id(statement))
+    found = _COMPILED.get((id(statement), dialect.name))
     if found is None:
         compiled = statement.compile(dialect=dialect)
         names = list(compiled.positiontup or ())
         fixed = {name: compiled.binds[name].effective_value for name in names}  # e.g. status == "held"
-        found = _COMPILED[id(statement)] = (statement, compiled.string, names, fixed)  # keeps the statement alive
+        found = _COMPILED[(id(statement), dialect.name)] = (statement, compiled.string, names, fixed)  # keeps it alive
     return found[1], found[2], found[3]
+
+
+# id(statement) → (its keys, a result processor per column or None, a bind processor per parameter or None): what
+# SQLAlchemy would do to values going to and coming from SQLite, done without it (see `Reads`)
+_TYPED: dict[int, tuple[list[str], list[Any], list[Any]]] = {}
+
+
+def _typed(statement: Any, dialect: Dialect) -> tuple[list[str], list[Any], list[Any]]:
+    found = _TYPED.get(id(statement))
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        columns, binds = list(statement.selected_columns), [compiled.binds[n] for n in compiled.positiontup or ()]
+        found = _TYPED[id(statement)] = (
+            [c.key for c in columns], [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns],
+            [b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds])
+    return found
 
 
 @asynccontextmanager
@@ -144,28 +160,32 @@ class Row(dict):
 class Reads:
     """Prebuilt read statements on one pooled connection, each in autocommit: no BEGIN / ROLLBACK round trips,
     no ORM, no session. Each statement sees what was committed when it ran (what READ COMMITTED gives a
-    transaction's statements too). Rows come back as `Row`s."""
+    transaction's statements too). Rows come back as `Row`s. On SQLite the statements run on aiosqlite's own
+    connection (one hop to its thread each), with SQLAlchemy's type processing of each column and parameter
+    applied here."""
 
-    def __init__(self, connection: Any, dialect: Dialect, driver: Any = None,
-                 renew: Callable[[], Any] | None = None) -> None:
-        self._connection, self._dialect, self._driver, self._renew = connection, dialect, driver, renew
+    def __init__(self, dialect: Dialect, driver: Any, renew: Callable[[], Any] | None = None) -> None:
+        self._dialect, self._driver, self._renew = dialect, driver, renew
 
     async def rows(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[Row]:
         params = params or {}
-        if self._driver is not None:
-            sql, names, fixed = _compiled(statement, self._dialect)
-            values = [params[n] if n in params else fixed[n] for n in names]
-            try:
-                found = await self._driver.fetch(sql, *values)
-            except Exception as exc:
-                if self._renew is None or not database_unavailable(exc):
-                    raise
-                # a connection lost while it sat in the pool (the database restarted): once more, on a fresh one
-                renew, self._renew = self._renew, None
-                self._driver = await renew()
-                found = await self._driver.fetch(sql, *values)
-            return [Row(r.items()) for r in found]
-        return [Row(m) for m in (await self._connection.execute(statement, dict(params))).mappings()]
+        sql, names, fixed = _compiled(statement, self._dialect)
+        values = [params[n] if n in params else fixed[n] for n in names]
+        if self._dialect.name != "postgresql":
+            keys, readers, binders = _typed(statement, self._dialect)
+            found = await self._driver.execute_fetchall(
+                sql, [bind(v) if bind else v for bind, v in zip(binders, values)])
+            return [Row(zip(keys, [read(v) if read else v for read, v in zip(readers, r)])) for r in found]
+        try:
+            found = await self._driver.fetch(sql, *values)
+        except Exception as exc:
+            if self._renew is None or not database_unavailable(exc):
+                raise
+            # a connection lost while it sat in the pool (the database restarted): once more, on a fresh one
+            renew, self._renew = self._renew, None
+            self._driver = await renew()
+            found = await self._driver.fetch(sql, *values)
+        return [Row(r.items()) for r in found]
 
     async def row(self, statement: Any, params: Mapping[str, Any] | None = None) -> Row | None:
         found = await self.rows(statement, params)
@@ -175,11 +195,11 @@ class Reads:
 @asynccontextmanager
 async def reads(engine: AsyncEngine) -> AsyncIterator[Reads]:
     """A pooled connection for prebuilt reads (`Reads`). PostgreSQL: a connection of the reads' own asyncpg pool
-    (`read_pool`), outside any transaction. SQLite: SQLAlchemy's connection, whose reads take no lock (WAL, a plain
-    BEGIN)."""
+    (`read_pool`), outside any transaction. SQLite: aiosqlite's connection of the engine's pool, outside any
+    transaction (the reads take no lock: WAL)."""
     if engine.dialect.name != "postgresql":
         async with engine.connect() as connection:
-            yield Reads(await connection.execution_options(readonly=True), engine.dialect)
+            yield Reads(engine.dialect, (await connection.get_raw_connection()).driver_connection)
         return
     pool = await read_pool(engine)
     driver = await pool.acquire()
@@ -192,7 +212,7 @@ async def reads(engine: AsyncEngine) -> AsyncIterator[Reads]:
         return driver
 
     try:
-        yield Reads(None, engine.dialect, driver, renew)
+        yield Reads(engine.dialect, driver, renew)
     finally:
         await pool.release(driver)
 
