@@ -346,7 +346,8 @@ class Nested:
         inner = inner.limit(limit) if limit else inner
         inner = (inner.correlate(*outer) if outer else inner).subquery()
         columns = [c for c in inner.c if not (c.name.startswith("o_") and c.name[2:].isdigit())]
-        ordering = [inner.c[f"o_{i}"].desc() if descending else inner.c[f"o_{i}"] for i, (_, descending) in enumerate(keys)]
+        ordering = [inner.c[f"o_{i}"].desc() if descending else inner.c[f"o_{i}"]
+                    for i, (_, descending) in enumerate(keys)]
         self.column = select(_json_rows(*ordering, *columns)).scalar_subquery()
         self._names = [c.name for c in columns]
         self._convert = [(i, f) for i, c in enumerate(columns) if (f := _converter(c.type)) is not None]

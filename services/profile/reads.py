@@ -83,7 +83,8 @@ def _count(table):  # noqa: ANN001, ANN202
 
 
 _b, _p, _mv, _cv = _table(Booking), _table(Product), _table(MembershipView), _table(CustomerValue)
-_consent, _complaint, _fb, _cr, _task = (_table(m) for m in (Consent, ComplaintView, FeedbackView, ContactRecord, CareTask))
+_consent, _complaint, _fb = _table(Consent), _table(ComplaintView), _table(FeedbackView)
+_cr, _task = _table(ContactRecord), _table(CareTask)
 RECENT_BOOKINGS = Nested(
     select(_b, _p.c.id.label("p_id"), _p.c.name.label("p_name"), _p.c.kind.label("p_kind"),
            _p.c.destination.label("p_destination"), _p.c.tags.label("p_tags"))

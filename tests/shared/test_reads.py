@@ -23,7 +23,8 @@ child = Table("child", meta, Column("id", Integer, primary_key=True), Column("pa
 ORDER = (child.c.at.desc(), child.c.id)
 NEWEST = Nested(select(child).where(child.c.parent_id == parent.c.id), *ORDER, limit=3, outer=(parent,))
 ALL = Nested(select(child.c.label, child.c.amount).where(child.c.parent_id == bindparam("id")), child.c.label)
-READ = select(parent, NEWEST.column.label("newest"), ALL.column.label("everything")).where(parent.c.id == bindparam("id"))
+READ = (select(parent, NEWEST.column.label("newest"), ALL.column.label("everything"))
+        .where(parent.c.id == bindparam("id")))
 
 
 async def test_a_nested_list_reads_as_the_plain_query_does(backend: Backend) -> None:
@@ -39,8 +40,9 @@ async def test_a_nested_list_reads_as_the_plain_query_does(backend: Backend) -> 
                  "label": f"l{5 - i}"} for i in range(1, 6)])
             expected_newest = [dict(r) for r in (await connection.execute(
                 select(child).where(child.c.parent_id == "p1").order_by(*ORDER).limit(3))).mappings()]
+            everything_query = select(child.c.label, child.c.amount).where(child.c.parent_id == "p1")
             expected_all = [dict(r) for r in (await connection.execute(
-                select(child.c.label, child.c.amount).where(child.c.parent_id == "p1").order_by(child.c.label))).mappings()]
+                everything_query.order_by(child.c.label))).mappings()]
 
         async with reads(engine) as db:
             found = await db.row(READ, {"id": "p1"})
