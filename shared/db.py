@@ -88,6 +88,26 @@ def among(session: AsyncSession, column, values: Sequence[Any]):  # noqa: ANN001
     return column.in_(values)
 
 
+async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id") -> None:
+    """Rows of `model`, new or changed, by one `INSERT … ON CONFLICT (key) DO UPDATE` of the columns they carry (no
+    ORM object per row). Copies of them already loaded in the session are flushed first (if changed) and expired
+    after, so nothing reads or flushes a stale copy."""
+    if not rows:
+        return
+    written = {row[key] for row in rows}
+    sync = session.sync_session
+    loaded = [o for o in sync.identity_map.values() if isinstance(o, model) and getattr(o, key) in written]
+    if any(o in sync.dirty for o in loaded):
+        await session.flush(loaded)
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c[key]], set_={name: statement.excluded[name] for name in rows[0] if name != key})
+    await session.execute(statement, rows)
+    for obj in loaded:
+        sync.expire(obj)
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     """An engine whose transactions behave the same on both backends (SQLite: WAL, BEGIN IMMEDIATE)."""
     if is_sqlite(url):

@@ -23,7 +23,7 @@ from services.profile.data_rights import record_erasure_confirmation
 from services.profile.models import ComplaintView, FeedbackView, MembershipView
 from services.profile.scoring import touch
 from shared import events as ev
-from shared.db import aware, utcnow
+from shared.db import aware, upsert_rows, utcnow
 from shared.events import Event
 from shared.staging import Staged
 
@@ -91,7 +91,7 @@ async def _write_member_views(session: AsyncSession, staged: list[tuple[str, Cal
                 "customer_id": cid, "tier": None, "points_balance": 0, "expiring_points": 0, "expiring_on": None})
         change(row)
         row.updated_at = utcnow()
-    await repo.upsert_rows(session, MembershipView, [vars(row) for row in views.values()])
+    await upsert_rows(session, MembershipView, [vars(row) for row in views.values()])
 
 
 # member-enrolled, points-earned/-redeemed/-reversed, tier-changed (one or more per booking): staged by their

@@ -16,7 +16,7 @@ from services.profile.models import (
     ErasureRequest, ExternalId, FeedbackView, MembershipView, Product, Segment,
 )
 from services.profile.schemas import CHANNELS
-from shared.db import among, insert
+from shared.db import among, upsert_rows
 from shared.errors import NotFound
 
 M = TypeVar("M")
@@ -216,28 +216,8 @@ async def value_rows(session: AsyncSession, customer_ids: Iterable[str]) -> dict
     return await columns_of(session, CustomerValue, customer_ids)
 
 
-async def upsert_rows(session: AsyncSession, model: type[M], rows: list[dict[str, Any]]) -> None:
-    """Rows of `model` (keyed by customer id), new or changed, by one upsert of the columns they carry; copies of
-    them already loaded in the session are flushed first and expired after, so nothing reads or flushes a stale copy."""
-    if not rows:
-        return
-    written = {row["customer_id"] for row in rows}
-    sync = session.sync_session
-    loaded = [o for o in sync.identity_map.values() if isinstance(o, model) and o.customer_id in written]  # type: ignore[attr-defined]
-    if any(o in sync.dirty for o in loaded):
-        await session.flush(loaded)
-    table = model.__table__  # type: ignore[attr-defined]
-    statement = insert(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.customer_id],
-        set_={name: statement.excluded[name] for name in rows[0] if name != "customer_id"})
-    await session.execute(statement, rows)
-    for obj in loaded:
-        sync.expire(obj)
-
-
 async def write_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Customers' value rows, new or changed, by one upsert (`upsert_rows`)."""
+    """Customers' value rows, new or changed, by one upsert (`shared.db.upsert_rows`)."""
     await upsert_rows(session, CustomerValue, rows)
 
 
