@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/pipeline_bench.py [--events 100000] [--customers 5000] [--pyspy profile]
     .venv/bin/python bench/pipeline_bench.py --steady 500 [--seconds 60]     # lag at a steady rate
+    .venv/bin/python bench/pipeline_bench.py --embedded [--events 20000]    # embedded mode: SQLite + MemoryBus
 
 Profile, loyalty, feedback and complaints each run as their own process (`tourcrm serve <name>`,
 bench/served.py) on their own PostgreSQL database, all on one topic prefix (one pipeline: what a service
@@ -17,6 +18,13 @@ records and writes one row per record with one batched asyncpg insert per poll, 
 --steady R: R records/s for --seconds; the lag of each record is from its Kafka timestamp to the moment its
 booking row (written in the transaction that commits its points) is seen committed in loyalty's database,
 polled every 10 ms; p50 / p99 / max.
+
+--embedded: the figure a small agency on one box gets (`tourcrm run`): the four services' runtimes in this one
+process, each on its own SQLite file under a scratch directory, over one in-process bus (MemoryBus); the N
+records are published onto the bus as the relay of an HTTP ingest would, and each service's rate and the same
+lost/doubled check are read from its SQLite inbox. CPU is the whole process's per booking (all four services).
+Floor, same process, same run, before the services start: a consumer of the same MemoryBus that inserts one row
+per record into a SQLite file by one executemany per batch (aiosqlite, as the services use) and commits.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from served import KAFKA, _serve, cpu_seconds, database_url, scratch_databases, steady_rate  # noqa: E402
+from shared.bus import MemoryBus, Record  # noqa: E402
 from shared.db import utcnow  # noqa: E402
 from shared.events import BOOKINGS, BookingCompleted, Product, new_event  # noqa: E402
 
@@ -137,20 +147,29 @@ async def throughput(args: argparse.Namespace, prefix: str, dbs: dict[str, async
             spy.wait(timeout=30)
 
 
-async def check(dbs: dict[str, asyncpg.Connection], n: int) -> list[str]:
+Query = Callable[[str, str], Awaitable[list[tuple]]]  # (service, SQL) -> rows
+
+
+def on_postgres(dbs: dict[str, asyncpg.Connection]) -> Query:
+    async def query(service: str, sql: str) -> list[tuple]:
+        return [tuple(row) for row in await dbs[service].fetch(sql)]
+    return query
+
+
+async def check(query: Query, n: int) -> list[str]:
     """Nothing lost or doubled: per service its inbox and its booking rows; loyalty one earn entry per booking."""
     await asyncio.sleep(1)  # a late double would show by now
     lines = []
     for name in SERVICES:
-        applied = await dbs[name].fetchval("SELECT count(*) FROM inbox WHERE event_type = 'booking-completed'")
-        held = await dbs[name].fetchval(BOOKINGS_HELD[name])
+        [(applied,)] = await query(name, "SELECT count(*) FROM inbox WHERE event_type = 'booking-completed'")
+        [(held,)] = await query(name, BOOKINGS_HELD[name])
         lines.append(f"{name}: inbox {applied}, bookings {held}" + ("" if applied == held == n else "  <-- MISMATCH"))
-        others = await dbs[name].fetch("SELECT event_type, count(*) FROM inbox WHERE event_type <> 'booking-completed' "
-                                       "GROUP BY event_type ORDER BY 2 DESC")
+        others = await query(name, "SELECT event_type, count(*) FROM inbox WHERE event_type <> 'booking-completed' "
+                                   "GROUP BY event_type ORDER BY 2 DESC")
         if others:
             lines.append(f"  {name} also applied: " + ", ".join(f"{t} {c}" for t, c in others))
-    earned = tuple(await dbs["loyalty"].fetchrow(
-        "SELECT count(*), count(DISTINCT cause_id) FROM loyalty_entry WHERE kind = 'earn' AND cause_type = 'booking'"))
+    [earned] = await query("loyalty",
+        "SELECT count(*), count(DISTINCT cause_id) FROM loyalty_entry WHERE kind = 'earn' AND cause_type = 'booking'")
     lines.append(f"loyalty earn entries for bookings (rows, distinct bookings): {earned}"
                  + ("" if earned == (n, n) else "  <-- MISMATCH"))
     return lines
@@ -189,10 +208,95 @@ async def steady(args: argparse.Namespace, prefix: str, loyalty: asyncpg.Connect
     return sorted(lags)
 
 
+async def embedded_floor(records: list[tuple[bytes, bytes]], path: Path) -> float:
+    """A consumer of the in-process bus that inserts one row per record into SQLite, one executemany and commit per
+    batch (aiosqlite, as the services use); steady rows/s."""
+    import aiosqlite
+    from shared.metrics import Metrics
+
+    bus, topic, n = MemoryBus(), "floor", len(records)
+    db = await aiosqlite.connect(path)
+    await db.execute("CREATE TABLE floor (booking_key text, event blob, part int, off int)")
+    seen, started, first, done = 0, 0.0, 0, asyncio.Event()
+
+    async def insert(batch: list[Record]) -> None:
+        nonlocal seen, started, first
+        await db.executemany("INSERT INTO floor VALUES (?, ?, ?, ?)",
+                             [(r.key, r.value, r.partition, r.offset) for r in batch])
+        await db.commit()
+        if not started:  # steady: from the first committed batch on, as the services are timed
+            started, first = time.perf_counter(), len(batch)
+        seen += len(batch)
+        if seen >= n:
+            done.set()
+
+    consumer = bus.consumer("floor", [topic], insert, metrics=Metrics("floor"))
+    await consumer.start()
+    try:
+        await bus.publish([Record(topic, key.decode(), value) for key, value in records])
+        await done.wait()
+        return (n - first) / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await db.close()
+
+
+async def embedded(args: argparse.Namespace, records: list[tuple[bytes, bytes]]) -> None:
+    """--embedded: the four services' runtimes in this process on SQLite over one MemoryBus (as `tourcrm run`)."""
+    import tempfile
+    from sqlalchemy import text
+    from shared.app import Runtime
+    from shared.logging import configure
+    from shared.settings import Settings
+    from tourcrm import settings_for, spec
+
+    configure("WARNING")
+    n = len(records)
+    with tempfile.TemporaryDirectory(prefix="pipe-embedded-") as var:
+        print(f"uptime: {os.popen('uptime').read().strip()}", flush=True)
+        floor_rate = await embedded_floor(records, Path(var) / "floor.db")
+        print(f"floor: MemoryBus consumer + one SQLite executemany and commit per batch: {floor_rate:,.0f} rows/s",
+              flush=True)
+        bus = MemoryBus()
+        base = Settings(environment="test", var_dir=Path(var), log_level="WARNING")
+        runtimes = {s: Runtime(spec(s), settings_for(s, base), bus=bus) for s in SERVICES}
+        for runtime in runtimes.values():
+            await runtime.start()
+
+        async def query(service: str, sql: str) -> list[tuple]:
+            async with runtimes[service].engine.execution_options(readonly=True).connect() as conn:  # no write lock
+                return [tuple(row) for row in await conn.execute(text(sql))]
+
+        async def applied(service: str) -> int:
+            return (await query(service, "SELECT count(*) FROM inbox WHERE event_type = 'booking-completed'"))[0][0]
+
+        try:
+            cpu = time.process_time()
+            rates = asyncio.gather(*(steady_rate(lambda s=s: applied(s), n, poll=0.2) for s in SERVICES))
+            for i in range(0, n, 500):  # as a relay publishes: batches of 500
+                await bus.publish([Record(BOOKINGS, key.decode(), value) for key, value in records[i:i + 500]])
+            done = dict(zip(SERVICES, await asyncio.wait_for(rates, args.timeout)))
+            ms = (time.process_time() - cpu) * 1000 / n
+            for name, rate in done.items():
+                print(f"{name:<11} {rate:9,.0f} ev/s   {rate / floor_rate:.3f} of floor")
+            slowest = min(done, key=done.__getitem__)
+            print(f"slowest: {slowest} {done[slowest]:,.0f} ev/s, {done[slowest] / floor_rate:.3f} of floor; "
+                  f"process CPU {ms:.2f} ms per booking (all four services, one process)")
+            print("\n".join(await check(query, n)))
+            print(f"uptime: {os.popen('uptime').read().strip()}")
+        finally:
+            for runtime in runtimes.values():
+                await runtime.stop()
+            for runtime in runtimes.values():
+                await runtime.engine.dispose()
+
+
 async def main(args: argparse.Namespace) -> None:
     prefix, run = f"pipe{uuid.uuid4().hex[:6]}.", uuid.uuid4().hex[:6]
     rng = random.Random(1)
     records = [record(i, args.customers, run, rng) for i in range(args.events)]
+    if args.embedded:
+        return await embedded(args, records)
     async with scratch_databases(len(SERVICES) + 1, "pipe") as names, AsyncExitStack() as stack:
         print(f"uptime: {os.popen('uptime').read().strip()}", flush=True)
         if not args.steady:
@@ -221,7 +325,7 @@ async def main(args: argparse.Namespace) -> None:
             rate = rates[slowest][0]
             print(f"slowest: {slowest} {rate:,.0f} ev/s, {rate / floor_rate:.3f} of floor "
                   f"(targets ≥ 2,000 ev/s and ≥ 0.5)")
-            print("\n".join(await check(dbs, len(records))))
+            print("\n".join(await check(on_postgres(dbs), len(records))))
             print(f"uptime: {os.popen('uptime').read().strip()}")
         finally:
             for conn in dbs.values():
@@ -235,6 +339,8 @@ if __name__ == "__main__":
     parser.add_argument("--steady", type=float, default=0, help="records/s of a lag run instead of the throughput run")
     parser.add_argument("--seconds", type=float, default=60, help="length of the --steady run")
     parser.add_argument("--timeout", type=float, default=1800, help="give up waiting for the services after this")
+    parser.add_argument("--embedded", action="store_true",
+                        help="embedded mode: the four services in this process on SQLite over an in-process bus")
     parser.add_argument("--pyspy", choices=SERVICES, help="record py-spy of this service into /tmp/pipeline-<name>.txt")
     args = parser.parse_args()
     if args.steady:

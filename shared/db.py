@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Column, Integer, event, text
+from sqlalchemy import BigInteger, Column, Integer, any_, bindparam, event, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -75,6 +77,35 @@ def dialect_of(session: AsyncSession) -> str:
 def insert(session: AsyncSession, table):  # noqa: ANN001, ANN201 - an Insert with on_conflict_* for its database
     """`INSERT` with `on_conflict_do_nothing` / `on_conflict_do_update` for the session's database."""
     return _INSERTS[dialect_of(session)](table)
+
+
+def among(session: AsyncSession, column, values: Sequence[Any]):  # noqa: ANN001, ANN201 - a SQL condition
+    """`column IN (values)` for the session's database. PostgreSQL: `= ANY(:array)`, one parameter, so the
+    statement stays one cached, prepared statement (an IN list renders a bind per value on every execution);
+    SQLite has no arrays: the IN list (keep it under its bind limit, e.g. 500 values)."""
+    if dialect_of(session) == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id") -> None:
+    """Rows of `model`, new or changed, by one `INSERT … ON CONFLICT (key) DO UPDATE` of the columns they carry (no
+    ORM object per row). Copies of them already loaded in the session are flushed first (if changed) and expired
+    after, so nothing reads or flushes a stale copy."""
+    if not rows:
+        return
+    written = {row[key] for row in rows}
+    sync = session.sync_session
+    loaded = [o for o in sync.identity_map.values() if isinstance(o, model) and getattr(o, key) in written]
+    if any(o in sync.dirty for o in loaded):
+        await session.flush(loaded)
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = insert(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c[key]], set_={name: statement.excluded[name] for name in rows[0] if name != key})
+    await session.execute(statement, rows)
+    for obj in loaded:
+        sync.expire(obj)
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:

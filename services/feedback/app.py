@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.feedback import invitations, models  # noqa: F401 - the tables
 from services.feedback.api import router
+from services.feedback.handlers import TIERS
 from services.feedback.jobs import surveys, warm_up
 from services.feedback.privacy import PRIVACY
 from services.feedback.subscriptions import SUBSCRIPTIONS
@@ -24,8 +25,9 @@ SPEC = ServiceSpec(
     description="Post-trip and follow-up surveys, NPS / CSAT / CSI, reviews and comment sentiment.",
     routers=[router, PRIVACY.router()],
     subscriptions=SUBSCRIPTIONS,
-    after_batch=[invitations.POST_TRIPS.apply],  # writes the batch's post-trip invitations at once
-    session_hooks={"before_commit": [invitations.POST_TRIPS.refuse_unapplied]},
+    # write the batch's staged tiers and post-trip invitations at once (at most one of the two holds events)
+    after_batch=[TIERS.apply, invitations.POST_TRIPS.apply],
+    session_hooks={"before_commit": [TIERS.refuse_unapplied, invitations.POST_TRIPS.refuse_unapplied]},
     jobs=[surveys, warm_up],
 )
 

@@ -11,7 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.feedback import invitations
 from services.feedback import repository as repo
-from shared.db import utcnow
+from services.feedback.models import SurveyCustomer
+from shared.db import upsert_rows, utcnow
+from shared.staging import Staged
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintClosed, ComplaintFiled, ComplaintReopened, ComplaintResolved,
     ConsentChanged, CustomerRegistered, CustomerUpdated, Event, MemberEnrolled, PointsEarned, TierChanged,
@@ -54,10 +56,19 @@ async def on_customer_profile(event: Event[CustomerRegistered] | Event[CustomerU
         person.language = event.data.preferred_language[:20]
 
 
+async def _write_tiers(session: AsyncSession, staged: list[tuple[str, str]]) -> None:
+    """The staged tiers, the last of each customer, by one upsert of their survey rows."""
+    await upsert_rows(session, SurveyCustomer, [{"customer_id": cid, "tier": tier} for cid, tier in dict(staged).items()])
+
+
+# member-enrolled, tier-changed (one or two per new member): staged by on_tier, written in one statement by the batch's
+# end (SPEC.after_batch) or by the next event of another type (TIERS.in_order), so events keep their order
+TIERS = Staged("feedback.tiers", _write_tiers)
+
+
 async def on_tier(event: Event[MemberEnrolled] | Event[TierChanged], session: AsyncSession) -> None:
     """The member's tier: scores by tier, and who gets the periodic member survey."""
-    person = await repo.customer(session, event.data.customer_id, create=True)
-    person.tier = getattr(event.data, "new_tier", None) or getattr(event.data, "tier", None)
+    TIERS.stage(session, (event.data.customer_id, getattr(event.data, "new_tier", None) or event.data.tier))
 
 
 async def on_points_earned(event: Event[PointsEarned], session: AsyncSession) -> None:

@@ -21,12 +21,15 @@ _IN_ORDER: Subscriptions = {
     ConsentChanged: [h.on_consent_changed],
     CustomerRegistered: [h.on_customer_profile],
     CustomerUpdated: [h.on_customer_profile],
-    MemberEnrolled: [h.on_tier],
-    TierChanged: [h.on_tier],
     PointsEarned: [h.on_points_earned],
     **PRIVACY.subscriptions(),  # customer-erased, customers-merged
 }
+# Two staged queues, each applied before any event of another kind: at most one holds events at a time, so events
+# keep their order (a booking's invitation carries the tier a member event before it set).
 SUBSCRIPTIONS: Subscriptions = {
-    BookingCompleted: [h.on_booking_completed],  # staged; SPEC.after_batch schedules the batch's invitations
-    **invitations.POST_TRIPS.in_order(_IN_ORDER),  # each applies the staged bookings first: events keep their order
+    # staged; SPEC.after_batch schedules the batch's invitations
+    **h.TIERS.in_order({BookingCompleted: [h.on_booking_completed]}),
+    # staged; SPEC.after_batch writes the tiers by one upsert
+    **invitations.POST_TRIPS.in_order({MemberEnrolled: [h.on_tier], TierChanged: [h.on_tier]}),
+    **h.TIERS.in_order(invitations.POST_TRIPS.in_order(_IN_ORDER)),  # each applies both queues first
 }

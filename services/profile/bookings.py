@@ -12,10 +12,11 @@ rolled-back event must not leave a remembered row behind.
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import insert as sa_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import repository as repo
@@ -24,7 +25,7 @@ from services.profile.schemas import BatchAccepted
 from services.profile.scoring import touch
 from shared import events as ev
 from shared import outbox
-from shared.db import aware, utcnow
+from shared.db import aware, insert, utcnow
 from shared.errors import Unprocessable
 
 INGEST_SOURCE = "tourcrm/profile-ingest"
@@ -96,7 +97,7 @@ async def ensure_customer(session: AsyncSession, customer_id: str) -> str:
         with session.no_autoflush:
             survivor, exists = await repo.survivor_of(session, customer_id)
         if not exists:
-            session.add(Customer(id=survivor, origin="booking"))
+            await add_stubs(session, [survivor])
         known[customer_id] = known[survivor] = survivor
     return known[customer_id]
 
@@ -107,11 +108,21 @@ async def ensure_customers(session: AsyncSession, customer_ids: set[str]) -> dic
     if missing := [cid for cid in customer_ids if cid not in known]:
         with session.no_autoflush:
             found = await repo.survivors(session, missing)
-        for cid, (survivor, exists) in found.items():
-            if not exists and survivor not in known:
-                session.add(Customer(id=survivor, origin="booking"))
+        await add_stubs(session, {survivor for survivor, exists in found.values() if not exists and survivor not in known})
+        for cid, (survivor, _) in found.items():
             known[cid] = known[survivor] = survivor
     return {cid: known[cid] for cid in customer_ids}
+
+
+async def add_stubs(session: AsyncSession, customer_ids: Iterable[str]) -> None:
+    """Stub files (origin booking) for customer ids new to us, by one Core INSERT: no ORM object per new customer
+    (a SQLModel row costs more to build and flush than the statement); an id filed meanwhile is left as it is."""
+    if not (ids := sorted(set(customer_ids))):
+        return
+    now = utcnow()
+    await session.execute(insert(session, Customer.__table__).on_conflict_do_nothing(), [
+        {"id": cid, "status": "active", "origin": "booking", "kind": "individual", "preferences": {}, "tags": [],
+         "version": 1, "created_at": now, "updated_at": now} for cid in ids])
 
 
 def _catalog(session: AsyncSession, row: Product | None, product: ev.Product, now: datetime) -> Product:
@@ -212,15 +223,10 @@ async def write_deferred(session: AsyncSession) -> None:
 async def _insert_bookings(session: AsyncSession, fresh: list[dict[str, Any]]) -> None:
     """New bookings in one statement, on their customers' surviving files (stub files for unknown ids)."""
     survivors = await repo.survivors(session, {b["customer_id"] for b in fresh})
-    now = utcnow()
-    stubs = sorted({survivor for survivor, exists in survivors.values() if not exists})
-    if stubs:
-        await session.execute(insert(Customer), [
-            {"id": cid, "status": "active", "origin": "booking", "kind": "individual", "preferences": {}, "tags": [],
-             "version": 1, "created_at": now, "updated_at": now} for cid in stubs])
+    await add_stubs(session, {survivor for survivor, exists in survivors.values() if not exists})
     for b in fresh:
         b["customer_id"] = survivors[b["customer_id"]][0]
-    await session.execute(insert(Booking), fresh)
+    await session.execute(sa_insert(Booking), fresh)
     touch(session, *{b["customer_id"] for b in fresh})
 
 

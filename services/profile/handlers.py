@@ -12,6 +12,7 @@ spec's after_batch hooks).
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +23,7 @@ from services.profile.data_rights import record_erasure_confirmation
 from services.profile.models import ComplaintView, FeedbackView, MembershipView
 from services.profile.scoring import touch
 from shared import events as ev
-from shared.db import aware, utcnow
+from shared.db import aware, upsert_rows, utcnow
 from shared.events import Event
 from shared.staging import Staged
 
@@ -63,32 +64,34 @@ async def on_booking_cancelled(event: Event[ev.BookingCancelled], session: Async
 # --- loyalty -------------------------------------------------------------------------------------------
 
 
-def _tier_if_none(tier: str) -> Callable[[MembershipView], None]:
-    def change(row: MembershipView) -> None:
+def _tier_if_none(tier: str) -> Callable[[SimpleNamespace], None]:
+    def change(row: SimpleNamespace) -> None:
         row.tier = row.tier or tier
     return change
 
 
-def _set(**values: object) -> Callable[[MembershipView], None]:
-    def change(row: MembershipView) -> None:
+def _set(**values: object) -> Callable[[SimpleNamespace], None]:
+    def change(row: SimpleNamespace) -> None:
         for name, value in values.items():
             setattr(row, name, value)
     return change
 
 
-async def _write_member_views(session: AsyncSession, staged: list[tuple[str, Callable[[MembershipView], None]]]) -> None:
+async def _write_member_views(session: AsyncSession, staged: list[tuple[str, Callable[[SimpleNamespace], None]]]) -> None:
     """The staged changes of loyalty's frequent events, in their order: the customers' surviving ids (stub files
-    for new ones) and their views read by one query each, then each change applied to its view."""
+    for new ones) and their views read by one query each, each change applied to its view's columns, the views
+    written back by one upsert (no ORM object per view)."""
     survivors = await bookings.ensure_customers(session, {customer_id for customer_id, _ in staged})
-    views = {cid: rows[0] for cid, rows in (await repo.rows_of(session, MembershipView, set(survivors.values()))).items()}
-    now = utcnow()
+    stored = await repo.columns_of(session, MembershipView, set(survivors.values()))
+    views: dict[str, SimpleNamespace] = {}
     for customer_id, change in staged:
         cid = survivors[customer_id]
         if (row := views.get(cid)) is None:
-            row = views[cid] = MembershipView(customer_id=cid)
-            session.add(row)
+            row = views[cid] = SimpleNamespace(**stored.get(cid) or {
+                "customer_id": cid, "tier": None, "points_balance": 0, "expiring_points": 0, "expiring_on": None})
         change(row)
-        row.updated_at = now
+        row.updated_at = utcnow()
+    await upsert_rows(session, MembershipView, [vars(row) for row in views.values()])
 
 
 # member-enrolled, points-earned/-redeemed/-reversed, tier-changed (one or more per booking): staged by their

@@ -16,7 +16,7 @@ from services.profile.models import (
     ErasureRequest, ExternalId, FeedbackView, MembershipView, Product, Segment,
 )
 from services.profile.schemas import CHANNELS
-from shared.db import insert
+from shared.db import among, upsert_rows
 from shared.errors import NotFound
 
 M = TypeVar("M")
@@ -69,7 +69,7 @@ async def survivors(session: AsyncSession, customer_ids: Iterable[str]) -> dict[
         looked |= todo
         for chunk in chunks(sorted(todo)):
             merged_into.update((await session.execute(select(Customer.id, Customer.merged_into)
-                                                      .where(Customer.id.in_(chunk)))).all())
+                                                      .where(among(session, Customer.id, chunk)))).all())
         todo = {m for m in merged_into.values() if m is not None and m not in looked}
 
     def follow(current: str) -> tuple[str, bool]:
@@ -93,7 +93,7 @@ async def existing_ids(session: AsyncSession, customer_ids: Iterable[str]) -> li
     """Those of these ids that have a file."""
     found: list[str] = []
     for chunk in chunks(sorted(set(customer_ids))):
-        found += (await session.execute(select(Customer.id).where(Customer.id.in_(chunk)))).scalars()
+        found += (await session.execute(select(Customer.id).where(among(session, Customer.id, chunk)))).scalars()
     return found
 
 
@@ -183,7 +183,7 @@ async def rows_of(session: AsyncSession, model: type[M], customer_ids: Iterable[
     """customer id → the rows of `model` about that customer (in `order`), one query per 500 ids."""
     found: dict[str, list[M]] = defaultdict(list)
     for chunk in chunks(sorted(set(customer_ids))):
-        query = select(model).where(model.customer_id.in_(chunk)).order_by(*order)  # type: ignore[attr-defined]
+        query = select(model).where(among(session, model.customer_id, chunk)).order_by(*order)  # type: ignore[attr-defined]
         for row in (await session.execute(query)).scalars():
             found[row.customer_id].append(row)  # type: ignore[attr-defined]
     return found
@@ -195,38 +195,30 @@ async def trips_of(session: AsyncSession, customer_ids: Iterable[str]) -> dict[s
     for chunk in chunks(sorted(set(customer_ids))):
         for cid, at, amount, currency in (await session.execute(
                 select(Booking.customer_id, Booking.completed_at, Booking.amount, Booking.currency)
-                .where(Booking.customer_id.in_(chunk), Booking.status == "completed"))).all():
+                .where(among(session, Booking.customer_id, chunk), Booking.status == "completed"))).all():
             found[cid].append((at, amount, currency))
     return found
 
 
-_VALUE_COLUMNS = [getattr(CustomerValue, column.name) for column in CustomerValue.__table__.columns]
-
-
-async def value_rows(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """customer id -> the columns of its stored value row (plain values, no ORM objects), one query per 500 ids."""
+async def columns_of(session: AsyncSession, model: type[M], customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """customer id -> the columns of its one row of `model` (keyed by customer id; plain values, no ORM objects),
+    one query per 500 ids."""
+    table = model.__table__  # type: ignore[attr-defined]
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunks(sorted(set(customer_ids))):
-        for row in (await session.execute(select(*_VALUE_COLUMNS).where(CustomerValue.customer_id.in_(chunk)))).all():
+        for row in (await session.execute(select(*table.columns).where(among(session, table.c.customer_id, chunk)))).all():
             found[row.customer_id] = row._asdict()
     return found
 
 
+async def value_rows(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """customer id -> the columns of its stored value row (plain values, no ORM objects), one query per 500 ids."""
+    return await columns_of(session, CustomerValue, customer_ids)
+
+
 async def write_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Customers' value rows, new or changed, by one upsert; value rows of theirs already loaded in the session are
-    expired, so that nothing reads or flushes a stale copy."""
-    if not rows:
-        return
-    table = CustomerValue.__table__
-    statement = insert(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.customer_id],
-        set_={c.name: statement.excluded[c.name] for c in table.columns if c.name != "customer_id"})
-    await session.execute(statement, rows)
-    written = {row["customer_id"] for row in rows}
-    sync = session.sync_session
-    for obj in [o for o in sync.identity_map.values() if isinstance(o, CustomerValue) and o.customer_id in written]:
-        sync.expire(obj)
+    """Customers' value rows, new or changed, by one upsert (`shared.db.upsert_rows`)."""
+    await upsert_rows(session, CustomerValue, rows)
 
 
 async def stored_buyers(session: AsyncSession) -> list[tuple[str, datetime, int, Any]]:
@@ -271,7 +263,7 @@ async def bookings_by_id(session: AsyncSession, booking_ids: Iterable[str]) -> d
     found: dict[str, Booking] = {}
     for chunk in chunks(sorted(set(booking_ids))):
         found.update((b.booking_id, b) for b in (await session.execute(
-            select(Booking).where(Booking.booking_id.in_(chunk)))).scalars())
+            select(Booking).where(among(session, Booking.booking_id, chunk)))).scalars())
     return found
 
 
@@ -280,7 +272,7 @@ async def products_by_id(session: AsyncSession, ids: Iterable[str] | None = None
         return {p.id: p for p in (await session.execute(select(Product))).scalars()}
     found: dict[str, Product] = {}
     for chunk in chunks(sorted(set(ids))):
-        found.update((p.id, p) for p in (await session.execute(select(Product).where(Product.id.in_(chunk)))).scalars())
+        found.update((p.id, p) for p in (await session.execute(select(Product).where(among(session, Product.id, chunk)))).scalars())
     return found
 
 

@@ -69,7 +69,7 @@ class _Inputs:
     facts: dict[str, analytics.Facts]
     complaints: dict[str, list[ComplaintView]]
     feedback: dict[str, list[FeedbackView]]
-    members: dict[str, list[MembershipView]]
+    members: dict[str, SimpleNamespace]  # customer id -> its membership view's columns
     rows: dict[str, dict[str, Any]]  # customer id -> its stored value row's columns
 
 
@@ -80,7 +80,7 @@ async def _inputs(session: AsyncSession, ids: list[str], config: ValueConfig) ->
         facts={cid: analytics.facts(trips.get(cid, []), exchange) for cid in ids},
         complaints=await repo.rows_of(session, ComplaintView, ids, ComplaintView.filed_at),
         feedback=await repo.rows_of(session, FeedbackView, ids, FeedbackView.submitted_at, FeedbackView.response_id),
-        members=await repo.rows_of(session, MembershipView, ids),
+        members={cid: SimpleNamespace(**row) for cid, row in (await repo.columns_of(session, MembershipView, ids)).items()},
         rows=await repo.value_rows(session, ids),
     )
 
@@ -122,8 +122,7 @@ async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str]
     for cid in ids:
         row = rows[cid] = SimpleNamespace(**(inputs.rows.get(cid) or _fresh(cid)))
         _score(row, inputs.facts[cid], population, config, now, tz)
-        members = inputs.members.get(cid)
-        signals = _signals(inputs.complaints.get(cid, []), inputs.feedback.get(cid, []), members[0] if members else None)
+        signals = _signals(inputs.complaints.get(cid, []), inputs.feedback.get(cid, []), inputs.members.get(cid))
         score, reasons = analytics.churn(row.frequency, row.recency_days, row.rhythm_days, signals,
                                          now.astimezone(tz).date())
         await _apply_churn(session, row, score, reasons, config.churn_threshold, now)
@@ -175,7 +174,7 @@ def _score(row: SimpleNamespace, f: analytics.Facts, population: Population | No
 
 
 def _signals(complaints: list[ComplaintView], feedback: list[FeedbackView],
-             member: MembershipView | None) -> analytics.Signals:
+             member: SimpleNamespace | None) -> analytics.Signals:
     nps = [f.nps for f in feedback if f.nps is not None]
     detractor_flags = [f for f in feedback if f.detractor]
     last_nps = nps[-1] if nps else (detractor_flags[-1].nps if detractor_flags else None)

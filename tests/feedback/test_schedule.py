@@ -141,6 +141,21 @@ async def test_member_survey_twice_a_year_for_gold_and_platinum(backend: Backend
     assert sorted(i.customer_id for i in await invitations(feedback, kind="member")) == ["m-1", "m-1", "m-3", "m-3"]
 
 
+async def test_a_members_tier_events_of_one_batch_take_effect_in_their_order(backend: Backend) -> None:
+    from shared.events import MemberEnrolled, TierChanged
+
+    feedback = await backend.service("feedback")
+    await send(backend, feedback,  # one batch, one customer: enrolled gold, down to silver, up to platinum; and the reverse
+               MemberEnrolled(customer_id="m-up", tier="gold", enrolled_at=NOW),
+               TierChanged(customer_id="m-up", old_tier="gold", new_tier="silver", reason="review", changed_at=NOW),
+               TierChanged(customer_id="m-up", old_tier="silver", new_tier="platinum", reason="review", changed_at=NOW),
+               MemberEnrolled(customer_id="m-down", tier="platinum", enrolled_at=NOW),
+               TierChanged(customer_id="m-down", old_tier="platinum", new_tier="silver", reason="review", changed_at=NOW))
+    done = await tick(feedback, NOW)
+    assert done["member_surveys"] == 1  # the last tier counts: platinum is surveyed, silver is not
+    assert [i.customer_id for i in await invitations(feedback, kind="member")] == ["m-up"]
+
+
 async def test_nothing_goes_out_in_the_quiet_hours(backend: Backend) -> None:
     feedback = await backend.service("feedback")
     await send(backend, feedback, completed("c-11", "b-11"), completed("c-12", "b-12", travel_end=NOW.date()))
