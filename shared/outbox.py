@@ -193,6 +193,12 @@ def _wake_relays_of(url: str) -> None:
         waker.set()
 
 
+def wake_relays(url: str) -> None:
+    """After a commit that wrote outbox rows by other means than a session or a lane (a server-side function):
+    wake the relays bound to that database (`url`: its engine's)."""
+    _wake_relays_of(url)
+
+
 _UNPUBLISHED = (
     select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.key, outbox_table.c.type, outbox_table.c.payload)
     .where(outbox_table.c.published_at.is_(None)).order_by(outbox_table.c.id).limit(bindparam("limit"))

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from services.loyalty.redemptions import expire_holds
 from shared.db import transaction, utcnow
+from shared.events import Envelope
 from tests.conftest import Backend, RunningService
 from tests.loyalty.support import applied, assert_ledger_consistent, balance, completed, emitted, key, member, publish
 
@@ -34,7 +35,14 @@ async def test_hold_reserves_capture_spends_release_returns(backend: Backend) ->
     again = await loyalty.client.post(f"/v1/redemptions/{hold['id']}/capture")  # idempotent by state
     assert again.status_code == 200
     assert await balance(loyalty, "c-hold") == 600
-    assert [e["data"]["points"] for e in await emitted(loyalty, "points-redeemed")] == [-400]
+    [redeemed] = await emitted(loyalty, "points-redeemed")  # what profile's 360 view applies: the whole event
+    event = Envelope.model_validate(redeemed)
+    data = event.typed()
+    assert (event.subject, event.source) == ("c-hold", "tourcrm/loyalty")
+    assert (data.customer_id, data.points, data.balance, data.cause, data.redemption_id) == (
+        "c-hold", -400, 600, "N-9", hold["id"])
+    entries = (await loyalty.client.get("/v1/members/c-hold/ledger")).json()["items"]
+    assert [(e["id"], e["reason"]) for e in entries if e["kind"] == "redeem"] == [(data.entry_id, "cash for booking N-9")]
     assert (await loyalty.client.post(f"/v1/redemptions/{hold['id']}/release")).status_code == 409
 
     second = (await loyalty.client.post("/v1/members/c-hold/redemptions", json={"points": 600}, headers=key())).json()
