@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,9 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.loyalty import points_counter, repository
-from services.loyalty.redemptions import SOURCE, NotFast
+from services.loyalty.redemptions import SOURCE, NotFast, cash_hold_row
 from shared import idempotency, outbox
-from shared.db import new_id
 from shared.errors import Problem
 from shared.events import PointsRedeemed, new_event
 from shared.lane import call
@@ -46,11 +45,8 @@ async def cash_hold(engine: AsyncEngine, customer_id: str, now: datetime, *, poi
     url = str(engine.url)
     for _ in range(5):
         config = _PROGRAMMES.get(url, _UNKNOWN)
-        prog = repository.parse_programme(config or None)
-        hold = SimpleNamespace(
-            id=new_id(), customer_id=customer_id, kind="cash", points=points, reward_id=None, booking_id=booking_id,
-            cash_value=prog.cash_value(points), currency=prog.currency, status="held",
-            expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now, settled_at=None, entry_id=None)
+        hold = cash_hold_row(repository.parse_programme(config or None), customer_id, now, points=points,
+                             booking_id=booking_id)
         answer = view(hold)
         found = await call(engine, _HOLD, {**vars(hold), "config": config, "client": client, "key": key,
                                            "digest": digest, "answer": json.dumps(answer, default=str)})
