@@ -305,18 +305,24 @@ async def main(args: argparse.Namespace) -> None:
             floor_rate = await floor(floor_topic, len(records), names[-1])
             print(f"floor: plain aiokafka consumer + one batched asyncpg insert per poll: {floor_rate:,.0f} rows/s",
                   flush=True)
-        served = {s: await stack.enter_async_context(_serve(s, db, prefix=prefix)) for s, db in zip(SERVICES, names)}
+        running = [s for s in SERVICES if not args.steady or s == "loyalty" or s in args.with_services.split(",")]
+        served = {s: await stack.enter_async_context(_serve(s, db, prefix=prefix)) for s, db in zip(SERVICES, names)
+                  if s in running}
         dbs = {s: await asyncpg.connect(database_url(svc.database)) for s, svc in served.items()}
         try:
             if args.steady:
                 spy = pyspy(served[args.pyspy].pid, f"/tmp/pipeline-{args.pyspy}.txt") if args.pyspy else None
+                cpu = {s: cpu_seconds(svc.pid) for s, svc in served.items()}
                 lags = await steady(args, prefix, dbs["loyalty"], args.customers)
+                print("CPU per booking over the run: " + ", ".join(
+                    f"{s} {(cpu_seconds(svc.pid) - cpu[s]) * 1000 / len(lags):.2f} ms" for s, svc in served.items()))
                 if spy:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(timeout=30)
                 q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))] * 1000  # noqa: E731
                 print(f"lag at {args.steady}/s for {args.seconds}s, record timestamp → loyalty booking row committed "
                       f"({len(lags)} records): p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lags[-1] * 1000:.0f} ms")
+                print(f"uptime: {os.popen('uptime').read().strip()}")
                 return
             rates = await throughput(args, prefix, dbs, records, {s: svc.pid for s, svc in served.items()})
             for name, (rate, ms) in rates.items():
@@ -338,6 +344,8 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, default=5000, help="distinct customers the bookings go to")
     parser.add_argument("--steady", type=float, default=0, help="records/s of a lag run instead of the throughput run")
     parser.add_argument("--seconds", type=float, default=60, help="length of the --steady run")
+    parser.add_argument("--with-services", default=",".join(SERVICES),
+                        help="--steady: the services running (loyalty always; e.g. --with-services loyalty alone)")
     parser.add_argument("--timeout", type=float, default=1800, help="give up waiting for the services after this")
     parser.add_argument("--embedded", action="store_true",
                         help="embedded mode: the four services in this process on SQLite over an in-process bus")

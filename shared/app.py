@@ -99,6 +99,7 @@ def make_bus(settings: Settings) -> Bus:
             client_id=f"tourcrm-{settings.service}",
             timeout=settings.bus_timeout_seconds,
             lag_interval=settings.consumer_lag_interval_seconds,
+            fetch_wait_ms=settings.consumer_fetch_wait_ms,
         )
     return MemoryBus()
 
@@ -123,6 +124,7 @@ class Runtime:
         self.relay = Relay(
             engine=self.engine, bus=self.bus, metrics=self.metrics,
             batch_size=settings.relay_batch_size, idle_seconds=settings.relay_idle_seconds,
+            gather_seconds=settings.relay_gather_seconds,
         )
         self.consumer = EventConsumer(
             name=spec.name, sessions=self.sessions, subscriptions=spec.subscriptions,

@@ -76,7 +76,9 @@ class Replayed(Exception):  # noqa: N818 - not an error: the answer of an earlie
         self.replay = replay
 
 
-def _replay(row: Any, digest: str) -> Replay:
+def stored(row: Any, digest: str) -> Replay:
+    """The stored answer of a key's row (`request_hash`, `status_code`, `response`) for a request of this digest
+    (422 when the key was used for another request)."""
     if row["request_hash"] != digest:
         raise Problem(422, "this Idempotency-Key was already used with a different request",
                       errors=[{"field": "Idempotency-Key", "location": "header", "message": "reused with another body"}])
@@ -91,7 +93,7 @@ def _claim_row(client: str, key: str, digest: str, status_code: int = 0, body: A
 async def lookup(session: AsyncSession, client: str, key: str, digest: str) -> Replay | None:
     """The stored answer for this key, or None; 422 when the key was used for another request."""
     row = (await session.execute(_FOUND, {"client": client, "key": key})).mappings().first()
-    return None if row is None else _replay(row, digest)
+    return None if row is None else stored(row, digest)
 
 
 async def claim(tx: Lane, *, client: str, key: str, digest: str, status_code: int, body: Any) -> None:
@@ -105,7 +107,7 @@ async def claim(tx: Lane, *, client: str, key: str, digest: str, status_code: in
             return
         found = await tx.row(_FOUND, {"client": client, "key": key})
         if found is not None:
-            raise Replayed(_replay(found, digest))
+            raise Replayed(stored(found, digest))
     raise Problem(409, "concurrent requests with this Idempotency-Key; retry")
 
 

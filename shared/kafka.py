@@ -61,10 +61,12 @@ class KafkaBus(Bus):
         partitions: int = 3,
         replication_factor: int = 1,
         lag_interval: float = 15.0,
+        fetch_wait_ms: int = 50,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.prefix = separated(prefix)
         self.lag_interval = lag_interval  # seconds between lag readings from the broker, stalled or not
+        self.fetch_wait_ms = fetch_wait_ms  # a fetch returns after this long with what it has
         self.client_id = client_id
         self.timeout = timeout
         self.partitions = partitions
@@ -202,10 +204,10 @@ class _KafkaConsumer(Consumer):
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=self.batch_size,
-            # Under load, wait up to 50 ms for 64 KiB so that batches (one transaction each) grow;
-            # when idle, a record is still delivered within 50 ms.
+            # Under load, wait up to fetch_wait_ms (50 ms) for 64 KiB so that batches (one transaction each)
+            # grow; when idle, a record is still delivered within that time.
             fetch_min_bytes=64 * 1024,
-            fetch_max_wait_ms=50,
+            fetch_max_wait_ms=self.bus.fetch_wait_ms,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             request_timeout_ms=max(int(self.bus.timeout * 1000), 15_000),

@@ -362,3 +362,14 @@ class Nested:
                     values[i] = convert(values[i])
             found.append(Row(zip(self._names, values)))
         return found
+
+
+async def call(engine: AsyncEngine, statement: Any, params: Mapping[str, Any] | None = None) -> list[Row]:
+    """PostgreSQL: one prebuilt statement that is a transaction by itself (a server-side function that checks and
+    writes), in autocommit on a pooled connection: one round trip, no BEGIN or COMMIT, and whatever it locks stays
+    locked only inside the server. Driver errors (e.g. a function's RAISE) come through as the driver raises them.
+    SQLite writers begin with BEGIN IMMEDIATE: use `lane` there."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("lane.call is for PostgreSQL; use lane() on other databases")
+    async with reads(engine) as db:
+        return await db.rows(statement, params)

@@ -193,6 +193,12 @@ def _wake_relays_of(url: str) -> None:
         waker.set()
 
 
+def wake_relays(url: str) -> None:
+    """After a commit that wrote outbox rows by other means than a session or a lane (a server-side function):
+    wake the relays bound to that database (`url`: its engine's)."""
+    _wake_relays_of(url)
+
+
 _UNPUBLISHED = (
     select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.key, outbox_table.c.type, outbox_table.c.payload)
     .where(outbox_table.c.published_at.is_(None)).order_by(outbox_table.c.id).limit(bindparam("limit"))
@@ -222,6 +228,7 @@ class Relay:
         metrics: Metrics,
         batch_size: int = 500,
         idle_seconds: float = 0.5,
+        gather_seconds: float = 0.0,
         max_backoff: float = 30.0,
     ) -> None:
         self.engine = engine
@@ -231,6 +238,7 @@ class Relay:
         self.metrics = metrics
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self.gather_seconds = gather_seconds  # after a wake, before the sweep: more rows per sweep
         self.max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -270,6 +278,9 @@ class Relay:
                         await self._wake.wait()
                 except TimeoutError:
                     await self._observe_and_trim()
+                else:
+                    if self.gather_seconds:
+                        await asyncio.sleep(self.gather_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the relay must outlive any failure

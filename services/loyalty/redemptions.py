@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.loyalty import points_counter, repository
 from services.loyalty.ledger import fifo_statement
 from services.loyalty.models import LedgerEntry, Member, Redemption, Reward
+from services.loyalty.programme import Programme
 from shared import outbox
 from shared.db import aware, new_id
 from shared.errors import Conflict, NotFound, Unprocessable
@@ -93,19 +94,23 @@ async def fast_cash_hold(
     last, so that only COMMIT follows it. Raises NotFast when that matched no row: the caller rolls
     back and runs `create_hold`, which decides (and words a refusal)."""
     current = await tx.row(repository.CURRENT)
-    prog = repository.parse_programme(current["config"] if current else None)
-    hold = SimpleNamespace(
-        id=new_id(), customer_id=customer_id, kind="cash", points=points, reward_id=None,
-        booking_id=booking_id, cash_value=prog.cash_value(points),
-        currency=prog.currency, status="held", expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now,
-        settled_at=None, entry_id=None,
-    )
+    hold = cash_hold_row(repository.parse_programme(current["config"] if current else None), customer_id, now,
+                         points=points, booking_id=booking_id)
     if claim is not None:
         await claim(hold)
     await tx.run(_hold_statement(), vars(hold))
     if await tx.row(_take_statement(), {"c": customer_id, "p": points, "now": now}) is None:
         raise NotFast
     return hold
+
+
+def cash_hold_row(prog: Programme, customer_id: str, now: datetime, *, points: int,
+                  booking_id: str | None) -> SimpleNamespace:
+    """A new points-as-cash hold, priced by `prog`, as a plain row (every column of loyalty_redemption)."""
+    return SimpleNamespace(
+        id=new_id(), customer_id=customer_id, kind="cash", points=points, reward_id=None, booking_id=booking_id,
+        cash_value=prog.cash_value(points), currency=prog.currency, status="held",
+        expires_at=now + timedelta(minutes=prog.hold_minutes), created_at=now, settled_at=None, entry_id=None)
 
 
 @functools.cache

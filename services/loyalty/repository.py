@@ -176,14 +176,14 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
         select(Member).where(Member.customer_id.in_(customers)).order_by(Member.customer_id).with_for_update()
         .execution_options(populate_existing=True))).scalars()}
     for customer_id in customers:
-        traveller = await resolve(session, customer_id, lock=True, known=found.members)
-        if traveller is not None:
-            account = await account_of(session, traveller, lock=True, known=found.members)
-            found.route[customer_id] = (traveller.customer_id, account.customer_id)
-        elif customer_id in found.members:  # a member that is not active and leads to no active one
-            raise EarnError(f"member {customer_id} is {found.members[customer_id].status}; nothing can earn there")
-        else:  # a new customer: enrolled by the plan
+        if customer_id not in found.members:  # not a member (the statement above looked): enrolled by the plan
             found.route[customer_id] = (customer_id, customer_id)
+            continue
+        traveller = await resolve(session, customer_id, lock=True, known=found.members)
+        if traveller is None:  # a member that is not active and leads to no active one
+            raise EarnError(f"member {customer_id} is {found.members[customer_id].status}; nothing can earn there")
+        account = await account_of(session, traveller, lock=True, known=found.members)
+        found.route[customer_id] = (traveller.customer_id, account.customer_id)
     await _extras(session, found, sorted({traveller for traveller, _ in found.route.values()}))
     accounts = {account for _, account in found.route.values()}
     accounts |= {account.customer_id for _, _, account in found.referrals.values() if account is not None}

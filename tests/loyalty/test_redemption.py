@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from services.loyalty.redemptions import expire_holds
 from shared.db import transaction, utcnow
+from shared.events import Envelope
 from tests.conftest import Backend, RunningService
 from tests.loyalty.support import applied, assert_ledger_consistent, balance, completed, emitted, key, member, publish
 
@@ -34,7 +35,14 @@ async def test_hold_reserves_capture_spends_release_returns(backend: Backend) ->
     again = await loyalty.client.post(f"/v1/redemptions/{hold['id']}/capture")  # idempotent by state
     assert again.status_code == 200
     assert await balance(loyalty, "c-hold") == 600
-    assert [e["data"]["points"] for e in await emitted(loyalty, "points-redeemed")] == [-400]
+    [redeemed] = await emitted(loyalty, "points-redeemed")  # what profile's 360 view applies: the whole event
+    event = Envelope.model_validate(redeemed)
+    data = event.typed()
+    assert (event.subject, event.source) == ("c-hold", "tourcrm/loyalty")
+    assert (data.customer_id, data.points, data.balance, data.cause, data.redemption_id) == (
+        "c-hold", -400, 600, "N-9", hold["id"])
+    entries = (await loyalty.client.get("/v1/members/c-hold/ledger")).json()["items"]
+    assert [(e["id"], e["reason"]) for e in entries if e["kind"] == "redeem"] == [(data.entry_id, "cash for booking N-9")]
     assert (await loyalty.client.post(f"/v1/redemptions/{hold['id']}/release")).status_code == 409
 
     second = (await loyalty.client.post("/v1/members/c-hold/redemptions", json={"points": 600}, headers=key())).json()
@@ -180,6 +188,32 @@ async def test_200_concurrent_redemptions_never_overdraw_one_member(backend: Bac
     view = await member(loyalty, "c-hot")
     assert (view["points_balance"], view["points_available"]) == (0, 0)
     await assert_ledger_consistent(loyalty)
+
+
+async def test_20_concurrent_captures_of_one_hold_spend_its_points_once(backend: Backend) -> None:
+    loyalty = await funded(backend, "c-twice")
+    hold = (await loyalty.client.post("/v1/members/c-twice/redemptions", json={"points": 300}, headers=key())).json()
+    captures = await asyncio.gather(*[loyalty.client.post(f"/v1/redemptions/{hold['id']}/capture") for _ in range(20)])
+    assert {c.status_code for c in captures} == {200}
+    assert {c.json()["status"] for c in captures} == {"captured"}
+    assert await balance(loyalty, "c-twice") == 700
+    assert len(await emitted(loyalty, "points-redeemed")) == 1
+    entries = (await loyalty.client.get("/v1/members/c-twice/ledger")).json()["items"]
+    assert [e["points"] for e in entries if e["kind"] == "redeem"] == [-300]
+    await assert_ledger_consistent(loyalty)
+
+
+async def test_a_hold_after_a_programme_change_is_priced_by_the_new_programme(backend: Backend) -> None:
+    loyalty = await funded(backend, "c-price")
+    first = (await loyalty.client.post("/v1/members/c-price/redemptions", json={"points": 200}, headers=key())).json()
+    assert first["cash_value"] == "2.00"
+    prog = (await loyalty.client.get("/v1/programme")).json()["programme"]
+    prog["cash_points_per_unit"] = 50
+    assert (await loyalty.client.put("/v1/programme", json={"programme": prog, "reason": "dearer points"})).status_code == 200
+    second = (await loyalty.client.post("/v1/members/c-price/redemptions", json={"points": 200}, headers=key())).json()
+    assert second["cash_value"] == "4.00"
+    again = await loyalty.client.get(f"/v1/redemptions/{second['id']}")
+    assert again.json()["cash_value"] == "4.00"
 
 
 async def test_a_negative_adjustment_is_announced_as_points_reversed_with_the_adjustment_as_cause(backend: Backend) -> None:
