@@ -1,5 +1,6 @@
 """Rule-based segments evaluated live over the customer file, its value, and what other services told us;
-campaign exports limited to the customers who consented to the purpose."""
+campaign exports limited to the customers who consented to the purpose. The rules run in the database
+(segment_sql.py); `attributes` and `matches` state their meaning in Python, and the tests hold the two equal."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo
+from services.profile import repository as repo, segment_sql
 from services.profile.models import ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, Segment
 from services.profile.public import (
     Items, SegmentContact, SegmentExport, SegmentMember, SegmentPublic, segment_public,
@@ -123,8 +124,8 @@ def matching(segment: Segment, rows: dict[str, dict[str, Any]]) -> list[str]:
 
 
 async def members(session: AsyncSession, segment: Segment, today: date) -> list[str]:
-    """The ids of the active files that match the segment's rules today."""
-    return matching(segment, await attributes(session, today))
+    """The ids of the active files that match the segment's rules today (evaluated in the database)."""
+    return await segment_sql.member_ids(session, segment, today)
 
 
 async def create_segment(session: AsyncSession, body: SegmentIn, *, created_by: str) -> SegmentPublic:
@@ -149,15 +150,16 @@ async def list_segments(session: AsyncSession) -> Items[SegmentPublic]:
 async def get_segment(session: AsyncSession, segment_id: str) -> SegmentPublic:
     """The segment with its live size."""
     segment = await repo.get_row(session, Segment, segment_id, "segment")
-    return segment_public(segment, len(await members(session, segment, _today(session))))
+    return segment_public(segment, await segment_sql.count(session, segment, _today(session)))
 
 
 async def members_page(session: AsyncSession, segment_id: str, cursor: str | None, limit: int) -> Page[SegmentMember]:
     """Live membership: the rules evaluated now, by customer id."""
-    ids = await members(session, await repo.get_row(session, Segment, segment_id, "segment"), _today(session))
-    if (after := decode_cursor(cursor, str)) is not None:
-        ids = [i for i in ids if i > after[0]]
-    return page_of(ids[:limit + 1], limit, lambda i: (i,), lambda i: SegmentMember(customer_id=i))
+    segment = await repo.get_row(session, Segment, segment_id, "segment")
+    after = decode_cursor(cursor, str)
+    ids = await segment_sql.member_ids(session, segment, _today(session), after=after[0] if after else None,
+                                       limit=limit + 1)
+    return page_of(ids, limit, lambda i: (i,), lambda i: SegmentMember(customer_id=i))
 
 
 async def export_segment(session: AsyncSession, segment_id: str, purpose: str) -> SegmentExport:
