@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
@@ -35,6 +36,7 @@ class Run:
     customers: int  # recomputed
     reranked: int  # rows whose scores, value class or quadrant the re-ranking changed
     ids: tuple[str, ...] = ()  # who an incremental run recomputed
+    rerank_s: float = 0.0  # how long the re-ranking took
 
 
 def version_of(session: AsyncSession, config: ValueConfig) -> str:
@@ -94,7 +96,9 @@ async def run(session: AsyncSession, *, now: datetime, tz: ZoneInfo, full: bool 
         due = (await session.execute(select(CustomerValue.customer_id).where(CustomerValue.review_on <= today))).scalars()
         ids = sorted(set(await _valued(session, sorted(dirty))) | set(due))
         await scoring.recompute_customers(session, ids, now=now, tz=tz, config=config)
-        done = Run("incremental", len(ids), await rerank(session, config), tuple(ids))
+        started = time.perf_counter()
+        reranked = await rerank(session, config)
+        done = Run("incremental", len(ids), reranked, tuple(ids), time.perf_counter() - started)
     if dirty:  # a mark written after the read stays for the next run
         await session.execute(delete(ValueDirty.__table__).where(
             ValueDirty.__table__.c.customer_id == bindparam("cid"), ValueDirty.__table__.c.marked_at <= bindparam("at")),
