@@ -111,7 +111,7 @@ async def kpis(session: AsyncSession, start: date, end: date, segment_id: str | 
     universe: list[Any] = []
     if segment_id is not None:
         segment = await repo.get_row(session, Segment, segment_id, "segment")
-        members = segment_sql.members_query(segment, await segment_sql.prepare(session), utcnow().astimezone(tz).date())
+        members = segment_sql.members_query(segment, await segment_sql.prepare(session), utcnow().astimezone(tz).date(), tz)
         universe.append(Booking.customer_id.in_(members))
     exchange = exchange_of(session, await get_config(session))
     figures = await compute(session, window, universe, exchange)

@@ -5,8 +5,10 @@ item, numbers compare as numbers, a missing value matches only `ne`, `not_in` an
 
 from __future__ import annotations
 
-from datetime import date
+import math
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, extract, false, func, literal, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -17,11 +19,12 @@ from services.profile.models import (
     Booking, ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, Product, Segment,
 )
 from services.profile.schemas import Rule
+from shared.db import settings_of
 
 STRINGS = {"kind", "gender", "occupation", "country", "province", "city", "preferred_language", "budget_band", "tier",
            "value_class", "quadrant", "repeat_status", "loyalty_status"}
 LISTS = {"tags", "interests", "destinations", "booked_destinations", "booked_tags"}
-_VALUE_NUMBERS = {"r_score", "f_score", "m_score", "recency_days"}  # no value row: no score
+_VALUE_NUMBERS = {"r_score", "f_score", "m_score"}  # no value row: no score
 _VALUE_DEFAULTED = {"frequency": 0, "monetary": 0, "lifetime_value": 0, "churn_score": 0}
 CASEFOLD = "tourcrm_casefold"  # SQLite: Python's str.casefold, registered on the connection (`prepare`)
 
@@ -133,7 +136,48 @@ def _list_rule(dialect: str, rule: Rule) -> ColumnElement:
     return false()
 
 
-def _scalar_rule(dialect: str, rule: Rule, today: date) -> ColumnElement:
+def _at_least(days: float, today: date, tz: ZoneInfo) -> ColumnElement:
+    """recency ≥ days (whole business days since the last booking): the last booking before a day's start."""
+    whole = math.ceil(days)
+    if whole > (today - date(2, 1, 1)).days:
+        return false()
+    if whole < (today - date(9998, 12, 31)).days:
+        return CustomerValue.last_booking_at.is_not(None)
+    cutoff = today - timedelta(days=whole - 1)
+    return CustomerValue.last_booking_at < datetime.combine(cutoff, time(0), tzinfo=tz)
+
+
+def _recency_rule(rule: Rule, today: date, tz: ZoneInfo) -> ColumnElement:
+    """recency_days counted from the last booking to `today`, on last_booking_at (an index can serve it)."""
+    known = CustomerValue.last_booking_at.is_not(None)
+    expected = rule.value
+
+    def eq(value: Any) -> ColumnElement:
+        if value is None:
+            return not_(known)
+        if not _is_number(value) or float(value) != math.floor(value):
+            return false()
+        return and_(known, _at_least(value, today, tz), not_(_at_least(value + 1, today, tz)))
+
+    if rule.op == "exists":
+        return known if expected in (None, True) else not_(known)
+    if rule.op in ("eq", "ne"):
+        return eq(expected) if rule.op == "eq" else not_(eq(expected))
+    if rule.op in ("in", "not_in"):
+        found = or_(false(), *[eq(item) for item in (expected if isinstance(expected, list) else [])])
+        return found if rule.op == "in" else not_(found)
+    if rule.op == "contains" or not _is_number(expected):
+        return false()
+    bound = float(expected)
+    above = math.floor(bound) + 1  # recency > bound ⟺ recency ≥ ⌊bound⌋ + 1
+    compared = {"gt": _at_least(above, today, tz), "gte": _at_least(bound, today, tz),
+                "lt": not_(_at_least(bound, today, tz)), "lte": not_(_at_least(above, today, tz))}[rule.op]
+    return and_(known, compared)
+
+
+def _scalar_rule(dialect: str, rule: Rule, today: date, tz: ZoneInfo) -> ColumnElement:
+    if rule.field == "recency_days":
+        return _recency_rule(rule, today, tz)
     column, expected, field = _scalar(rule.field, today), rule.value, rule.field
     if rule.op == "exists":
         present = and_(column.is_not(None), column != "") if field in STRINGS else column.is_not(None)
@@ -157,19 +201,19 @@ def _scalar_rule(dialect: str, rule: Rule, today: date) -> ColumnElement:
     return and_(column.is_not(None), compared)
 
 
-def condition(segment: Segment, dialect: str, today: date) -> ColumnElement:
+def condition(segment: Segment, dialect: str, today: date, tz: ZoneInfo) -> ColumnElement:
     """The segment's rules as one condition over `FROM customer LEFT JOIN customer_value LEFT JOIN membership_view`."""
     rules = [Rule.model_validate(r) for r in segment.rules]
-    parts = [_list_rule(dialect, r) if r.field in LISTS else _scalar_rule(dialect, r, today) for r in rules]
+    parts = [_list_rule(dialect, r) if r.field in LISTS else _scalar_rule(dialect, r, today, tz) for r in rules]
     return and_(true(), *parts) if segment.match == "all" else or_(false(), *parts)
 
 
-def members_query(segment: Segment, dialect: str, today: date) -> Any:
-    """SELECT customer.id of the active files that match the segment's rules."""
+def members_query(segment: Segment, dialect: str, today: date, tz: ZoneInfo) -> Any:
+    """SELECT customer.id of the active files that match the segment's rules (`today` in the time zone `tz`)."""
     return (select(Customer.id).select_from(Customer)
             .outerjoin(CustomerValue, CustomerValue.customer_id == Customer.id)
             .outerjoin(MembershipView, MembershipView.customer_id == Customer.id)
-            .where(Customer.status == "active", condition(segment, dialect, today)))
+            .where(Customer.status == "active", condition(segment, dialect, today, tz)))
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -190,7 +234,7 @@ async def prepare(session: AsyncSession) -> str:
 async def member_ids(session: AsyncSession, segment: Segment, today: date, *, after: str | None = None,
                      limit: int | None = None) -> list[str]:
     """The ids of the members, ascending, after `after`, at most `limit`."""
-    query = members_query(segment, await prepare(session), today)
+    query = members_query(segment, await prepare(session), today, settings_of(session).tz)
     if after is not None:
         query = query.where(Customer.id > after)
     query = query.order_by(Customer.id)
@@ -200,14 +244,14 @@ async def member_ids(session: AsyncSession, segment: Segment, today: date, *, af
 
 
 async def count(session: AsyncSession, segment: Segment, today: date) -> int:
-    query = members_query(segment, await prepare(session), today)
+    query = members_query(segment, await prepare(session), today, settings_of(session).tz)
     return (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
 
 
 async def changes(session: AsyncSession, segment: Segment, today: date) -> tuple[list[str], list[str]]:
     """(joined, left): members now not stored as members, and stored members no longer matching."""
     dialect = await prepare(session)
-    current = members_query(segment, dialect, today)
+    current = members_query(segment, dialect, today, settings_of(session).tz)
     stored = select(SegmentMembership.customer_id).where(SegmentMembership.segment_id == segment.id)
     joined = current.where(Customer.id.not_in(stored)).order_by(Customer.id)
     still = current.where(Customer.id == SegmentMembership.customer_id).exists()

@@ -5,9 +5,10 @@ campaign exports limited to the customers who consented to the purpose. The rule
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,9 +29,15 @@ def _age(born: date | None, today: date) -> int | None:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+def _recency(last: datetime | None, today: date, tz: ZoneInfo) -> int | None:
+    """Days since the last booking as of `today` (the stored recency_days is as of the row's last computation)."""
+    return None if last is None else (today - last.astimezone(tz).date()).days
+
+
 async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, Any]]:
     """customer id → the fields rules can test, for every active file."""
     rows: dict[str, dict[str, Any]] = {}
+    tz = settings_of(session).tz
     for c in await repo.rows(session, Customer, where=(Customer.status == "active",)):
         prefs = c.preferences or {}
         address = c.address or {}
@@ -49,7 +56,7 @@ async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, 
         if (row := rows.get(v.customer_id)) is not None:
             row.update(value_class=v.value_class, quadrant=v.quadrant, repeat_status=v.repeat_status,
                        loyalty_status=v.loyalty_status, r_score=v.r_score, f_score=v.f_score, m_score=v.m_score,
-                       frequency=v.frequency, monetary=float(v.monetary), recency_days=v.recency_days,
+                       frequency=v.frequency, monetary=float(v.monetary), recency_days=_recency(v.last_booking_at, today, tz),
                        lifetime_value=float(v.lifetime_value), churn_score=v.churn_score, at_risk=v.at_risk)
     for m in await repo.rows(session, MembershipView):
         if (row := rows.get(m.customer_id)) is not None:

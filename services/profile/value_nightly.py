@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import String, bindparam, column, delete, exists, func, or_, select, update, values
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import analytics, repository as repo, scoring
@@ -78,9 +78,20 @@ async def rerank(session: AsyncSession, config: ValueConfig) -> int:
         if (*scores, fresh_quadrant) != (*stored, quadrant):
             changed.append({"id_": cid, "r_score": scores[0], "f_score": scores[1], "m_score": scores[2],
                             "value_class": scores[3], "quadrant": fresh_quadrant})
-    if changed:
-        await session.execute(update(v.__table__).where(v.__table__.c.customer_id == bindparam("id_")), changed)
+    table = v.__table__
+    if session.bind.dialect.name != "postgresql":  # SQLite names no columns of a VALUES list: one UPDATE a row
+        if changed:
+            await session.execute(update(table).where(table.c.customer_id == bindparam("id_")), changed)
+        return len(changed)
+    for start in range(0, len(changed), 5000):  # UPDATE … FROM (VALUES …): one statement per 5,000 rows
+        fresh = values(column("id_", String), *(column(c, table.c[c].type) for c in _RANKED), name="fresh").data(
+            [(row["id_"], *(row[c] for c in _RANKED)) for row in changed[start:start + 5000]])
+        await session.execute(update(table).where(table.c.customer_id == fresh.c.id_)
+                              .values({c: fresh.c[c] for c in _RANKED}))
     return len(changed)
+
+
+_RANKED = ("r_score", "f_score", "m_score", "value_class", "quadrant")
 
 
 async def run(session: AsyncSession, *, now: datetime, tz: ZoneInfo, full: bool = False) -> Run:

@@ -25,6 +25,7 @@ NUMBERS = [0, 1, 2, 3, 3.5, 30, 31, -1, 100, 5000]
 STRING = st.sampled_from(WORDS) | st.none()
 WORD_LIST = st.lists(st.sampled_from(WORDS), max_size=3)
 AGES = [0, 27, 28, 29, 29.5, 30, 70]
+RECENCIES = [-1, 0, 1, 1.5, 2, 3, 30, 31, 32, 33, 401, 5000]
 SCALAR = st.sampled_from([*WORDS, *NUMBERS, None, True, False])
 BORN = st.sampled_from([date(2000, 2, 29), date(1998, 2, 28), date(1998, 3, 1), date(1997, 2, 28), date(2028, 2, 29),
                         date(1958, 2, 28), date(1990, 12, 31)]) | st.dates(date(1940, 1, 1), date(2028, 2, 29))
@@ -48,7 +49,10 @@ def customer(draw: Any, n: int) -> dict[str, Any]:
             customer_id=cid, value_class=draw(STRING), quadrant=draw(STRING), repeat_status=draw(STRING),
             loyalty_status=draw(STRING), r_score=draw(score), f_score=draw(score), m_score=draw(score),
             frequency=draw(st.integers(0, 4)), monetary=Decimal(draw(st.sampled_from(["0", "30", "3.5", "100.25"]))),
-            recency_days=draw(st.none() | st.sampled_from([0, 1, 30, 31, 400])),
+            recency_days=draw(st.none() | st.sampled_from([0, 1, 30, 31, 400])),  # as of computing: not what counts
+            last_booking_at=draw(st.none() | st.builds(
+                lambda days, hour: NOW - timedelta(days=days) + timedelta(hours=hour),
+                st.sampled_from([0, 1, 2, 29, 30, 31, 32, 400]), st.sampled_from([-5, 0, 12, 13]))),
             lifetime_value=Decimal(draw(st.sampled_from(["0", "31", "5000"]))),
             churn_score=draw(st.sampled_from([0.0, 0.5, 1.0])), at_risk=draw(st.booleans()), computed_at=NOW)
     if draw(st.booleans()):
@@ -70,8 +74,8 @@ def _values(field: str) -> Any:
     """Values that matter for the field's kind, plus some of the other kinds."""
     if field in segment_sql.LISTS or field in segment_sql.STRINGS:
         return st.sampled_from(WORDS + ["family", "individual"]) | st.sampled_from(WORDS) | SCALAR
-    if field == "age":
-        return st.sampled_from(AGES) | SCALAR
+    if field in ("age", "recency_days"):
+        return st.sampled_from(AGES if field == "age" else RECENCIES) | SCALAR
     return st.sampled_from(NUMBERS) | SCALAR
 
 
@@ -80,7 +84,7 @@ def rule(draw: Any, field: str | None = None) -> dict[str, Any]:
     field = field or draw(st.sampled_from(SEGMENT_FIELDS))
     op = draw(st.sampled_from(["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists"]))
     if op in ("gt", "gte", "lt", "lte"):
-        value = draw(st.sampled_from(AGES if field == "age" else NUMBERS))
+        value = draw(st.sampled_from({"age": AGES, "recency_days": RECENCIES}.get(field, NUMBERS)))
     elif op in ("in", "not_in"):
         value = draw(st.lists(_values(field), max_size=3))
     elif op == "contains":
@@ -111,8 +115,8 @@ async def _store(session: Any, people: list[dict[str, Any]]) -> None:
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(people=st.integers(1, 6).flatmap(lambda k: st.tuples(*[customer(n) for n in range(k)])),
-       singles=st.tuples(*[rule(field) for field in SEGMENT_FIELDS]),
+@given(people=st.integers(1, 8).flatmap(lambda k: st.tuples(*[customer(n) for n in range(k)])),
+       singles=st.tuples(*[rule(field) for field in SEGMENT_FIELDS * 2]),
        combined=st.lists(st.tuples(st.sampled_from(["all", "any"]), st.lists(rule(), min_size=2, max_size=3)),
                          min_size=2, max_size=4))
 async def test_sql_members_are_the_rules_members(backend: Backend, people: tuple[dict[str, Any], ...],
