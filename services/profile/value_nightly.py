@@ -12,7 +12,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, column, delete, exists, func, or_, select, update, values
@@ -22,7 +21,7 @@ from services.profile import analytics, repository as repo, scoring
 from services.profile.config import get_config
 from services.profile.models import Booking, Customer, CustomerValue, ValueDirty, ValueRun
 from services.profile.schemas import ValueConfig
-from shared.db import insert, settings_of, utcnow
+from shared.db import settings_of
 
 log = logging.getLogger(__name__)
 
