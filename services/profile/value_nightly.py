@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, column, delete, exists, func, or_, select, update, values
+from sqlalchemy import (
+    Column, MetaData, String, Table, bindparam, delete, exists, func, insert, or_, select, text, update,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import analytics, repository as repo, scoring
@@ -28,7 +30,6 @@ log = logging.getLogger(__name__)
 SCORING_VERSION = "2"  # raise when the scoring (scoring.py, analytics.py, value_review.py) computes differently
 RUN = "nightly"
 
-
 @dataclass(frozen=True)
 class Run:
     mode: str  # full | incremental
@@ -37,17 +38,14 @@ class Run:
     ids: tuple[str, ...] = ()  # who an incremental run recomputed
     rerank_s: float = 0.0  # how long the re-ranking took
 
-
 def version_of(session: AsyncSession, config: ValueConfig) -> str:
     """The scoring version with what it depends on: another value means every stored row may be wrong."""
     settings = settings_of(session)
     digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
     return f"{SCORING_VERSION}:{settings.currency}:{settings.tz.key}:{digest}"
 
-
 async def _dirty(session: AsyncSession) -> dict[str, datetime]:
     return dict((await session.execute(select(ValueDirty.customer_id, ValueDirty.marked_at))).all())
-
 
 async def _valued(session: AsyncSession, ids: list[str]) -> list[str]:
     """Those of `ids` the full run values too: active or erased files, and anyone with a completed booking."""
@@ -57,7 +55,6 @@ async def _valued(session: AsyncSession, ids: list[str]) -> list[str]:
         found += (await session.execute(select(Customer.id).where(
             Customer.id.in_(chunk), or_(Customer.status.in_(("active", "erased")), bought)))).scalars()
     return found
-
 
 async def rerank(session: AsyncSession, config: ValueConfig) -> int:
     """RFM scores, value class and quadrant of every stored buyer against the stored population (what a full run
@@ -77,21 +74,24 @@ async def rerank(session: AsyncSession, config: ValueConfig) -> int:
         if (*scores, fresh_quadrant) != (*stored, quadrant):
             changed.append({"id_": cid, "r_score": scores[0], "f_score": scores[1], "m_score": scores[2],
                             "value_class": scores[3], "quadrant": fresh_quadrant})
-    table = v.__table__
-    if session.bind.dialect.name != "postgresql":  # SQLite names no columns of a VALUES list: one UPDATE a row
-        if changed:
-            await session.execute(update(table).where(table.c.customer_id == bindparam("id_")), changed)
-        return len(changed)
-    for start in range(0, len(changed), 5000):  # UPDATE … FROM (VALUES …): one statement per 5,000 rows
-        fresh = values(column("id_", String), *(column(c, table.c[c].type) for c in _RANKED), name="fresh").data(
-            [(row["id_"], *(row[c] for c in _RANKED)) for row in changed[start:start + 5000]])
-        await session.execute(update(table).where(table.c.customer_id == fresh.c.id_)
-                              .values({c: fresh.c[c] for c in _RANKED}))
+    await _write_ranks(session, changed)
     return len(changed)
 
-
 _RANKED = ("r_score", "f_score", "m_score", "value_class", "quadrant")
+_STAGED = Table("ranked_values", MetaData(), Column("id_", String(100), primary_key=True),
+                *(Column(c, CustomerValue.__table__.c[c].type) for c in _RANKED), prefixes=["TEMPORARY"])
 
+async def _write_ranks(session: AsyncSession, changed: list[dict]) -> None:
+    """Changed ranks staged in a temporary table (multi-row INSERTs), then one UPDATE … FROM joining it."""
+    if not changed:
+        return
+    await session.execute(text("DROP TABLE IF EXISTS ranked_values"))
+    await session.run_sync(lambda sync: _STAGED.create(sync.connection()))
+    await session.execute(insert(_STAGED), changed)
+    table = CustomerValue.__table__
+    await session.execute(update(table).where(table.c.customer_id == _STAGED.c.id_)
+                          .values({c: _STAGED.c[c] for c in _RANKED}))
+    await session.execute(text("DROP TABLE ranked_values"))
 
 async def run(session: AsyncSession, *, now: datetime, tz: ZoneInfo, full: bool = False) -> Run:
     """The nightly run (incremental unless `full` or the version changed); returns what it did."""
@@ -119,14 +119,12 @@ async def run(session: AsyncSession, *, now: datetime, tz: ZoneInfo, full: bool 
                                                   "reranked": done.reranked})
     return done
 
-
 async def _record(session: AsyncSession, version: str, mode: str, now: datetime) -> None:
     row = await session.get(ValueRun, RUN)
     if row is None:
         session.add(ValueRun(name=RUN, version=version, mode=mode, ran_at=now))
     else:
         row.version, row.mode, row.ran_at = version, mode, now
-
 
 async def pending(session: AsyncSession) -> int:
     """Customers marked dirty and not yet recomputed by a nightly run."""
