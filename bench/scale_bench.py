@@ -1,17 +1,20 @@
-"""The scale curve: profile and loyalty with 10 k, 100 k (and 1 M) customers and a year of bookings.
+"""The scale curve: profile and loyalty with 10 k, 100 k and 1 M customers and a year of bookings.
 
-    .venv/bin/python bench/scale_bench.py [--sizes 10000,100000] [--bookings 3] [--reads 2000]
+    .venv/bin/python bench/scale_bench.py [--sizes 10000,100000,1000000] [--bookings 3] [--reads 1000]
 
-For each size, fresh PostgreSQL databases are migrated and filled by a bulk loader (asyncpg COPY of the
-services' own tables, not the API: a million customers through HTTP would take hours), then measured in
-the same run:
+For each size, fresh PostgreSQL databases are migrated and filled by a bulk loader (asyncpg binary COPY of the
+services' own tables, secondary indexes dropped during the load and built after it; the tables stay logged), then
+measured in the same run:
+- floor: a `count(*)` over the booking table, the cheapest whole-population pass the database can make;
+- the nightly value / churn run (`value_nightly.run`, in this process): the first, full run, and an incremental
+  run the next day after a day's changes (0.8 % of the customers book once more, as 3 bookings a year give);
 - reads: `GET /v1/customers/{id}` and `GET /v1/members/{id}` on random customers, one client, p50 / p99;
-- segment evaluation: `GET /v1/segments/{id}/members` of a rule over value and city (the first page);
-- the nightly value / churn recompute (`scoring.recompute_all`, in this process): rows/s and total time;
+- segments: first page of members, the size, and the membership job's evaluation (first, then again unchanged);
 - the at-risk list (`GET /v1/at-risk`, first page) and loyalty's liability report;
 - the size of each database.
-The table ends with each cost per customer relative to the smallest size: a figure that grows with the size
-is work that does not scale with the data it needs (a scan where an index or an incremental step belongs).
+Results go to bench/results/scale.json (merged with earlier sizes) and the plot bench/results/scale.png
+(bench/scale_plot.py). The table ends with the growth per size: per customer for whole-population work (linear
+is 1), absolute for reads and incremental work (flat is 1).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -26,80 +30,105 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import asyncpg
 from sqlalchemy import JSON
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from scale_plot import RESULTS, plot, table  # noqa: E402
 from served import _serve, database_url, scratch_databases  # noqa: E402
 
 from services.loyalty.models import LedgerEntry, Lot, Member  # noqa: E402
-from services.profile import scoring  # noqa: E402
+from services.profile import repository as repo, value_nightly  # noqa: E402
 from services.profile.models import Booking, Consent, Customer, Product  # noqa: E402
-from shared.db import make_engine, migrate, transaction  # noqa: E402
+from shared.db import make_engine, make_sessionmaker, migrate, transaction  # noqa: E402
 from tourcrm import spec  # noqa: E402
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 CITIES = ["北京", "上海", "广州", "深圳", "成都", "杭州", "西安", "重庆", "London", "Sydney"]
 KINDS = ["tour", "hotel", "package"]
+CHUNK = 50_000  # customers generated and copied at a time
+Rows = Callable[[int, int, int, random.Random], dict[Any, list[dict]]]
 
 
-def rows_of(model: Any, objects: list[Any]) -> tuple[list[str], list[tuple]]:
-    """Column names and COPY records of SQLModel objects (JSON as text, autoincrement ids left out)."""
-    columns = [c for c in model.__table__.columns if not (c.primary_key and c.autoincrement is True
-                                                          and getattr(objects[0], c.key) is None)]
-    def value(obj: Any, column: Any) -> Any:
-        v = getattr(obj, column.key)
-        return json.dumps(v) if isinstance(column.type, JSON) else v
-    return [c.name for c in columns], [tuple(value(o, c) for c in columns) for o in objects]
-
-
-async def copy(connection: asyncpg.Connection, model: Any, objects: list[Any]) -> None:
-    for start in range(0, len(objects), 50_000):
-        names, records = rows_of(model, objects[start:start + 50_000])
-        await connection.copy_records_to_table(model.__tablename__, records=records, columns=names)
-
-
-def profile_rows(size: int, per_customer: int, rng: random.Random) -> dict[Any, list[Any]]:
-    products = [Product(id=f"P-{n:04d}", name=f"线路 {n}", kind=KINDS[n % 3], destination=CITIES[n % len(CITIES)],
-                        tags=["nature"] if n % 2 else ["history"], updated_at=NOW, buyers=0) for n in range(300)]
-    customers, bookings, consents = [], [], []
-    for n in range(size):
+def profile_rows(start: int, stop: int, per_customer: int, rng: random.Random) -> dict[Any, list[dict]]:
+    """The varying columns of the customer, consent and booking rows of customers [start, stop)."""
+    customers, consents, bookings = [], [], []
+    for n in range(start, stop):
         cid = f"C{n:08d}"
-        customers.append(Customer(id=cid, name=rng.choice(SURNAMES) + f"客{n}", kind="individual",
-                                  preferences={"interests": ["nature"]}, tags=[], address={"city": rng.choice(CITIES)},
-                                  birth_date=date(1960 + n % 45, 1 + n % 12, 1 + n % 28), created_at=NOW, updated_at=NOW))
+        customers.append({"id": cid, "name": rng.choice(SURNAMES) + f"客{n}",
+                          "address": json.dumps({"city": rng.choice(CITIES)}, ensure_ascii=False),
+                          "birth_date": date(1960 + n % 45, 1 + n % 12, 1 + n % 28)})
         if n % 3 == 0:
-            consents.append(Consent(customer_id=cid, channel="app-push", purpose="profiling", status="granted",
-                                    changed_at=NOW))
+            consents.append({"customer_id": cid})
         for b in range(rng.randint(1, 2 * per_customer - 1)):
             at = NOW - timedelta(days=rng.randint(1, 365), minutes=rng.randint(0, 1440))
-            start = (at + timedelta(days=10)).date()
-            bookings.append(Booking(booking_id=f"B{n:08d}-{b}", customer_id=cid, channel="app",
-                                    product_id=products[rng.randrange(300)].id, amount=Decimal(rng.randint(800, 20000)),
-                                    currency="CNY", party_size=2, travel_start=start, travel_end=start + timedelta(days=4),
-                                    completed_at=at, status="completed"))
-    return {Product: products, Customer: customers, Consent: consents, Booking: bookings}
+            travel = (at + timedelta(days=10)).date()
+            bookings.append({"booking_id": f"B{n:08d}-{b}", "customer_id": cid, "product_id": f"P-{rng.randrange(300):04d}",
+                             "amount": Decimal(rng.randint(800, 20000)), "travel_start": travel,
+                             "travel_end": travel + timedelta(days=4), "completed_at": at})
+    return {Customer: customers, Consent: consents, Booking: bookings}
 
 
-def loyalty_rows(size: int, rng: random.Random) -> dict[Any, list[Any]]:
+def loyalty_rows(start: int, stop: int, _: int, rng: random.Random) -> dict[Any, list[dict]]:
     members, entries, lots = [], [], []
-    for n in range(size):
+    for n in range(start, stop):
         cid, points = f"C{n:08d}", rng.randint(100, 20000)
-        members.append(Member(customer_id=cid, tier=["regular", "silver", "gold", "platinum"][n % 4], balance=points,
-                              next_review_on=(NOW + timedelta(days=rng.randint(1, 365))).date(), tier_since=NOW,
-                              enrolled_at=NOW, updated_at=NOW))
-        entries.append(LedgerEntry(id=n + 1, customer_id=cid, kind="earn", points=points, cause_type="booking",
-                                   cause_id=f"B{n:08d}-0", business_key=f"earn:B{n:08d}-0", created_at=NOW))
-        lots.append(Lot(id=n + 1, customer_id=cid, entry_id=n + 1, booking_id=f"B{n:08d}-0", points=points,
-                        remaining=points, expires_on=(NOW + timedelta(days=rng.randint(1, 730))).date(), earned_at=NOW))
+        members.append({"customer_id": cid, "tier": ["regular", "silver", "gold", "platinum"][n % 4], "balance": points,
+                        "next_review_on": (NOW + timedelta(days=rng.randint(1, 365))).date()})
+        entries.append({"id": n + 1, "customer_id": cid, "points": points, "cause_id": f"B{n:08d}-0",
+                        "business_key": f"earn:B{n:08d}-0"})
+        lots.append({"id": n + 1, "customer_id": cid, "entry_id": n + 1, "booking_id": f"B{n:08d}-0", "points": points,
+                     "remaining": points, "expires_on": (NOW + timedelta(days=rng.randint(1, 730))).date()})
     return {Member: members, LedgerEntry: entries, Lot: lots}
 
 
-async def load(database: str, service: str, tables: dict[Any, list[Any]]) -> None:
+# every other column of each table: the model's defaults, made once (JSON as text for COPY)
+SAMPLES: dict[Any, dict[str, Any]] = {
+    Customer: {"id": "", "kind": "individual", "preferences": {"interests": ["nature"]}, "tags": [], "created_at": NOW,
+               "updated_at": NOW},
+    Consent: {"customer_id": "", "channel": "app-push", "purpose": "profiling", "status": "granted", "changed_at": NOW},
+    Booking: {"booking_id": "", "customer_id": "", "channel": "app", "product_id": "", "amount": Decimal(0),
+              "currency": "CNY", "party_size": 2, "completed_at": NOW, "status": "completed"},
+    Product: {"id": "", "name": "", "kind": "tour", "tags": [], "updated_at": NOW, "buyers": 0},
+    Member: {"customer_id": "", "tier": "regular", "balance": 0, "next_review_on": NOW.date(), "tier_since": NOW,
+             "enrolled_at": NOW, "updated_at": NOW},
+    LedgerEntry: {"id": 0, "customer_id": "", "kind": "earn", "points": 0, "cause_type": "booking", "created_at": NOW},
+    Lot: {"id": 0, "customer_id": "", "entry_id": 0, "points": 0, "remaining": 0, "expires_on": NOW.date(),
+          "earned_at": NOW},
+}
+
+
+def _base(model: Any) -> tuple[list[str], list[Any]]:
+    sample = model(**SAMPLES[model])
+    columns = [c for c in model.__table__.columns]
+    values = [json.dumps(getattr(sample, c.key)) if isinstance(c.type, JSON) else getattr(sample, c.key)
+              for c in columns]
+    return [c.name for c in columns], values
+
+
+async def copy(connection: asyncpg.Connection, model: Any, rows: list[dict]) -> None:
+    names, base = _base(model)
+    records = [tuple(row.get(name, default) for name, default in zip(names, base)) for row in rows]
+    await connection.copy_records_to_table(model.__tablename__, records=records, columns=names)
+
+
+PRODUCTS = [{"id": f"P-{n:04d}", "name": f"线路 {n}", "kind": KINDS[n % 3], "destination": CITIES[n % len(CITIES)],
+             "tags": '["nature"]' if n % 2 else '["history"]'} for n in range(300)]
+
+
+async def _secondary_indexes(connection: asyncpg.Connection, tables: list[str]) -> list[tuple[str, str]]:
+    """(name, definition) of the indexes on `tables` that back no constraint (primary and unique keys stay)."""
+    return [tuple(r) for r in await connection.fetch(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' AND i.tablename = ANY($1) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)", tables)]
+
+
+async def load(database: str, service: str, size: int, per_customer: int, rows: Rows, tables: list[Any]) -> None:
+    """Migrate, drop the secondary indexes of `tables`, COPY the generated rows, build the indexes, ANALYZE."""
     engine = make_engine(database_url(database, "postgresql+asyncpg"))
     try:
         await migrate(engine, spec(service).migrations)
@@ -107,17 +136,28 @@ async def load(database: str, service: str, tables: dict[Any, list[Any]]) -> Non
         await engine.dispose()
     connection = await asyncpg.connect(database_url(database))
     try:
-        for model, objects in tables.items():
-            if objects:
-                await copy(connection, model, objects)
+        indexes = await _secondary_indexes(connection, [t.__tablename__ for t in tables])
+        for name, _ in indexes:
+            await connection.execute(f'DROP INDEX "{name}"')
+        if Product in tables:
+            await copy(connection, Product, PRODUCTS)
+        rng = random.Random(size)
+        for start in range(0, size, CHUNK):
+            for model, records in rows(start, min(size, start + CHUNK), per_customer, rng).items():
+                if records:
+                    await copy(connection, model, records)
+        await connection.execute("SET maintenance_work_mem = '512MB'")
+        for _, definition in indexes:
+            await connection.execute(definition)
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
 
 
-async def ok(request: Any) -> None:
+async def ok(request: Any) -> Any:
     answer = await request
-    assert answer.status_code == 200, answer.text[:500]
+    assert answer.status_code in (200, 201), answer.text[:500]
+    return answer
 
 
 async def timed(call: Any) -> float:
@@ -137,35 +177,79 @@ async def reads(client: Any, path: str, ids: list[str], count: int, rng: random.
     return quantiles[49] * 1000, quantiles[98] * 1000
 
 
+async def a_days_changes(sessions: Any, size: int, rng: random.Random) -> int:
+    """0.8 % of the customers book once more today, marked dirty in the same transaction as the booking."""
+    changed = sorted(rng.sample(range(size), max(1, size * 3 // 365)))
+    async with transaction(sessions) as session:
+        session.add_all([Booking(booking_id=f"B{n:08d}-new", customer_id=f"C{n:08d}", channel="app",
+                                 product_id="P-0001", amount=Decimal(5000), currency="CNY", party_size=2,
+                                 completed_at=NOW + timedelta(hours=20), status="completed") for n in changed])
+        await session.flush()
+        await repo.mark_dirty(session, [f"C{n:08d}" for n in changed])
+    return len(changed)
+
+
+async def nightly(sessions: Any, figures: dict[str, float], size: int, rng: random.Random) -> None:
+    async def run(now: datetime, label: str) -> None:
+        started, cpu = time.perf_counter(), time.process_time()
+        async with transaction(sessions) as session:
+            done = await value_nightly.run(session, now=now, tz=session.info["settings"].tz)
+        figures[f"nightly_{label}_s"] = time.perf_counter() - started
+        figures[f"nightly_{label}_cpu_s"] = time.process_time() - cpu
+        figures[f"nightly_{label}_customers"] = done.customers
+        figures[f"nightly_{label}_reranked"] = done.reranked
+        figures[f"nightly_{label}_rerank_s"] = done.rerank_s
+
+    await run(NOW, "full")
+    figures["day_changes"] = await a_days_changes(sessions, size, rng)
+    await run(NOW + timedelta(days=1), "incremental")
+
+
+async def floor(database: str) -> float:
+    connection = await asyncpg.connect(database_url(database))
+    try:
+        started = time.perf_counter()
+        await connection.fetchval("SELECT count(*) FROM booking")
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+async def segments(client: Any, figures: dict[str, float]) -> None:
+    segment = (await ok(client.post("/v1/segments", json={
+        "name": "valuable in Chengdu", "rules": [{"field": "city", "op": "eq", "value": "成都"},
+                                                 {"field": "value_class", "op": "in", "value": ["most-valuable", "key"]}]
+    }))).json()
+    path = f"/v1/segments/{segment['id']}"
+    figures["segment_page_s"] = await timed(lambda: ok(client.get(path + "/members", params={"limit": 100}, timeout=1800)))
+    started = time.perf_counter()
+    figures["segment_members"] = (await ok(client.get(path, timeout=1800))).json()["size"]
+    figures["segment_size_s"] = time.perf_counter() - started
+    figures["segment_evaluate_first_s"] = await timed(lambda: ok(client.post(path + "/evaluate", timeout=1800)))
+    figures["segment_evaluate_again_s"] = await timed(lambda: ok(client.post(path + "/evaluate", timeout=1800)))
+
+
 async def measure(size: int, per_customer: int, read_count: int) -> dict[str, float]:
     rng = random.Random(size)
+    figures: dict[str, float] = {"load_average": os.getloadavg()[0]}
     async with scratch_databases(2, prefix="scale") as (profile_db, loyalty_db):
         started = time.perf_counter()
-        await load(profile_db, "profile", profile_rows(size, per_customer, rng))
-        await load(loyalty_db, "loyalty", loyalty_rows(size, rng))
-        figures: dict[str, float] = {"load_s": time.perf_counter() - started}
+        await asyncio.gather(load(profile_db, "profile", size, per_customer, profile_rows, [Product, Customer, Consent,
+                                                                                           Booking]),
+                             load(loyalty_db, "loyalty", size, per_customer, loyalty_rows, [Member, LedgerEntry, Lot]))
+        figures["load_s"] = time.perf_counter() - started
+        figures["floor_count_bookings_s"] = await floor(profile_db)
         engine = make_engine(database_url(profile_db, "postgresql+asyncpg"))
         try:
-            from sqlalchemy.ext.asyncio import async_sessionmaker
-            from sqlmodel.ext.asyncio.session import AsyncSession
-            sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-            async def nightly() -> None:
-                async with transaction(sessions) as session:
-                    figures["recomputed"] = await scoring.recompute_all(session, now=NOW)
-            figures["nightly_s"] = await timed(nightly)
+            from shared.settings import Settings  # noqa: PLC0415
+            await nightly(make_sessionmaker(engine, settings=Settings(service="profile")), figures, size, rng)
         finally:
             await engine.dispose()
         ids = [f"C{n:08d}" for n in rng.sample(range(size), min(size, 5000))]
         async with _serve("profile", profile_db) as profile:
             figures["file_p50_ms"], figures["file_p99_ms"] = await reads(profile.client, "/v1/customers/{id}", ids,
                                                                          read_count, rng)
-            segment = (await profile.client.post("/v1/segments", json={
-                "name": "high value in Chengdu", "rules": [{"field": "city", "op": "eq", "value": "成都"},
-                                                            {"field": "value_class", "op": "in", "value": ["A", "B"]}]}))
-            assert segment.status_code == 201, segment.text
-            path = f"/v1/segments/{segment.json()['id']}/members"
-            figures["segment_s"] = await timed(lambda: ok(profile.client.get(path, params={"limit": 100}, timeout=1800)))
+            await segments(profile.client, figures)
             figures["at_risk_s"] = await timed(lambda: ok(profile.client.get("/v1/at-risk", params={"limit": 100},
                                                                              timeout=1800)))
             figures["profile_mb"] = await _size(profile_db)
@@ -185,30 +269,30 @@ async def _size(database: str) -> float:
         await connection.close()
 
 
+def _stored(name: str) -> dict[str, dict[str, float]]:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def sizes(text: str) -> Iterator[int]:  # noqa: D103
+    return (int(s) for s in text.split(","))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--bookings", type=int, default=3, help="bookings per customer on average")
-    parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--reads", type=int, default=1000)
+    parser.add_argument("--out", default="scale.json", help="results file in bench/results (the plot beside it)")
     args = parser.parse_args()
-    results = {}
-    for size in map(int, args.sizes.split(",")):
-        results[size] = await measure(size, args.bookings, args.reads)
-        print(size, json.dumps({k: round(v, 3) for k, v in results[size].items()}), flush=True)
-    base = min(results)
-    largest = max(results)
-    print(f"\n| measure | {' | '.join(f'{s:,}' for s in results)} | growth, largest ÷ smallest |")
-    print(f"|---|{'---|' * len(results)}---|")
-    for name in results[base]:
-        cells = " | ".join(f"{results[s][name]:,.3f}" for s in results)
-        if not results[base][name]:
-            continue
-        growth = results[largest][name] / results[base][name]
-        if name.endswith("_ms"):  # a single read: should not grow at all
-            note = f"{growth:.2f} (flat is 1)"
-        else:  # a whole-population job or report: should grow no faster than the customers
-            note = f"{growth / (largest / base):.2f} per customer (linear is 1)"
-        print(f"| {name} | {cells} | {note} |")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = _stored(args.out)
+    for size in sizes(args.sizes):
+        results[str(size)] = await measure(size, args.bookings, args.reads)
+        print(size, json.dumps({k: round(v, 4) for k, v in results[str(size)].items()}), flush=True)
+        (RESULTS / args.out).write_text(json.dumps(results, indent=1, sort_keys=True))
+        plot(results, RESULTS / Path(args.out).with_suffix(".png").name)
+    print(table(results))
 
 
 if __name__ == "__main__":

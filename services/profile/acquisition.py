@@ -2,7 +2,7 @@
 franchise store, event; `unknown` when not recorded), and per source, for the files created in a period: how many,
 how many booked at least once (first-booking conversion), and the value of their completed bookings. Value is in
 the business currency at the configured rates; amounts in a currency without a rate are reported per currency as
-`unconverted`, never added to it."""
+`unconverted`, never added to it. Counted and summed in the database (GROUP BY), whatever the number of files."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import case, func, null, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo
 from services.profile.account_schemas import AcquisitionReport, SourceRow
 from services.profile.analytics import CENT, Exchange
 from services.profile.config import exchange_of, get_config
@@ -61,34 +62,48 @@ class Tally:
         return {c: v.quantize(CENT) for c, v in sorted(self.unconverted.items())}
 
 
-async def completed_bookings(session: AsyncSession, before: datetime | None = None) -> list[tuple[str, datetime, Decimal, str]]:
-    """(customer, completed at, amount, currency) of every completed (not cancelled) booking, before `before`."""
-    where = [Booking.status == "completed"]
-    if before is not None:
-        where.append(Booking.completed_at < before)
-    return await repo.select_rows(session, Booking.customer_id, Booking.completed_at, Booking.amount, Booking.currency,
-                                  where=where)
+def priced_currencies(exchange: Exchange) -> list[str]:
+    """The currencies whose amounts count in the business currency: it, and those with a rate."""
+    return sorted({exchange.currency, *exchange.rates})
+
+
+async def tallies(session: AsyncSession, exchange: Exchange, group: Any, *where: Any) -> dict[Any, Tally]:
+    """Per value of `group` (a column or expression over booking), the Tally of the completed bookings matching
+    `where`, summed in the database. Amounts in a rated currency are converted booking by booking as `Tally.add`
+    does (so grouped by amount: each distinct amount converted once, times its count)."""
+    rated = [c for c in priced_currencies(exchange) if c != exchange.currency]
+    each = case((Booking.currency.in_(rated), Booking.amount), else_=None) if rated else null()
+    rows = select(group.label("g"), Booking.currency.label("currency"), each.label("each"),
+                  Booking.amount.label("amount")).where(Booking.status == "completed", *where).subquery()
+    query = select(rows.c.g, rows.c.currency, rows.c.each, func.count(), func.sum(rows.c.amount)).group_by(
+        rows.c.g, rows.c.currency, rows.c.each)
+    found: dict[Any, Tally] = defaultdict(Tally)
+    for key, currency, amount, count, total in (await session.execute(query)).all():
+        tally = found[key]
+        if currency == exchange.currency:
+            tally.total += Decimal(total)
+        elif amount is not None:
+            tally.total += exchange.convert(Decimal(amount), currency) * count  # type: ignore[operator]
+        else:
+            tally.unconverted[currency] += Decimal(total)
+    return found
 
 
 async def report(session: AsyncSession, start: date, end: date) -> AcquisitionReport:
-    """Per source, the files created in [start, end) (business time zone): count, booked, conversion, value."""
+    """Per source, the files created in [start, end) (business time zone): count, booked, conversion, value;
+    counted and summed in the database."""
     check_period(start, end)
     settings = settings_of(session)
     exchange = exchange_of(session, await get_config(session))
-    files = await repo.select_rows(session, Customer.id, Customer.acquisition_source, where=(
-        Customer.status != "merged", Customer.created_at >= instant(start, settings.tz),
-        Customer.created_at < instant(end, settings.tz)))
-    source_of = {cid: source or UNKNOWN for cid, source in files}
-    booked: dict[str, set[str]] = defaultdict(set)
-    value: dict[str, Tally] = defaultdict(Tally)
-    for cid, _, amount, currency in await completed_bookings(session):
-        if (source := source_of.get(cid)) is not None:
-            booked[source].add(cid)
-            value[source].add(amount, currency, exchange)
-    counts: dict[str, int] = defaultdict(int)
-    for source in source_of.values():
-        counts[source] += 1
-    rows = [SourceRow(source=s, customers=n, booked=len(booked[s]), conversion=round(len(booked[s]) / n, 4),
+    source = func.coalesce(func.nullif(Customer.acquisition_source, ""), UNKNOWN)
+    files = (Customer.status != "merged", Customer.created_at >= instant(start, settings.tz),
+             Customer.created_at < instant(end, settings.tz))
+    counts = dict((await session.execute(select(source, func.count()).where(*files).group_by(source))).all())
+    booked = dict((await session.execute(
+        select(source, func.count(func.distinct(Customer.id))).join(Booking, Booking.customer_id == Customer.id)
+        .where(*files, Booking.status == "completed").group_by(source))).all())
+    value = await tallies(session, exchange, source, Customer.id == Booking.customer_id, *files)
+    rows = [SourceRow(source=s, customers=n, booked=booked.get(s, 0), conversion=round(booked.get(s, 0) / n, 4),
                       value=value[s].total.quantize(CENT), unconverted=value[s].leftovers())
             for s, n in sorted(counts.items())]
     return AcquisitionReport(start=start, end=end, currency=exchange.currency, sources=rows)

@@ -32,7 +32,7 @@ SPEC = ServiceSpec(
     after_batch=[MEMBER_VIEWS.apply, write_deferred, leads.settle_touched, recompute_touched],
     session_hooks={"before_commit": [MEMBER_VIEWS.refuse_unapplied]},
     jobs=JOBS,
-    commands=[commands.app],
+    commands=[commands.app, commands.values],
 )
 
 

@@ -68,3 +68,34 @@ def customers(
                    f"rejected {len(report['rejected'])}")
         for r in report["rejected"]:
             typer.echo(f"  line {r['line']}: {r['field']}: {r['reason']}")
+
+
+values = typer.Typer(name="values", help="Customer value and churn (the nightly run).", no_args_is_help=True)
+
+
+@values.callback()
+def _values_group() -> None:
+    """Customer value and churn: the nightly run on demand."""
+
+
+@values.command("recompute")
+def recompute(
+    full: Annotated[bool, typer.Option("--full", help="every customer, not only the changed and the due ones")] = False,
+) -> None:
+    """Run the nightly value / churn run now: incremental, or with --full every customer (e.g. after a restore)."""
+    from services.profile.value_nightly import run  # the CLI loads this module for every command
+    from shared.db import transaction, utcnow
+
+    settings = Settings(service="profile")
+
+    async def main() -> str:
+        engine = make_engine(settings.db_url)
+        try:
+            await migrate(engine, MIGRATIONS)
+            async with transaction(make_sessionmaker(engine, settings=settings)) as session:
+                done = await run(session, now=utcnow(), tz=settings.tz, full=full)
+            return f"{done.mode}: recomputed {done.customers} customers, re-ranked {done.reranked}"
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(main()))

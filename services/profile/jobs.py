@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from services.profile import care, kpis, scoring, segment_membership
+from services.profile import care, kpis, segment_membership, value_nightly
 from services.profile import popularity
 from shared.app import every
 from shared.db import transaction
@@ -27,9 +27,10 @@ def seconds_until_nightly(now: datetime, tz) -> float:  # noqa: ANN001
     return (target - local).total_seconds()
 
 
-async def run_nightly(runtime: Runtime, now: datetime) -> int:
+async def run_nightly(runtime: Runtime, now: datetime, *, full: bool = False) -> value_nightly.Run:
+    """Values and churn: the changed customers and those time moves today (everyone when `full` or on a new version)."""
     async with transaction(runtime.sessions) as session:
-        return await scoring.recompute_all(session, now=now, tz=runtime.settings.tz)
+        return await value_nightly.run(session, now=now, tz=runtime.settings.tz, full=full)
 
 
 async def run_popularity(runtime: Runtime, now: datetime) -> int:
@@ -57,7 +58,7 @@ async def run_kpi_gauges(runtime: Runtime, now: datetime) -> None:
 
 
 JOBS = (
-    # RFM, value classes and churn for everyone at 02:00 business time.
+    # RFM, value classes and churn at 02:00 business time: the changed customers and those time moves (value_nightly).
     every(lambda now, settings: seconds_until_nightly(now, settings.tz), run_nightly, name="profile-nightly-values"),
     # Product popularity for the recommendations, every ten minutes.
     every(POPULARITY_EVERY_SECONDS, run_popularity, name="profile-popularity"),

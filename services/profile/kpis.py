@@ -12,25 +12,27 @@ at the configured rates, and amounts in a currency without a rate are reported p
 - new customers: active ones whose first booking ever is in the period; returning: the other active ones
 - referral share: of the new customers, the share whose acquisition source is `referral`
 
-The same figures for the trailing year are the gauges `tourcrm_profile_kpi{kpi=...}`, refreshed by a job."""
+Counted and summed in the database (GROUP BY per customer, then over the customers), so the cost is one pass over
+the period's bookings whatever their number. The same figures for the trailing year are the gauges
+`tourcrm_profile_kpi{kpi=...}`, refreshed by a job."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from prometheus_client import Gauge
+from sqlalchemy import and_, case, exists, func, literal, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo, segments
+from services.profile import repository as repo, segment_sql
 from services.profile.account_schemas import Kpis
-from services.profile.acquisition import Tally, check_period, completed_bookings, instant
+from services.profile.acquisition import Tally, check_period, instant, priced_currencies, tallies
 from services.profile.analytics import CENT, Exchange
 from services.profile.config import exchange_of, get_config
-from services.profile.models import Customer, Segment
+from services.profile.models import Booking, Customer, Segment
 from shared.db import settings_of, utcnow
 
 GAUGE_DAYS = 365
@@ -53,37 +55,50 @@ def _mean(tally: Tally, priced: int) -> Decimal | None:
     return (tally.total / priced).quantize(CENT) if priced else None
 
 
-def compute(bookings: list[tuple[str, datetime, Decimal, str]], referred: set[str], window: Window,
-            exchange: Exchange) -> dict[str, Any]:
-    """The KPIs from (customer, completed at, amount, currency) of the universe's bookings before `window.end`."""
-    current: dict[str, list[tuple[Decimal, str]]] = defaultdict(list)
-    previous: set[str] = set()
-    first: dict[str, datetime] = {}
-    history: dict[str, list[tuple[Decimal, str]]] = defaultdict(list)
-    for cid, at, amount, currency in bookings:
-        first[cid] = min(first.get(cid, at), at)
-        history[cid].append((amount, currency))
-        if at >= window.start:
-            current[cid].append((amount, currency))
-        elif at >= window.previous_start:
-            previous.add(cid)
-    period, lifetime = Tally(), Tally()
-    priced_period, priced_life = 0, 0
-    for cid, trips in current.items():
-        added = [period.add(a, c, exchange) for a, c in trips]  # every amount is added, then: was any priced?
-        priced_period += any(added)
-        added = [lifetime.add(a, c, exchange) for a, c in history[cid]]
-        priced_life += any(added)
-    new = {cid for cid in current if first[cid] >= window.start}
-    retained = len(previous & set(current))
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def _counts(session: AsyncSession, window: Window, universe: list[Any], priced: list[str]) -> dict[str, int]:
+    """Customer counts in one pass: per customer (GROUP BY) then over the customers, in the database."""
+    b = Booking
+    in_period = b.completed_at >= window.start
+    per = (select(b.customer_id.label("cid"), _count(in_period).label("now"),
+                  func.max(case((and_(b.completed_at >= window.previous_start, b.completed_at < window.start), 1),
+                                else_=0)).label("before"),
+                  func.min(b.completed_at).label("first"),
+                  _count(and_(in_period, b.currency.in_(priced))).label("now_priced"),
+                  _count(b.currency.in_(priced)).label("ever_priced"))
+           .where(b.status == "completed", b.completed_at < window.end, *universe).group_by(b.customer_id).subquery())
+    active = per.c.now > 0
+    new = and_(active, per.c.first >= window.start)
+    referred = exists().where(Customer.id == per.c.cid, Customer.acquisition_source == "referral")
+    row = (await session.execute(select(
+        _count(active), _count(per.c.before == 1), _count(and_(active, per.c.before == 1)), _count(per.c.now >= 2),
+        _count(new), _count(and_(new, referred)), _count(per.c.now_priced > 0),
+        _count(and_(active, per.c.ever_priced > 0))))).one()
+    return dict(zip(("active", "previous", "retained", "repeat", "new", "referred", "priced_period", "priced_life"),
+                    map(int, row)))
+
+
+async def compute(session: AsyncSession, window: Window, universe: list[Any], exchange: Exchange) -> dict[str, Any]:
+    """The KPIs of the completed bookings of the universe (`universe`: conditions on booking.customer_id)."""
+    b = Booking
+    n = await _counts(session, window, universe, priced_currencies(exchange))
+    period = (await tallies(session, exchange, literal(1), b.completed_at >= window.start, b.completed_at < window.end,
+                            *universe)).get(1, Tally())
+    active_ids = select(b.customer_id).where(b.status == "completed", b.completed_at >= window.start,
+                                             b.completed_at < window.end, *universe)
+    lifetime = (await tallies(session, exchange, literal(1), b.completed_at < window.end,
+                              b.customer_id.in_(active_ids))).get(1, Tally())
     return dict(
-        active_customers=len(current), previous_active_customers=len(previous),
-        retention_rate=_share(retained, len(previous)),
-        churn_rate=_share(len(previous) - retained, len(previous)),
-        repeat_purchase_rate=_share(sum(1 for t in current.values() if len(t) >= 2), len(current)),
-        average_customer_value=_mean(period, priced_period), lifetime_value=_mean(lifetime, priced_life),
-        new_customers=len(new), returning_customers=len(current) - len(new),
-        referral_share=_share(len(new & referred), len(new)),
+        active_customers=n["active"], previous_active_customers=n["previous"],
+        retention_rate=_share(n["retained"], n["previous"]),
+        churn_rate=_share(n["previous"] - n["retained"], n["previous"]),
+        repeat_purchase_rate=_share(n["repeat"], n["active"]),
+        average_customer_value=_mean(period, n["priced_period"]), lifetime_value=_mean(lifetime, n["priced_life"]),
+        new_customers=n["new"], returning_customers=n["active"] - n["new"],
+        referral_share=_share(n["referred"], n["new"]),
         unconverted=period.leftovers(), lifetime_unconverted=lifetime.leftovers())
 
 
@@ -93,15 +108,13 @@ async def kpis(session: AsyncSession, start: date, end: date, segment_id: str | 
     tz = settings_of(session).tz
     previous_start = start - (end - start)
     window = Window(instant(start, tz), instant(end, tz), instant(previous_start, tz))
-    universe: set[str] | None = None
+    universe: list[Any] = []
     if segment_id is not None:
         segment = await repo.get_row(session, Segment, segment_id, "segment")
-        universe = set(await segments.members(session, segment, utcnow().astimezone(tz).date()))
-    rows = [b for b in await completed_bookings(session, before=window.end) if universe is None or b[0] in universe]
-    referred = {cid for (cid,) in await repo.select_rows(session, Customer.id, where=(
-        Customer.acquisition_source == "referral",))}
+        members = segment_sql.members_query(segment, await segment_sql.prepare(session), utcnow().astimezone(tz).date(), tz)
+        universe.append(Booking.customer_id.in_(members))
     exchange = exchange_of(session, await get_config(session))
-    figures = compute([(c, at, Decimal(a), cur) for c, at, a, cur in rows], referred, window, exchange)
+    figures = await compute(session, window, universe, exchange)
     return Kpis(start=start, end=end, previous_start=previous_start, segment_id=segment_id, currency=exchange.currency,
                 **figures)
 

@@ -146,6 +146,28 @@ class CustomerValue(SQLModel, table=True):
     computed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     # booking amounts left out of `monetary` (no exchange rate to the business currency): currency -> amount
     unconverted: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # the business day on which the passage of time alone next changes this row's loyalty status, churn reasons or
+    # at-risk mark (value_review.py); the nightly run recomputes the rows due by then
+    review_on: date | None = Field(default=None, sa_column=Column(Date, index=True))
+
+
+class ValueDirty(SQLModel, table=True):
+    """A customer whose value inputs (bookings, refunds, merges, complaints, feedback, membership) changed since the
+    last nightly run; written in the same transaction as the change, cleared by the nightly run."""
+
+    __tablename__ = "value_dirty"
+    customer_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    marked_at: datetime = Field(sa_column=utc_column())
+
+
+class ValueRun(SQLModel, table=True):
+    """The last nightly value run and the scoring version it used: another version means a full recompute."""
+
+    __tablename__ = "value_run"
+    name: str = Field(sa_column=Column(String(50), primary_key=True))
+    version: str = Field(sa_column=Column(String(100), nullable=False))
+    mode: str = Field(sa_column=Column(String(20), nullable=False))  # full|incremental
+    ran_at: datetime = Field(sa_column=utc_column())
 
 
 class MembershipView(SQLModel, table=True):

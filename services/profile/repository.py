@@ -13,10 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile.models import (
     Booking, CareTask, ComplaintView, Consent, ContactPoint, Customer, CustomerValue, ErasureConfirmation,
-    ErasureRequest, ExternalId, FeedbackView, MembershipView, Product, Segment,
+    ErasureRequest, ExternalId, FeedbackView, MembershipView, Product, Segment, ValueDirty,
 )
 from services.profile.schemas import CHANNELS
-from shared.db import among, upsert_rows
+from shared.db import among, insert, upsert_rows, utcnow
 from shared.errors import NotFound
 
 M = TypeVar("M")
@@ -219,6 +219,18 @@ async def value_rows(session: AsyncSession, customer_ids: Iterable[str]) -> dict
 async def write_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Customers' value rows, new or changed, by one upsert (`shared.db.upsert_rows`)."""
     await upsert_rows(session, CustomerValue, rows)
+
+
+async def mark_dirty(session: AsyncSession, customer_ids: Iterable[str]) -> None:
+    """Note, in the caller's transaction, customers whose value inputs changed: the next nightly run recomputes them."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    table = ValueDirty.__table__
+    statement = insert(session, table)
+    statement = statement.on_conflict_do_update(index_elements=[table.c.customer_id],
+                                                set_={"marked_at": statement.excluded.marked_at})
+    await session.execute(statement, [{"customer_id": cid, "marked_at": utcnow()} for cid in ids])
 
 
 async def stored_buyers(session: AsyncSession) -> list[tuple[str, datetime, int, Any]]:

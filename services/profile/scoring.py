@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import analytics, repository as repo, winback
+from services.profile import analytics, repository as repo, value_review, winback
 from services.profile.config import exchange_of, get_config
 from services.profile.models import ComplaintView, FeedbackView, MembershipView
 from services.profile.schemas import ValueConfig
@@ -42,6 +42,7 @@ async def recompute_touched(session: AsyncSession) -> None:
         return
     existing = await repo.existing_ids(session, touched)  # a stub whose event was rolled back has no file to value
     await recompute_customers(session, existing, now=utcnow())
+    await repo.mark_dirty(session, existing)  # their change moves others' ranks: the nightly run re-ranks
 
 
 class Population:
@@ -123,9 +124,11 @@ async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str]
         row = rows[cid] = SimpleNamespace(**(inputs.rows.get(cid) or _fresh(cid)))
         _score(row, inputs.facts[cid], population, config, now, tz)
         signals = _signals(inputs.complaints.get(cid, []), inputs.feedback.get(cid, []), inputs.members.get(cid))
-        score, reasons = analytics.churn(row.frequency, row.recency_days, row.rhythm_days, signals,
-                                         now.astimezone(tz).date())
+        today = now.astimezone(tz).date()
+        score, reasons = analytics.churn(row.frequency, row.recency_days, row.rhythm_days, signals, today)
         await _apply_churn(session, row, score, reasons, config.churn_threshold, now)
+        row.review_on = value_review.review_on(row.frequency, row.recency_days, row.rhythm_days, signals, today,
+                                               config.churn_threshold)
         row.computed_at = now
     await repo.write_values(session, [vars(row) for row in rows.values()])
     return rows
@@ -137,13 +140,14 @@ def _fresh(customer_id: str) -> dict[str, Any]:
             "last_booking_at": None, "recency_days": None, "rhythm_days": None, "r_score": None, "f_score": None,
             "m_score": None, "lifetime_value": Decimal("0"), "repeat_status": None, "loyalty_status": None,
             "value_class": None, "quadrant": None, "churn_score": 0.0, "churn_reasons": [], "at_risk": False,
-            "at_risk_since": None, "computed_at": None, "unconverted": {}}
+            "at_risk_since": None, "computed_at": None, "unconverted": {}, "review_on": None}
 
 
 async def recompute_customer(session: AsyncSession, customer_id: str, *, now: datetime | None = None,
                              tz: ZoneInfo | None = None, config: ValueConfig | None = None) -> SimpleNamespace:
     """One customer's value and churn, scored against the stored rest of the population."""
     rows = await recompute_customers(session, [customer_id], now=now, tz=tz, config=config)
+    await repo.mark_dirty(session, [customer_id])
     return rows[customer_id]
 
 

@@ -1,16 +1,18 @@
 """Rule-based segments evaluated live over the customer file, its value, and what other services told us;
-campaign exports limited to the customers who consented to the purpose."""
+campaign exports limited to the customers who consented to the purpose. The rules run in the database
+(segment_sql.py); `attributes` and `matches` state their meaning in Python, and the tests hold the two equal."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import repository as repo
+from services.profile import repository as repo, segment_sql
 from services.profile.models import ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, Segment
 from services.profile.public import (
     Items, SegmentContact, SegmentExport, SegmentMember, SegmentPublic, segment_public,
@@ -27,9 +29,15 @@ def _age(born: date | None, today: date) -> int | None:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+def _recency(last: datetime | None, today: date, tz: ZoneInfo) -> int | None:
+    """Days since the last booking as of `today` (the stored recency_days is as of the row's last computation)."""
+    return None if last is None else (today - last.astimezone(tz).date()).days
+
+
 async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, Any]]:
     """customer id → the fields rules can test, for every active file."""
     rows: dict[str, dict[str, Any]] = {}
+    tz = settings_of(session).tz
     for c in await repo.rows(session, Customer, where=(Customer.status == "active",)):
         prefs = c.preferences or {}
         address = c.address or {}
@@ -48,7 +56,7 @@ async def attributes(session: AsyncSession, today: date) -> dict[str, dict[str, 
         if (row := rows.get(v.customer_id)) is not None:
             row.update(value_class=v.value_class, quadrant=v.quadrant, repeat_status=v.repeat_status,
                        loyalty_status=v.loyalty_status, r_score=v.r_score, f_score=v.f_score, m_score=v.m_score,
-                       frequency=v.frequency, monetary=float(v.monetary), recency_days=v.recency_days,
+                       frequency=v.frequency, monetary=float(v.monetary), recency_days=_recency(v.last_booking_at, today, tz),
                        lifetime_value=float(v.lifetime_value), churn_score=v.churn_score, at_risk=v.at_risk)
     for m in await repo.rows(session, MembershipView):
         if (row := rows.get(m.customer_id)) is not None:
@@ -123,8 +131,8 @@ def matching(segment: Segment, rows: dict[str, dict[str, Any]]) -> list[str]:
 
 
 async def members(session: AsyncSession, segment: Segment, today: date) -> list[str]:
-    """The ids of the active files that match the segment's rules today."""
-    return matching(segment, await attributes(session, today))
+    """The ids of the active files that match the segment's rules today (evaluated in the database)."""
+    return await segment_sql.member_ids(session, segment, today)
 
 
 async def create_segment(session: AsyncSession, body: SegmentIn, *, created_by: str) -> SegmentPublic:
@@ -149,15 +157,16 @@ async def list_segments(session: AsyncSession) -> Items[SegmentPublic]:
 async def get_segment(session: AsyncSession, segment_id: str) -> SegmentPublic:
     """The segment with its live size."""
     segment = await repo.get_row(session, Segment, segment_id, "segment")
-    return segment_public(segment, len(await members(session, segment, _today(session))))
+    return segment_public(segment, await segment_sql.count(session, segment, _today(session)))
 
 
 async def members_page(session: AsyncSession, segment_id: str, cursor: str | None, limit: int) -> Page[SegmentMember]:
     """Live membership: the rules evaluated now, by customer id."""
-    ids = await members(session, await repo.get_row(session, Segment, segment_id, "segment"), _today(session))
-    if (after := decode_cursor(cursor, str)) is not None:
-        ids = [i for i in ids if i > after[0]]
-    return page_of(ids[:limit + 1], limit, lambda i: (i,), lambda i: SegmentMember(customer_id=i))
+    segment = await repo.get_row(session, Segment, segment_id, "segment")
+    after = decode_cursor(cursor, str)
+    ids = await segment_sql.member_ids(session, segment, _today(session), after=after[0] if after else None,
+                                       limit=limit + 1)
+    return page_of(ids, limit, lambda i: (i,), lambda i: SegmentMember(customer_id=i))
 
 
 async def export_segment(session: AsyncSession, segment_id: str, purpose: str) -> SegmentExport:
