@@ -56,7 +56,8 @@ def customer(draw: Any, n: int) -> dict[str, Any]:
             lifetime_value=Decimal(draw(st.sampled_from(["0", "31", "5000"]))),
             churn_score=draw(st.sampled_from([0.0, 0.5, 1.0])), at_risk=draw(st.booleans()), computed_at=NOW)
     if draw(st.booleans()):
-        rows["member"] = MembershipView(customer_id=cid, tier=draw(STRING), points_balance=draw(st.sampled_from(NUMBERS[:8])))
+        points = draw(st.sampled_from([0, 1, 2, 3, 4, 30, 31, -1]))  # an integer column: whole points only
+        rows["member"] = MembershipView(customer_id=cid, tier=draw(STRING), points_balance=points)
     rows["feedback"] = [FeedbackView(response_id=f"{cid}-R{i}", customer_id=cid, nps=draw(st.none() | st.integers(0, 10)),
                                      csat=draw(st.none() | st.sampled_from([1.0, 3.5, 5.0])), submitted_at=NOW - timedelta(days=i))
                         for i in range(draw(st.integers(0, 2)))]
