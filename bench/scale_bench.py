@@ -189,11 +189,13 @@ async def a_days_changes(sessions: Any, size: int, rng: random.Random) -> int:
     return len(changed)
 
 
-async def nightly(sessions: Any, figures: dict[str, float], size: int, rng: random.Random) -> None:
+async def nightly(engine: Any, sessions: Any, figures: dict[str, float], size: int, rng: random.Random) -> None:
     async def run(now: datetime, label: str) -> None:
         started, cpu = time.perf_counter(), time.process_time()
         async with transaction(sessions) as session:
             done = await value_nightly.run(session, now=now, tz=session.info["settings"].tz)
+        if done.mode == "full":  # as the job does (services/profile/jobs.run_nightly)
+            await value_nightly.refresh_statistics(engine)
         figures[f"nightly_{label}_s"] = time.perf_counter() - started
         figures[f"nightly_{label}_cpu_s"] = time.process_time() - cpu
         figures[f"nightly_{label}_customers"] = done.customers
@@ -242,7 +244,7 @@ async def measure(size: int, per_customer: int, read_count: int) -> dict[str, fl
         engine = make_engine(database_url(profile_db, "postgresql+asyncpg"))
         try:
             from shared.settings import Settings  # noqa: PLC0415
-            await nightly(make_sessionmaker(engine, settings=Settings(service="profile")), figures, size, rng)
+            await nightly(engine, make_sessionmaker(engine, settings=Settings(service="profile")), figures, size, rng)
         finally:
             await engine.dispose()
         ids = [f"C{n:08d}" for n in rng.sample(range(size), min(size, 5000))]

@@ -30,7 +30,10 @@ def seconds_until_nightly(now: datetime, tz) -> float:  # noqa: ANN001
 async def run_nightly(runtime: Runtime, now: datetime, *, full: bool = False) -> value_nightly.Run:
     """Values and churn: the changed customers and those time moves today (everyone when `full` or on a new version)."""
     async with transaction(runtime.sessions) as session:
-        return await value_nightly.run(session, now=now, tz=runtime.settings.tz, full=full)
+        done = await value_nightly.run(session, now=now, tz=runtime.settings.tz, full=full)
+    if done.mode == "full":
+        await value_nightly.refresh_statistics(runtime.engine)
+    return done
 
 
 async def run_popularity(runtime: Runtime, now: datetime) -> int:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Column, MetaData, String, Table, bindparam, delete, exists, func, insert, or_, select, text, update,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import analytics, repository as repo, scoring
@@ -118,6 +119,15 @@ async def run(session: AsyncSession, *, now: datetime, tz: ZoneInfo, full: bool 
     log.info("customer values recomputed", extra={"mode": done.mode, "customers": done.customers,
                                                   "reranked": done.reranked})
     return done
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """After a full run rewrote every value row: the planner's statistics now (PostgreSQL), not when autovacuum next
+    gets to the table; the next incremental run's queries are planned on them."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(f"ANALYZE {CustomerValue.__tablename__}")
+            await connection.commit()
+
 
 async def _record(session: AsyncSession, version: str, mode: str, now: datetime) -> None:
     row = await session.get(ValueRun, RUN)
