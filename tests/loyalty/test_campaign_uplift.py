@@ -14,6 +14,7 @@ from shared.events import CustomerErased, CustomersMerged, SegmentMembershipChan
 from tests.conftest import Backend
 from tests.loyalty.support import applied, assert_ledger_consistent, balance, completed, publish
 
+EIGHT = ["f-01", "f-02", "f-03", "f-04", "f-07", "f-08", "f-09", "f-10"]
 T_975_DF6 = 2.446912  # Student's t, 97.5th percentile, 6 degrees of freedom (a printed table)
 
 
@@ -53,6 +54,15 @@ async def start_campaign(loyalty, campaign: str, segment_id: str) -> None:  # no
         "control_pct": "50", "starts_on": today.isoformat()})
     assert r.status_code == 201, r.text
     assert (r.json()["segment_id"], r.json()["control_pct"]) == (segment_id, "50.00")
+
+
+async def eight_in_a_campaign(backend: Backend, loyalty, segment_id: str, campaign: str) -> tuple[list[str], list[str]]:  # noqa: ANN001
+    """Eight customers join `segment_id`, then `campaign` aims at it: its treated and control members, sorted."""
+    await publish(backend, *[segment(c, segment_id) for c in EIGHT])
+    await applied(loyalty, 8)
+    await start_campaign(loyalty, campaign, segment_id)
+    groups = await groups_of(loyalty, campaign)
+    return sorted(groups["treated"]), sorted(groups["control"])
 
 
 async def test_segment_campaign_with_control_group_reports_uplift_and_roi_on_margin(backend: Backend) -> None:
@@ -116,12 +126,7 @@ async def test_segment_campaign_with_control_group_reports_uplift_and_roi_on_mar
 async def test_campaign_whose_treated_group_books_no_more_than_control_has_no_uplift_and_negative_roi(
         backend: Backend) -> None:
     loyalty = await backend.service("loyalty")
-    members = ["f-01", "f-02", "f-03", "f-04", "f-07", "f-08", "f-09", "f-10"]
-    await publish(backend, *[segment(c, "seg-autumn") for c in members])
-    await applied(loyalty, 8)
-    await start_campaign(loyalty, "autumn-flat", "seg-autumn")
-    groups = await groups_of(loyalty, "autumn-flat")
-    treated, control = sorted(groups["treated"]), sorted(groups["control"])
+    treated, control = await eight_in_a_campaign(backend, loyalty, "seg-autumn", "autumn-flat")
     assert (len(treated), len(control)) == (4, 4)
     # two of each group book one 1000 tour: the bonus changes nothing
     bookers = [treated[0], treated[3], control[0], control[1]]
@@ -167,10 +172,7 @@ async def test_segment_campaign_bad_input_is_a_problem_naming_the_field(backend:
 
 async def test_segment_copy_and_campaign_groups_are_exported_and_erased(backend: Backend) -> None:
     loyalty = await backend.service("loyalty")
-    members = ["f-01", "f-02", "f-03", "f-04", "f-07", "f-08", "f-09", "f-10"]
-    await publish(backend, *[segment(c, "seg-erase") for c in members])
-    await applied(loyalty, 8)
-    await start_campaign(loyalty, "autumn-flat", "seg-erase")
+    await eight_in_a_campaign(backend, loyalty, "seg-erase", "autumn-flat")
     export = (await loyalty.client.get("/v1/privacy/customers/f-07")).json()["sections"]
     assert [(s["segment_id"], s["member"]) for s in export["segments"]] == [("seg-erase", True)]
     assert [(g["campaign_id"], g["grp"]) for g in export["campaign_groups"]] == [("autumn-flat", "control")]
@@ -187,13 +189,9 @@ async def test_segment_copy_and_campaign_groups_are_exported_and_erased(backend:
 
 async def test_a_merged_customer_counts_once_in_a_campaign_with_the_survivors_group(backend: Backend) -> None:
     loyalty = await backend.service("loyalty")
-    members = ["f-01", "f-02", "f-03", "f-04", "f-07", "f-08", "f-09", "f-10"]
-    await publish(backend, *[segment(c, "seg-merge") for c in members])
-    await applied(loyalty, 8)
-    await start_campaign(loyalty, "merge-check", "seg-merge")
-    groups = await groups_of(loyalty, "merge-check")
-    treated, control = sorted(groups["treated"]), sorted(groups["control"])
+    treated, control = await eight_in_a_campaign(backend, loyalty, "seg-merge", "merge-check")
     assert len(treated) >= 2 and len(control) >= 2 and len(treated) + len(control) == 8
+    groups = await groups_of(loyalty, "merge-check")
     # a treated duplicate folds into a control survivor: the survivor's group stays, the duplicate is gone
     await publish(backend, CustomersMerged(customer_id=control[0], merged_ids=[treated[0]]), source="tourcrm/profile")
     await applied(loyalty, 9)
