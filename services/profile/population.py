@@ -52,13 +52,14 @@ def point(last: datetime, frequency: int, monetary: Any) -> Point:
 
 
 class Blocks:
-    """A multiset of integers as sorted blocks of at least halving sizes, each with its prefix sums: adding k values
-    costs O(k log n) amortised; counting those below x, or summing those above x, O(log² n)."""
+    """A multiset of integers as sorted blocks of at least halving sizes (with prefix sums when `sums`): adding k
+    values costs O(k log n) amortised; counting those below x, or summing those above x, O(log² n)."""
 
-    __slots__ = ("blocks", "size", "total")
+    __slots__ = ("blocks", "sums", "size", "total")
 
-    def __init__(self) -> None:
+    def __init__(self, *, sums: bool = False) -> None:
         self.blocks: list[tuple[Sequence[int], Sequence[int]]] = []
+        self.sums = sums
         self.size = self.total = 0
 
     def add(self, values: Iterable[int]) -> None:
@@ -66,10 +67,10 @@ class Blocks:
         if not block:
             return
         self.size += len(block)
-        self.total += sum(block)
+        self.total += sum(block) if self.sums else 0
         while self.blocks and len(self.blocks[-1][0]) <= len(block):
             block = sorted([*self.blocks.pop()[0], *block])
-        self.blocks.append((_compact(block), _compact([0, *accumulate(block)])))
+        self.blocks.append((_compact(block), _compact([0, *accumulate(block)]) if self.sums else ()))
 
     def below(self, x: int) -> int:
         return sum(bisect.bisect_left(values, x) for values, _ in self.blocks)
@@ -90,7 +91,7 @@ def _compact(values: list[int]) -> Sequence[int]:
 class Tally:
     """Points as one `Blocks` per column."""
 
-    columns: tuple[Blocks, Blocks, Blocks] = field(default_factory=lambda: (Blocks(), Blocks(), Blocks()))
+    columns: tuple[Blocks, Blocks, Blocks] = field(default_factory=lambda: (Blocks(), Blocks(), Blocks(sums=True)))
 
     def add(self, points: Sequence[Point]) -> None:
         for n, column in enumerate(self.columns):
@@ -116,8 +117,9 @@ class _State:
         self.plus.add(added)
         self.changes += len(removed) + len(added)
 
-    def fresh(self) -> bool:
-        return (self.changes <= REBUILD_SHARE * max(self.base, 1000)
+    def fresh(self, more: int = 0) -> bool:
+        """Neither too changed (with `more` changes) nor too old to serve."""
+        return (self.changes + more <= REBUILD_SHARE * max(self.base, 1000)
                 and time.monotonic() - self.loaded_at <= MAX_AGE_SECONDS)
 
 
@@ -209,11 +211,6 @@ async def delete_values(session: AsyncSession, customer_ids: list[str]) -> None:
     await repo.delete_values(session, customer_ids)
 
 
-def forget() -> None:
-    """Drop every database's state (each reloads on its next use)."""
-    _states.clear()
-
-
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     if session.get_nested_transaction() is not None or not session.info.get(_PENDING):
@@ -225,10 +222,10 @@ def _committed(session: Session) -> None:
     if key in _loading:
         _loading[key].append((removed, added))
     state = _states.get(key)
-    if state is not None:
+    if state is not None and state.fresh(len(removed) + len(added)):
         state.apply(removed, added)
-        if not state.fresh():
-            del _states[key]  # large changes (a full run): reload on next use rather than carry them
+    elif state is not None:
+        del _states[key]  # large changes (a full run) or an old snapshot: reload on next use rather than carry them
 
 
 @event.listens_for(Session, "after_soft_rollback")
