@@ -84,3 +84,16 @@ async def test_the_kept_population_scores_as_a_full_read(backend: Backend, monke
     await _scores_match_a_full_read(profile, rng)
     assert population._states[str(profile.runtime.engine.url)] is state and state.loaded_at == loaded_at  # noqa: SLF001
     assert state.changes > 0
+
+
+def test_blocks_count_and_sum_as_a_sorted_list_would() -> None:
+    rng = random.Random(3)
+    kept, plain = population.Blocks(sums=True), []
+    for size in [200, 1, 1, 7, 50, 3, 120, 2, 400, 9]:  # blocks of every size order, merged as they come
+        values = [rng.randint(-50, 500) for _ in range(size)]
+        kept.add(values)
+        plain += values
+        for x in [*rng.sample(plain, 5), -51, 501, rng.randint(-60, 510)]:
+            assert kept.below(x) == sum(1 for v in plain if v < x)
+            assert kept.sum_above(x) == sum(v for v in plain if v > x)
+        assert (kept.size, kept.total) == (len(plain), sum(plain))
