@@ -9,11 +9,12 @@ own changes wait in its session and reach the shared state only when it commits 
 transaction or of the savepoint they were noted in, drops them.
 
 Staleness: changes this process did not make — a second profile replica, the nightly run in another process, a
-hand edit — are seen at the next reload: when the changes since the snapshot exceed `REBUILD_SHARE` of it, or the
-snapshot is older than `MAX_AGE_SECONDS` (environment TOURCRM_VALUE_POPULATION_MAX_AGE_SECONDS, default 600). Until
-then a customer may be ranked against a population that misses them (a score one step off at a quintile boundary);
-the nightly re-ranking (value_nightly.rerank) writes every stored score exact against the stored population. In a
-single process the scores are those of a fresh full read (tests/profile/test_population.py)."""
+hand edit — are seen at the next reload: when the changes since the snapshot exceed `REBUILD_SHARE` of it plus
+`REBUILD_MIN`, or the snapshot is older than `MAX_AGE_SECONDS` (environment
+TOURCRM_VALUE_POPULATION_MAX_AGE_SECONDS, default 600). Until then a customer may be ranked against a population that
+misses them (a score one step off at a quintile boundary); the nightly re-ranking (value_nightly.rerank) writes every
+stored score exact against the stored population. In a single process the scores are those of a fresh full read
+(tests/profile/test_population.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ from services.profile import analytics, repository as repo
 from shared.outbox import within
 
 MAX_AGE_SECONDS = float(os.environ.get("TOURCRM_VALUE_POPULATION_MAX_AGE_SECONDS", "600"))
-REBUILD_SHARE = 0.05  # reload once the changes since the snapshot pass this share of it
+REBUILD_SHARE = 0.05  # reload once the changes since the snapshot pass this share of it …
+REBUILD_MIN = 20_000  # … plus this many (a small or empty snapshot, as at the start, is not read again every batch)
 _PENDING = "profile.population"  # session.info: [(transaction or savepoint, removed, added)] not yet committed
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 Point = tuple[int, int, int]  # (last booking in µs since the epoch, frequency, monetary in cents)
@@ -119,7 +121,7 @@ class _State:
 
     def fresh(self, more: int = 0) -> bool:
         """Neither too changed (with `more` changes) nor too old to serve."""
-        return (self.changes + more <= REBUILD_SHARE * max(self.base, 1000)
+        return (self.changes + more <= REBUILD_SHARE * self.base + REBUILD_MIN
                 and time.monotonic() - self.loaded_at <= MAX_AGE_SECONDS)
 
 

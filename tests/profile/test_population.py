@@ -85,6 +85,14 @@ async def test_the_kept_population_scores_as_a_full_read(backend: Backend, monke
     assert population._states[str(profile.runtime.engine.url)] is state and state.loaded_at == loaded_at  # noqa: SLF001
     assert state.changes > 0
 
+    monkeypatch.setattr(population, "REBUILD_SHARE", 0.0)  # the next commit outgrows the deltas: read afresh
+    monkeypatch.setattr(population, "REBUILD_MIN", 0)
+    async with profile.runtime.sessions() as session, session.begin():
+        await _book(session, ids[7], 4, "4321.00")
+        await scoring.recompute_customers(session, [ids[7]])
+    await _scores_match_a_full_read(profile, rng)
+    assert population._states[str(profile.runtime.engine.url)] is not state  # noqa: SLF001
+
 
 def test_blocks_count_and_sum_as_a_sorted_list_would() -> None:
     rng = random.Random(3)
