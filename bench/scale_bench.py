@@ -11,9 +11,10 @@ measured in the same run:
 - reads: `GET /v1/customers/{id}` and `GET /v1/members/{id}` on random customers, one client, p50 / p99;
 - segments: first page of members, the size, and the membership job's evaluation (first, then again unchanged);
 - the profile consumer (its EventConsumer.process_batch with profile's hooks, in this process, no bus): a batch of
-  500 booking-completed for existing customers, the first after start (it loads the in-process population) and the
-  median of the next eight (CPU: their mean), which should stay flat with the population; and one full read of the
-  stored buyers into a scoring population, what every batch paid before the population was kept in the process;
+  500 booking-completed for existing customers, the first (the kept population is already loaded: the nightly run
+  in this process read it) and the median of the next eight (CPU: their mean), which should stay flat with the
+  population; and one full read of the stored buyers into a scoring population, what every batch paid before the
+  population was kept in the process (and what loading it costs);
 - the at-risk list (`GET /v1/at-risk`, first page) and loyalty's liability report;
 - the size of each database.
 Results go to bench/results/scale.json (merged with earlier sizes) and the plot bench/results/scale.png
@@ -229,9 +230,9 @@ def booking_records(size: int, count: int, run: int, rng: random.Random) -> list
 
 
 async def consumer_batches(database: str, figures: dict[str, float], size: int, rng: random.Random) -> None:
-    """The profile consumer's cost of a batch of 500 booking-completed: the first after start, then the median of
-    eight more (wall; CPU as the mean). Beside it, one full read of the stored buyers: what every batch paid before
-    the population was kept in the process."""
+    """The profile consumer's cost of a batch of 500 booking-completed: the first (on a new engine, the population
+    kept since the nightly run), then the median of eight more (wall; CPU as the mean). Beside it, one full read of
+    the stored buyers: what every batch paid before the population was kept in the process."""
     base = Settings(environment="test", database_url=database_url(database, "postgresql+asyncpg"))
     runtime = Runtime(spec("profile"), settings_for("profile", base), bus=MemoryBus())
     try:

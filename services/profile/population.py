@@ -173,7 +173,8 @@ async def _state(session: AsyncSession) -> _State | None:
         return None
     _loading[key] = []
     try:
-        points = [point(last, frequency, monetary) for _, last, frequency, monetary in await repo.stored_buyers(session)]
+        buyers = await repo.stored_buyers(session)
+        points = [point(last, frequency, monetary) for _, last, frequency, monetary in buyers]
         state = _State(Tally(), Tally(), len(points), time.monotonic())
         state.plus.add(points)
         for removed, added in _loading[key]:  # committed while the snapshot was read: the read may have missed them

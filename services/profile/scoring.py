@@ -93,7 +93,8 @@ async def _population(session: AsyncSession, fresh: dict[str, analytics.Facts],
     stored buyers when it cannot serve."""
     removed = [population.point(r["last_booking_at"], r["frequency"], r["monetary"])
                for r in stored.values() if r["frequency"] > 0]
-    added = [population.point(f.last, f.frequency, f.monetary) for f in fresh.values() if f.frequency > 0]  # type: ignore[arg-type]
+    added = [population.point(f.last, f.frequency, f.monetary)  # type: ignore[arg-type]
+             for f in fresh.values() if f.frequency > 0]
     if not added:
         population.note(session, removed, [])
         return None
