@@ -10,6 +10,11 @@ measured in the same run:
   run the next day after a day's changes (0.8 % of the customers book once more, as 3 bookings a year give);
 - reads: `GET /v1/customers/{id}` and `GET /v1/members/{id}` on random customers, one client, p50 / p99;
 - segments: first page of members, the size, and the membership job's evaluation (first, then again unchanged);
+- the profile consumer (its EventConsumer.process_batch with profile's hooks, in this process, no bus): a batch of
+  500 booking-completed for existing customers, the first (the kept population is already loaded: the nightly run
+  in this process read it) and the median of the next eight (CPU: their mean), which should stay flat with the
+  population; and one full read of the stored buyers into a scoring population, what every batch paid before the
+  population was kept in the process (and what loading it costs);
 - the at-risk list (`GET /v1/at-risk`, first page) and loyalty's liability report;
 - the size of each database.
 Results go to bench/results/scale.json (merged with earlier sizes) and the plot bench/results/scale.png
@@ -41,10 +46,14 @@ from scale_plot import RESULTS, plot, table  # noqa: E402
 from served import _serve, database_url, scratch_databases  # noqa: E402
 
 from services.loyalty.models import LedgerEntry, Lot, Member  # noqa: E402
-from services.profile import repository as repo, value_nightly  # noqa: E402
+from services.profile import repository as repo, scoring, value_nightly  # noqa: E402
 from services.profile.models import Booking, Consent, Customer, Product  # noqa: E402
+from shared.app import Runtime  # noqa: E402
+from shared.bus import MemoryBus, Record  # noqa: E402
 from shared.db import make_engine, make_sessionmaker, migrate, transaction  # noqa: E402
-from tourcrm import spec  # noqa: E402
+from shared.events import BookingCompleted, Product as EventProduct, new_event  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+from tourcrm import settings_for, spec  # noqa: E402
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -207,6 +216,44 @@ async def nightly(engine: Any, sessions: Any, figures: dict[str, float], size: i
     await run(NOW + timedelta(days=1), "incremental")
 
 
+def booking_records(size: int, count: int, run: int, rng: random.Random) -> list[Record]:
+    """`count` booking-completed events for random existing customers, as the bus hands them to a consumer."""
+    out = []
+    for i in range(count):
+        cid = f"C{rng.randrange(size):08d}"
+        product = EventProduct(id=f"P-{rng.randrange(300):04d}", name="线路", kind="tour", destination="成都", tags=[])
+        data = BookingCompleted(booking_id=f"BQ{run}-{i}", customer_id=cid, amount=f"{rng.randint(800, 20000)}.00",
+                                product=product, party_size=2,
+                                completed_at=datetime.now(timezone.utc) - timedelta(seconds=i))
+        out.append(Record(data.topic, cid, new_event(data, source="bench", subject=cid).to_bytes()))
+    return out
+
+
+async def consumer_batches(database: str, figures: dict[str, float], size: int, rng: random.Random) -> None:
+    """The profile consumer's cost of a batch of 500 booking-completed: the first (on a new engine, the population
+    kept since the nightly run), then the median of eight more (wall; CPU as the mean). Beside it, one full read of
+    the stored buyers: what every batch paid before the population was kept in the process."""
+    base = Settings(environment="test", database_url=database_url(database, "postgresql+asyncpg"))
+    runtime = Runtime(spec("profile"), settings_for("profile", base), bus=MemoryBus())
+    try:
+        took = []
+        for run in range(9):
+            records = booking_records(size, 500, run, rng)
+            started, cpu = time.perf_counter(), time.process_time()
+            await runtime.consumer.process_batch(records)
+            took.append((time.perf_counter() - started, time.process_time() - cpu))
+        figures["consumer_batch_first_ms"] = 1000 * took[0][0]
+        figures["consumer_batch_ms"] = 1000 * statistics.median(t for t, _ in took[1:])
+        figures["consumer_batch_cpu_ms"] = 1000 * statistics.mean(c for _, c in took[1:])
+        if hasattr(scoring, "full_population"):
+            async with runtime.read_sessions() as session:
+                started = time.perf_counter()
+                await scoring.full_population(session, {})
+                figures["population_full_read_s"] = time.perf_counter() - started
+    finally:
+        await runtime.engine.dispose()
+
+
 async def floor(database: str) -> float:
     connection = await asyncpg.connect(database_url(database))
     try:
@@ -243,10 +290,10 @@ async def measure(size: int, per_customer: int, read_count: int) -> dict[str, fl
         figures["floor_count_bookings_s"] = await floor(profile_db)
         engine = make_engine(database_url(profile_db, "postgresql+asyncpg"))
         try:
-            from shared.settings import Settings  # noqa: PLC0415
             await nightly(engine, make_sessionmaker(engine, settings=Settings(service="profile")), figures, size, rng)
         finally:
             await engine.dispose()
+        await consumer_batches(profile_db, figures, size, rng)
         ids = [f"C{n:08d}" for n in rng.sample(range(size), min(size, 5000))]
         async with _serve("profile", profile_db) as profile:
             figures["file_p50_ms"], figures["file_p99_ms"] = await reads(profile.client, "/v1/customers/{id}", ids,

@@ -81,8 +81,21 @@ async def scratch_databases(count: int, prefix: str = "bench") -> AsyncIterator[
         yield names
     finally:
         for name in names:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await _drop(admin, name)
         await admin.close()
+
+
+async def _drop(admin: asyncpg.Connection, name: str, tries: int = 120) -> None:
+    """DROP … WITH (FORCE), waiting while a backend it may not terminate (an autovacuum worker after a large write)
+    is still on the database: a scale run's results are written only after its databases are gone."""
+    for attempt in range(tries):
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            if attempt == tries - 1:
+                raise
+            await asyncio.sleep(1)
 
 
 def database_url(name: str, driver: str = "postgresql") -> str:

@@ -136,9 +136,9 @@ def _write_pending(session: Session) -> None:
     if not pending:
         return
     current = session.get_nested_transaction() or session.get_transaction()
-    mine = [row for scope, row in pending if _within(scope, current)]
+    mine = [row for scope, row in pending if within(scope, current)]
     if mine:
-        session.info[_PENDING] = [(scope, row) for scope, row in pending if not _within(scope, current)]
+        session.info[_PENDING] = [(scope, row) for scope, row in pending if not within(scope, current)]
         created_at = utcnow()
         session.connection().execute(_INSERT, [{**row, "created_at": created_at, "attempts": 0} for row in mine])
 
@@ -165,10 +165,12 @@ def _forget_rolled_back(session: Session, previous_transaction: Any) -> None:
     pending = session.info.get(_PENDING)
     if pending:
         session.info[_PENDING] = [(scope, row) for scope, row in pending
-                                  if not _within(scope, previous_transaction)]
+                                  if not within(scope, previous_transaction)]
 
 
-def _within(scope: Any, transaction: Any) -> bool:
+def within(scope: Any, transaction: Any) -> bool:
+    """Whether something noted in `scope` (a session transaction or savepoint, None: before any began) is part of
+    `transaction` (e.g. the one that just rolled back)."""
     if scope is None:  # added before the session began: part of whatever root transaction follows
         return transaction.parent is None
     while scope is not None:

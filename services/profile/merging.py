@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import contact_rights, organisations, repository as repo
+from services.profile import contact_rights, organisations, population, repository as repo
 from services.profile.account_models import BillingContact, CreditCharge
 from services.profile.customers import answer, set_contacts, updated_event
 from services.profile.models import (
-    Booking, CareTask, ComplaintView, Consent, ConsentHistory, ContactPoint, Customer, CustomerValue, ExternalId,
+    Booking, CareTask, ComplaintView, Consent, ConsentHistory, ContactPoint, Customer, ExternalId,
     FeedbackView, MembershipView, MergeRecord,
 )
 from services.profile.public import CustomerMerged, merge_public
@@ -65,7 +65,7 @@ async def merge(session: AsyncSession, surviving_id: str, merged_ids: list[str],
         await organisations.fold_people(session, other.id, survivor.id)
         await contact_rights.repoint(session, other.id, survivor.id)
         await session.execute(delete(CareTask).where(CareTask.customer_id == other.id, CareTask.status == "scheduled"))
-        await session.execute(delete(CustomerValue).where(CustomerValue.customer_id == other.id))
+        await population.delete_values(session, [other.id])
         changed |= _fold_file(survivor, other)
         _leave_pointer(other, survivor.id, now)
         await session.execute(update(Customer).where(Customer.merged_into == other.id).values(merged_into=survivor.id))

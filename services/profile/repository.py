@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile.models import (
@@ -219,6 +219,10 @@ async def value_rows(session: AsyncSession, customer_ids: Iterable[str]) -> dict
 async def write_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Customers' value rows, new or changed, by one upsert (`shared.db.upsert_rows`)."""
     await upsert_rows(session, CustomerValue, rows)
+
+
+async def delete_values(session: AsyncSession, customer_ids: list[str]) -> None:
+    await session.execute(delete(CustomerValue).where(CustomerValue.customer_id.in_(customer_ids)))
 
 
 async def mark_dirty(session: AsyncSession, customer_ids: Iterable[str]) -> None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import analytics, repository as repo, value_review, winback
+from services.profile import analytics, population, repository as repo, value_review, winback
 from services.profile.config import exchange_of, get_config
 from services.profile.models import ComplaintView, FeedbackView, MembershipView
 from services.profile.schemas import ValueConfig
@@ -86,10 +86,23 @@ async def _inputs(session: AsyncSession, ids: list[str], config: ValueConfig) ->
     )
 
 
-async def _population(session: AsyncSession, fresh: dict[str, analytics.Facts]) -> Population | None:
-    """Everyone else's stored value and these customers' fresh facts; None when nobody here bought anything."""
-    if not any(f.frequency > 0 for f in fresh.values()):
+async def _population(session: AsyncSession, fresh: dict[str, analytics.Facts],
+                      stored: dict[str, dict[str, Any]]) -> Population | population.View | None:
+    """Everyone else's stored value and these customers' fresh facts (`stored`: their stored rows); None when nobody
+    here bought anything. The process's population (population.py) with this batch's changes; a full read of the
+    stored buyers when it cannot serve."""
+    removed = [population.point(r["last_booking_at"], r["frequency"], r["monetary"])
+               for r in stored.values() if r["frequency"] > 0]
+    added = [population.point(f.last, f.frequency, f.monetary)  # type: ignore[arg-type]
+             for f in fresh.values() if f.frequency > 0]
+    if not added:
+        population.note(session, removed, [])
         return None
+    return await population.view(session, removed, added) or await full_population(session, fresh)
+
+
+async def full_population(session: AsyncSession, fresh: dict[str, analytics.Facts]) -> Population:
+    """Every stored buyer but these customers, and these customers' fresh facts, read from the database."""
     lasts: list[datetime] = []
     freqs: list[int] = []
     moneys: list[Decimal] = []
@@ -118,11 +131,11 @@ async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str]
     tz = tz or settings_of(session).tz
     config = config or await get_config(session)
     inputs = await _inputs(session, ids, config)
-    population = await _population(session, inputs.facts)
+    scored_against = await _population(session, inputs.facts, inputs.rows)
     rows: dict[str, SimpleNamespace] = {}
     for cid in ids:
         row = rows[cid] = SimpleNamespace(**(inputs.rows.get(cid) or _fresh(cid)))
-        _score(row, inputs.facts[cid], population, config, now, tz)
+        _score(row, inputs.facts[cid], scored_against, config, now, tz)
         signals = _signals(inputs.complaints.get(cid, []), inputs.feedback.get(cid, []), inputs.members.get(cid))
         today = now.astimezone(tz).date()
         score, reasons = analytics.churn(row.frequency, row.recency_days, row.rhythm_days, signals, today)
@@ -160,14 +173,14 @@ async def recompute_all(session: AsyncSession, *, now: datetime | None = None, t
     return len(ids)
 
 
-def _score(row: SimpleNamespace, f: analytics.Facts, population: Population | None, config: ValueConfig,
+def _score(row: SimpleNamespace, f: analytics.Facts, against: Population | population.View | None, config: ValueConfig,
            now: datetime, tz: ZoneInfo) -> None:
     row.frequency, row.monetary, row.first_booking_at, row.last_booking_at, row.rhythm_days = (
         f.frequency, f.monetary, f.first, f.last, f.rhythm_days)
     row.unconverted = {currency: str(amount) for currency, amount in sorted(f.unconverted.items())}
     row.recency_days = analytics.business_days_between(f.last, now, tz) if f.last else None
-    if f.frequency > 0 and population is not None:
-        row.r_score, row.f_score, row.m_score, row.value_class = population.score(f, config.value_class_thresholds)
+    if f.frequency > 0 and against is not None:
+        row.r_score, row.f_score, row.m_score, row.value_class = against.score(f, config.value_class_thresholds)
     else:
         row.r_score = row.f_score = row.m_score = None
         row.value_class = None
