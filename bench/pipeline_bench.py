@@ -176,7 +176,7 @@ async def check(query: Query, n: int) -> list[str]:
     return lines
 
 
-async def steady(args: argparse.Namespace, prefix: str, loyalty: str, customers: int) -> list[float]:
+async def steady(args: argparse.Namespace, prefix: str, loyalty: str, customers: int) -> list[tuple[float, float]]:
     """--steady: records at args.steady/s; each one's lag until its loyalty booking row is committed.
 
     A trigger on loyalty's booking table notifies each booking id; PostgreSQL delivers a notification when the
@@ -212,7 +212,7 @@ async def steady(args: argparse.Namespace, prefix: str, loyalty: str, customers:
     finally:
         await p.stop()
         await listener.close()
-    return sorted(committed[b] - stamped[b] for b in stamped)
+    return sorted((stamped[b], committed[b] - stamped[b]) for b in stamped)  # (sent, lag), in the order sent
 
 
 LAG_TRIGGER = """
@@ -232,13 +232,44 @@ async def batches(served: dict[str, Served]) -> dict[str, tuple[float, float]]:
     return counts
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine so far (/proc/stat)."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)  # idle and iowait are not busy
+
+
+def servers() -> dict[str, int]:
+    """The pids of the PostgreSQL server (postmaster: its backends are its children) and the Kafka broker."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if "kafka.Kafka" in cmdline:
+            found["kafka"] = int(entry.name)
+        elif cmdline.split(" ", 1)[0].endswith("postgres") and "-D" in cmdline:
+            found["postgres"] = int(entry.name)
+    return found
+
+
+def quantiles(lags: list[float]) -> str:
+    lags = sorted(lags)
+    q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))] * 1000  # noqa: E731
+    return f"p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lags[-1] * 1000:.0f} ms"
+
+
 async def lag_run(args: argparse.Namespace, prefix: str, served: dict[str, Served]) -> None:
-    """--steady: the lag figures, each service's CPU per booking and its consumer's batches over the run."""
+    """--steady: the lag figures; the CPU per booking of each service, of the PostgreSQL server (all its sessions,
+    other benches' too) and of the Kafka broker; the machine's busy share; each consumer's batches over the run."""
     spy = pyspy(served[args.pyspy].pid, f"/tmp/pipeline-{args.pyspy}.txt") if args.pyspy else None
-    cpu, before = {s: cpu_seconds(svc.pid) for s, svc in served.items()}, await batches(served)
-    lags = await steady(args, prefix, served["loyalty"].database, args.customers)
+    pids = {**{s: svc.pid for s, svc in served.items()}, **servers()}
+    cpu, before, busy = {s: cpu_seconds(pid) for s, pid in pids.items()}, await batches(served), machine_busy()
+    sent = await steady(args, prefix, served["loyalty"].database, args.customers)
+    n, (busy_end, total_end) = len(sent), machine_busy()
     print("CPU per booking over the run: " + ", ".join(
-        f"{s} {(cpu_seconds(svc.pid) - cpu[s]) * 1000 / len(lags):.2f} ms" for s, svc in served.items()))
+        f"{s} {(cpu_seconds(pid) - cpu[s]) * 1000 / n:.2f} ms" for s, pid in pids.items())
+        + f"; machine busy {(busy_end - busy[0]) / (total_end - busy[1]):.0%} of its {os.cpu_count()} cores")
     after = await batches(served)
     print("consumer batches over the run (records per batch): " + ", ".join(
         f"{s} {after[s][0] - before[s][0]:,.0f} ({(after[s][1] - before[s][1]) / max(1, after[s][0] - before[s][0]):.1f})"
@@ -246,9 +277,10 @@ async def lag_run(args: argparse.Namespace, prefix: str, served: dict[str, Serve
     if spy:
         spy.send_signal(signal.SIGINT)
         spy.wait(timeout=30)
-    q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))] * 1000  # noqa: E731
     print(f"lag at {args.steady}/s for {args.seconds}s, record timestamp → loyalty booking row committed "
-          f"({len(lags)} records): p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lags[-1] * 1000:.0f} ms")
+          f"({n} records): {quantiles([lag for _, lag in sent])}")
+    settled = [lag for at, lag in sent if at >= sent[0][0] + 10]
+    print(f"  the same without the first 10 s (every customer new to the services then): {quantiles(settled)}")
     print(f"uptime: {os.popen('uptime').read().strip()}")
 
 
