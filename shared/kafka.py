@@ -193,6 +193,7 @@ class _KafkaConsumer(Consumer):
         super().__init__(*args)
         self._lock = asyncio.Lock()  # held while a batch is in flight; a rebalance waits for it
         self._failures = 0  # batches failed in a row, for the backoff
+        self._committing: asyncio.Task | None = None  # the last batch's offset commit, while the next batch runs
 
     async def _open(self) -> AIOKafkaConsumer:
         await self.bus.ensure_topics(self.topics)
@@ -213,7 +214,7 @@ class _KafkaConsumer(Consumer):
             request_timeout_ms=max(int(self.bus.timeout * 1000), 15_000),
             metadata_max_age_ms=30_000,
         )
-        consumer.subscribe([self.bus.physical(t) for t in self.topics], listener=_WaitForBatch(self._lock))
+        consumer.subscribe([self.bus.physical(t) for t in self.topics], listener=_WaitForBatch(self))
         try:
             await bounded(consumer.start(), self.bus.timeout)
         except BaseException:
@@ -248,6 +249,8 @@ class _KafkaConsumer(Consumer):
         finally:
             watcher.cancel()
             with contextlib.suppress(BaseException):
+                await bounded(self.settled(), self.bus.timeout)  # the last batch's offsets, so they need not come again
+            with contextlib.suppress(BaseException):
                 await bounded(consumer.stop(), self.bus.timeout)
 
     async def _around_unreadable(self, consumer: AIOKafkaConsumer, exc: Exception) -> dict[TopicPartition, list]:
@@ -256,6 +259,7 @@ class _KafkaConsumer(Consumer):
         it: the batch is the good records before it and a stand-in for it (parked by the handler), and the
         partition goes on after it. Every partition is read again from its committed offset: the failed poll
         may already have moved another partition's position past records it never returned."""
+        await self.settled()  # the committed offsets read below include the last batch's
         assigned = sorted(consumer.assignment())
         start = {tp: await bounded(consumer.committed(tp), self.bus.timeout) for tp in assigned}
         never = [tp for tp, offset in start.items() if offset is None]
@@ -319,7 +323,14 @@ class _KafkaConsumer(Consumer):
             await asyncio.sleep(backoff(self._failures))
             return
         self._failures = 0
+        await self.settled()  # the previous batch's offsets first: commits go in order, one at a time
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
+        self._committing = asyncio.create_task(self._commit(consumer, offsets), name=f"commit-{self.group}")
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit a handled batch's offsets. It runs while the next batch is applied: the broker's round trip is
+        off the batch loop's path. Should it fail, or the process die first, those records come again and the
+        inbox skips them."""
         try:
             await bounded(consumer.commit(offsets), self.bus.timeout)
         except Exception as exc:  # noqa: BLE001 - the inbox absorbs the redelivery
@@ -327,6 +338,12 @@ class _KafkaConsumer(Consumer):
             return
         for tp, next_offset in offsets.items():
             self._set_lag(tp, consumer.highwater(tp), next_offset)
+
+    async def settled(self) -> None:
+        """Wait until the offset commit in flight, if any, is done (it never raises)."""
+        if self._committing is not None:
+            await asyncio.wait({self._committing})  # not `await task`: a cancelled waiter leaves the commit running
+            self._committing = None
 
     def _set_lag(self, tp: TopicPartition, high: int | None, committed: int | None) -> None:
         if high is not None and committed is not None:
@@ -359,12 +376,12 @@ class _KafkaConsumer(Consumer):
 class _WaitForBatch(ConsumerRebalanceListener):
     """On revocation, wait until the batch in flight has committed its effect and its offsets."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
-        self.lock = lock
+    def __init__(self, member: _KafkaConsumer) -> None:
+        self.member = member
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self.lock:
-            pass
+        async with self.member._lock:  # noqa: SLF001 - the listener is part of the member
+            await self.member.settled()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         pass
