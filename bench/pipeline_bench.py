@@ -222,14 +222,34 @@ CREATE TRIGGER bench_lag AFTER INSERT ON loyalty_booking FOR EACH ROW EXECUTE FU
 """
 
 
-async def batches(served: dict[str, Served]) -> dict[str, tuple[float, float]]:
-    """Per service: (batches its consumer applied so far, records in them), from its /metrics."""
-    counts = {}
+BATCH_METRICS = ("batch_records", "batch_wait_seconds", "batch_seconds")  # tourcrm_consumer_<name>, histograms
+
+
+async def batches(served: dict[str, Served]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per service and consumer histogram (BATCH_METRICS): (count, sum) so far, from its /metrics."""
+    found: dict[str, dict[str, tuple[float, float]]] = {}
     for name, svc in served.items():
         text = (await svc.client.get("/metrics")).text
-        found = dict(re.findall(r'^tourcrm_consumer_batch_records_(count|sum)\{[^}]*\} (\S+)$', text, re.M))
-        counts[name] = (float(found.get("count", 0)), float(found.get("sum", 0)))
-    return counts
+        found[name] = {}
+        for metric in BATCH_METRICS:
+            pairs = dict(re.findall(rf'^tourcrm_consumer_{metric}_(count|sum)\{{[^}}]*\}} (\S+)$', text, re.M))
+            found[name][metric] = (float(pairs.get("count", 0)), float(pairs.get("sum", 0)))
+    return found
+
+
+def stages(before: dict[str, dict[str, tuple[float, float]]], after: dict[str, dict[str, tuple[float, float]]],
+           seconds: float) -> str:
+    """Each consumer over the run: batches, records per batch, the mean age of a batch's oldest record when it began,
+    the mean time to apply a batch, and the share of the run spent applying batches."""
+    lines = []
+    for name in after:
+        (n, records), (_, waited), (_, applying) = (
+            (after[name][m][0] - before[name][m][0], after[name][m][1] - before[name][m][1]) for m in BATCH_METRICS)
+        n = max(n, 1)
+        lines.append(f"  {name:<10} {n:6,.0f} batches, {records / n:5.1f} records each; oldest record "
+                     f"{waited / n * 1000:5.0f} ms old when its batch began; a batch {applying / n * 1000:5.0f} ms; "
+                     f"applying {applying / seconds:.0%} of the time")
+    return "\n".join(lines)
 
 
 def machine_busy() -> tuple[float, float]:
@@ -265,15 +285,13 @@ async def lag_run(args: argparse.Namespace, prefix: str, served: dict[str, Serve
     spy = pyspy(served[args.pyspy].pid, f"/tmp/pipeline-{args.pyspy}.txt") if args.pyspy else None
     pids = {**{s: svc.pid for s, svc in served.items()}, **servers()}
     cpu, before, busy = {s: cpu_seconds(pid) for s, pid in pids.items()}, await batches(served), machine_busy()
+    started = time.perf_counter()
     sent = await steady(args, prefix, served["loyalty"].database, args.customers)
     n, (busy_end, total_end) = len(sent), machine_busy()
     print("CPU per booking over the run: " + ", ".join(
         f"{s} {(cpu_seconds(pid) - cpu[s]) * 1000 / n:.2f} ms" for s, pid in pids.items())
         + f"; machine busy {(busy_end - busy[0]) / (total_end - busy[1]):.0%} of its {os.cpu_count()} cores")
-    after = await batches(served)
-    print("consumer batches over the run (records per batch): " + ", ".join(
-        f"{s} {after[s][0] - before[s][0]:,.0f} ({(after[s][1] - before[s][1]) / max(1, after[s][0] - before[s][0]):.1f})"
-        for s in served))
+    print("consumer batches over the run:\n" + stages(before, await batches(served), time.perf_counter() - started))
     if spy:
         spy.send_signal(signal.SIGINT)
         spy.wait(timeout=30)

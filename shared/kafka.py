@@ -308,13 +308,13 @@ class _KafkaConsumer(Consumer):
                     continue
                 key, raw_key = _key_of(m.key)
                 records.append(Record(self.bus.logical(m.topic), key, m.value, None, list(m.headers or []),
-                                      m.partition, m.offset, raw_key))
+                                      m.partition, m.offset, raw_key, timestamp=m.timestamp / 1000 if m.timestamp else None))
         return records
 
     async def _handle(self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list]) -> None:
         """Hand a fetched batch to the handler; commit its offsets, or rewind to deliver it again."""
         try:
-            await self.handler(self._records(batches))
+            await self._apply(self._records(batches))
         except Exception as exc:  # noqa: BLE001 - rewind and deliver again
             self._failures += 1
             log.warning("batch failed; rewinding", extra={"group": self.group, **error_fields(exc)})
