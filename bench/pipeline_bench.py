@@ -45,6 +45,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,7 +230,10 @@ async def batches(served: dict[str, Served]) -> dict[str, dict[str, tuple[float,
     """Per service and consumer histogram (BATCH_METRICS): (count, sum) so far, from its /metrics."""
     found: dict[str, dict[str, tuple[float, float]]] = {}
     for name, svc in served.items():
-        text = (await svc.client.get("/metrics")).text
+        try:
+            text = (await svc.client.get("/metrics")).text
+        except httpx.TransportError:  # a kept-alive connection the server closed meanwhile (uvicorn: after 5 s idle)
+            text = (await svc.client.get("/metrics")).text
         found[name] = {}
         for metric in BATCH_METRICS:
             pairs = dict(re.findall(rf'^tourcrm_consumer_{metric}_(count|sum)\{{[^}}]*\}} (\S+)$', text, re.M))
