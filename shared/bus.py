@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class Record:
     offset: int = -1
     raw_key: bytes | None = None
     unreadable: str | None = None  # why the Kafka client could not read it at all (e.g. a header name not UTF-8)
+    timestamp: float | None = None  # when it was written to the log (Unix seconds; on Kafka the record's timestamp)
 
 
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
@@ -110,6 +112,17 @@ class Consumer:
     async def _run(self) -> None:
         raise NotImplementedError
 
+    async def _apply(self, records: list[Record]) -> None:
+        """The handler on a batch, observed: how old its oldest record was when it began, and how long it took."""
+        started = time.time()
+        stamps = [r.timestamp for r in records if r.timestamp is not None]
+        if stamps:
+            self.metrics.batch_wait.labels(consumer=self.group).observe(max(0.0, started - min(stamps)))
+        try:
+            await self.handler(records)
+        finally:
+            self.metrics.batch_duration.labels(consumer=self.group).observe(time.time() - started)
+
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
         crashes = 0
@@ -168,11 +181,13 @@ class MemoryBus(Bus):
         return self.logs.setdefault(topic, [[] for _ in range(self.partitions)])
 
     async def publish(self, records: Sequence[Record]) -> None:
+        now = time.time()
         for record in records:
             partition = zlib.crc32((record.key or "").encode()) % self.partitions
             log_ = self._log(record.topic)[partition]
             log_.append(
-                Record(record.topic, record.key, record.value, record.event_type, list(record.headers), partition, len(log_))
+                Record(record.topic, record.key, record.value, record.event_type, list(record.headers), partition, len(log_),
+                       timestamp=now)
             )
         async with self._appended:
             self._appended.notify_all()
@@ -209,7 +224,7 @@ class _MemoryConsumer(Consumer):
                         await self.bus._appended.wait()
                 continue
             try:
-                await self.handler(batch)
+                await self._apply(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - redeliver after a backoff

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from shared.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+MIN_FETCH_WAIT_MS = 50  # the shortest fetch wait: also how often an idle consumer asks the broker again
 
 
 def separated(prefix: str) -> str:
@@ -61,12 +63,12 @@ class KafkaBus(Bus):
         partitions: int = 3,
         replication_factor: int = 1,
         lag_interval: float = 15.0,
-        fetch_wait_ms: int = 50,
+        fetch_wait_ms: int = 150,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.prefix = separated(prefix)
         self.lag_interval = lag_interval  # seconds between lag readings from the broker, stalled or not
-        self.fetch_wait_ms = fetch_wait_ms  # a fetch returns after this long with what it has
+        self.fetch_wait_ms = fetch_wait_ms  # the longest a fetch waits for 64 KiB (the consumer adapts it, _pace)
         self.client_id = client_id
         self.timeout = timeout
         self.partitions = partitions
@@ -193,6 +195,8 @@ class _KafkaConsumer(Consumer):
         super().__init__(*args)
         self._lock = asyncio.Lock()  # held while a batch is in flight; a rebalance waits for it
         self._failures = 0  # batches failed in a row, for the backoff
+        self._committing: asyncio.Task | None = None  # the last batch's offset commit, while the next batch runs
+        self._seconds: float | None = None  # how long batches take lately (moving average), for _pace
 
     async def _open(self) -> AIOKafkaConsumer:
         await self.bus.ensure_topics(self.topics)
@@ -204,16 +208,16 @@ class _KafkaConsumer(Consumer):
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=self.batch_size,
-            # Under load, wait up to fetch_wait_ms (50 ms) for 64 KiB so that batches (one transaction each)
-            # grow; when idle, a record is still delivered within that time.
+            # A fetch waits for 64 KiB (a backlog comes at once) up to a time _pace adapts to the batches; it runs
+            # while the previous batch is applied, so it delays records only when batches are quicker than that.
             fetch_min_bytes=64 * 1024,
-            fetch_max_wait_ms=self.bus.fetch_wait_ms,
+            fetch_max_wait_ms=min(self.bus.fetch_wait_ms, MIN_FETCH_WAIT_MS),
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             request_timeout_ms=max(int(self.bus.timeout * 1000), 15_000),
             metadata_max_age_ms=30_000,
         )
-        consumer.subscribe([self.bus.physical(t) for t in self.topics], listener=_WaitForBatch(self._lock))
+        consumer.subscribe([self.bus.physical(t) for t in self.topics], listener=_WaitForBatch(self))
         try:
             await bounded(consumer.start(), self.bus.timeout)
         except BaseException:
@@ -243,10 +247,14 @@ class _KafkaConsumer(Consumer):
                 except UnicodeDecodeError as exc:  # aiokafka cannot read a record: find it, park it, go on
                     batches = await self._around_unreadable(consumer, exc)
                 if batches:
+                    started = time.perf_counter()
                     async with self._lock:
                         await self._handle(consumer, batches)
+                    self._pace(consumer, time.perf_counter() - started)
         finally:
             watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await bounded(self.settled(), self.bus.timeout)  # the last batch's offsets, so they need not come again
             with contextlib.suppress(BaseException):
                 await bounded(consumer.stop(), self.bus.timeout)
 
@@ -256,6 +264,7 @@ class _KafkaConsumer(Consumer):
         it: the batch is the good records before it and a stand-in for it (parked by the handler), and the
         partition goes on after it. Every partition is read again from its committed offset: the failed poll
         may already have moved another partition's position past records it never returned."""
+        await self.settled()  # the committed offsets read below include the last batch's
         assigned = sorted(consumer.assignment())
         start = {tp: await bounded(consumer.committed(tp), self.bus.timeout) for tp in assigned}
         never = [tp for tp, offset in start.items() if offset is None]
@@ -304,13 +313,13 @@ class _KafkaConsumer(Consumer):
                     continue
                 key, raw_key = _key_of(m.key)
                 records.append(Record(self.bus.logical(m.topic), key, m.value, None, list(m.headers or []),
-                                      m.partition, m.offset, raw_key))
+                                      m.partition, m.offset, raw_key, timestamp=m.timestamp / 1000 if m.timestamp else None))
         return records
 
     async def _handle(self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list]) -> None:
         """Hand a fetched batch to the handler; commit its offsets, or rewind to deliver it again."""
         try:
-            await self.handler(self._records(batches))
+            await self._apply(self._records(batches))
         except Exception as exc:  # noqa: BLE001 - rewind and deliver again
             self._failures += 1
             log.warning("batch failed; rewinding", extra={"group": self.group, **error_fields(exc)})
@@ -319,7 +328,14 @@ class _KafkaConsumer(Consumer):
             await asyncio.sleep(backoff(self._failures))
             return
         self._failures = 0
+        await self.settled()  # the previous batch's offsets first: commits go in order, one at a time
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
+        self._committing = asyncio.create_task(self._commit(consumer, offsets), name=f"commit-{self.group}")
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit a handled batch's offsets. It runs while the next batch is applied: the broker's round trip is
+        off the batch loop's path. Should it fail, or the process die first, those records come again and the
+        inbox skips them."""
         try:
             await bounded(consumer.commit(offsets), self.bus.timeout)
         except Exception as exc:  # noqa: BLE001 - the inbox absorbs the redelivery
@@ -327,6 +343,23 @@ class _KafkaConsumer(Consumer):
             return
         for tp, next_offset in offsets.items():
             self._set_lag(tp, consumer.highwater(tp), next_offset)
+
+    async def settled(self) -> None:
+        """Wait until the offset commit in flight, if any, is done (it never raises)."""
+        if self._committing is not None:
+            await asyncio.wait({self._committing})  # not `await task`: a cancelled waiter leaves the commit running
+            self._committing = None
+
+    def _pace(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
+        """Adaptive batching: the next fetches wait for 64 KiB up to twice what batches take lately (moving average),
+        at least MIN_FETCH_WAIT_MS and at most fetch_wait_ms. A quick consumer keeps its latency low; a loaded one
+        gets batches big enough that applying them takes about half its time, so the fixed cost of a batch (its
+        transaction, its offsets, a relay sweep) is paid less often; a backlog of 64 KiB is fetched at once."""
+        self._seconds = seconds if self._seconds is None else 0.8 * self._seconds + 0.2 * seconds
+        wait = min(self.bus.fetch_wait_ms, max(MIN_FETCH_WAIT_MS, round(2000 * self._seconds)))
+        fetcher = getattr(consumer, "_fetcher", None)  # aiokafka reads it for each fetch request it builds
+        if hasattr(fetcher, "_fetch_max_wait_ms"):
+            fetcher._fetch_max_wait_ms = wait  # noqa: SLF001 - no public setter; without it the wait stays fixed
 
     def _set_lag(self, tp: TopicPartition, high: int | None, committed: int | None) -> None:
         if high is not None and committed is not None:
@@ -359,12 +392,12 @@ class _KafkaConsumer(Consumer):
 class _WaitForBatch(ConsumerRebalanceListener):
     """On revocation, wait until the batch in flight has committed its effect and its offsets."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
-        self.lock = lock
+    def __init__(self, member: _KafkaConsumer) -> None:
+        self.member = member
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self.lock:
-            pass
+        async with self.member._lock:  # noqa: SLF001 - the listener is part of the member
+            await self.member.settled()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         pass

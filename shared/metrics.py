@@ -58,6 +58,16 @@ class Metrics:
             "tourcrm_consumer_batch_records", "Records per consumed batch", ["consumer"], registry=self.registry,
             buckets=(1, 5, 10, 50, 100, 250, 500, 1000),
         )
+        # where a record's time goes before its effect commits: waiting (on the broker, in the client's buffer, behind
+        # the batch before) until its batch begins, then the batch (handlers, hooks, commit)
+        self.batch_wait = Histogram(
+            "tourcrm_consumer_batch_wait_seconds", "Age of a batch's oldest record when the batch begins",
+            ["consumer"], registry=self.registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.batch_duration = Histogram(
+            "tourcrm_consumer_batch_seconds", "Time to apply a batch (its transaction, or its events one by one)",
+            ["consumer"], registry=self.registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
         # multiprocess_mode: how the processes of one service (TOURCRM_WORKERS) combine a gauge on /metrics
         self.outbox_backlog = Gauge("tourcrm_outbox_backlog", "Unpublished outbox rows", registry=self.registry,
                                     multiprocess_mode="max")

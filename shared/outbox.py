@@ -240,7 +240,7 @@ class Relay:
         self.metrics = metrics
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
-        self.gather_seconds = gather_seconds  # after a wake, before the sweep: more rows per sweep
+        self.gather_seconds = gather_seconds  # at most one sweep per this long while commits keep waking it
         self.max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -265,8 +265,10 @@ class Relay:
     async def _run(self) -> None:
         failures = 0
         sweeps = 0
+        loop = asyncio.get_running_loop()
         while True:
             try:
+                swept = loop.time()
                 published = await self.publish_once()
                 failures = 0
                 sweeps += 1
@@ -281,8 +283,9 @@ class Relay:
                 except TimeoutError:
                     await self._observe_and_trim()
                 else:
-                    if self.gather_seconds:
-                        await asyncio.sleep(self.gather_seconds)
+                    # a wake within gather_seconds of the last sweep waits for the rest of that time: under a steady
+                    # stream of commits one sweep publishes several commits' events; after a quiet spell, at once
+                    await asyncio.sleep(max(0.0, swept + self.gather_seconds - loop.time()))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the relay must outlive any failure

@@ -50,14 +50,14 @@ class Settings(BaseSettings):
     consumer_batch_size: int = 500
     consumer_max_attempts: int = 3
     consumer_lag_interval_seconds: float = 15.0  # how often the consumer lag is read from the broker
-    # Kafka: how long a fetch waits for 64 KiB of records before it returns fewer (a batch is one transaction:
-    # longer waits mean fewer, larger batches at a steady rate, and up to this much more latency when quiet)
-    consumer_fetch_wait_ms: int = Field(default=50, ge=0, le=5000)
+    # Kafka: the longest a fetch waits for 64 KiB of records before it returns fewer; each consumer adapts its wait to
+    # twice what its batches take lately, from 50 ms up to this (shared.kafka: _pace)
+    consumer_fetch_wait_ms: int = Field(default=150, ge=0, le=5000)
     relay_batch_size: int = 500
     relay_idle_seconds: float = 0.5
-    # after a commit wakes the relay, wait this long before sweeping, so one sweep publishes what several
-    # transactions wrote (fewer sweeps at a steady rate, this much more latency per event)
-    relay_gather_seconds: float = Field(default=0.0, ge=0, le=5)
+    # the relay sweeps at most once per this long while commits keep waking it (one sweep publishes what several
+    # transactions wrote); a commit after a quiet spell is published at once
+    relay_gather_seconds: float = Field(default=0.05, ge=0, le=5)
     bus_timeout_seconds: float = 10.0
     # In-process bus only: at start, publish again what was published this long ago or less.
     memory_bus_replay_seconds: float = 3600.0

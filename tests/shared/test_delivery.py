@@ -178,6 +178,21 @@ async def test_consumer_killed_mid_batch_resumes_without_loss_or_double_effect(b
     await assert_each_applied_once(restarted, {sample.booking_id("c-mid", s) for s in range(total)})
 
 
+async def test_a_consumer_stopped_after_its_batches_leaves_them_committed_for_its_successor(backend: Backend) -> None:
+    """Offsets are committed while the next batch runs; a stop still waits for the last commit, so a successor in
+    the group starts after what was applied instead of receiving it again."""
+    url = await backend.database()
+    first = await backend.runtime(sample.SPEC, url)
+    await place(first, "c-stop", range(5))
+    await eventually(lambda: equals(effect_count(first), 5))
+    await first.stop()
+    second = await backend.runtime(sample.SPEC, url, memory_bus_replay_seconds=0)  # embedded: no replay at start
+    await place(second, "c-stop", [5])
+    await eventually(lambda: equals(effect_count(second), 6))
+    assert second.metrics.events_duplicate.labels(consumer="sample", type="booking-completed")._value.get() == 0
+    await assert_each_applied_once(second, {sample.booking_id("c-stop", s) for s in range(6)})
+
+
 async def test_order_per_customer_key_is_kept(backend: Backend) -> None:
     runtime = await backend.runtime(sample.SPEC, await backend.database())
     customers = ["alice", "bob", "carol"]
