@@ -88,7 +88,7 @@ def bookings(n: int, run: str, batch: int, rng: random.Random, seen: list[str]) 
 
 
 async def main(service: str, backend: str, sizes: list[int], show_sql: bool) -> None:
-    logging.disable(logging.WARNING)
+    logging.disable(logging.WARNING) if "--verbose" not in sys.argv else None
     run = uuid.uuid4().hex[:6]
     admin = None
     if backend == "pg":
@@ -136,5 +136,6 @@ if __name__ == "__main__":
     parser.add_argument("backend", choices=("pg", "sqlite"))
     parser.add_argument("--sizes", default="25,100,500")
     parser.add_argument("--sql", action="store_true")
+    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     asyncio.run(main(args.service, args.backend, [int(s) for s in args.sizes.split(",")], args.sql))

@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Column, Integer, any_, bindparam, event, text
+from sqlalchemy import BigInteger, Column, Integer, any_, bindparam, event, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -86,6 +86,38 @@ def among(session: AsyncSession, column, values: Sequence[Any]):  # noqa: ANN001
     if dialect_of(session) == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def rows_insert(dialect: str, table: Any, rows: Sequence[Mapping[str, Any]], *, returning: tuple[str, ...] = (),
+                skip_conflicts: bool = False) -> tuple[Any, Any]:
+    """(statement, parameters) inserting `rows` (dicts with the same keys) into `table` by one statement whose text
+    does not depend on how many rows there are. PostgreSQL: `INSERT … SELECT … FROM unnest(:array, …)`, one array
+    per column, so it stays one cached, prepared statement (a multi-row VALUES renders a new text, prepared again,
+    for every row count); SQLite: the rows as executemany parameters. `returning`: columns returned, in the rows'
+    order when it is an autoincrement id (ids are drawn in the order rows are inserted); `skip_conflicts`:
+    `ON CONFLICT DO NOTHING`."""
+    columns = tuple(rows[0])
+    statement = _rows_insert(dialect, table, columns, returning, skip_conflicts)
+    if dialect == "postgresql":
+        return statement, {f"rows_{name}": [row[name] for row in rows] for name in columns}
+    return statement, list(rows)
+
+
+@functools.lru_cache(maxsize=256)
+def _rows_insert(dialect: str, table: Any, columns: tuple[str, ...], returning: tuple[str, ...],
+                 skip_conflicts: bool) -> Any:
+    if dialect == "postgresql":
+        arrays = [bindparam(f"rows_{name}", type_=ARRAY(table.c[name].type)) for name in columns]
+        source = func.unnest(*arrays).table_valued(*columns, with_ordinality="rows_n").render_derived(name="rows_in")
+        statement = postgresql_insert(table).from_select(
+            list(columns), select(*(source.c[name] for name in columns)).order_by(source.c.rows_n))
+    else:
+        statement = sqlite_insert(table)
+    if skip_conflicts:
+        statement = statement.on_conflict_do_nothing()
+    if returning:
+        statement = statement.returning(*(table.c[name] for name in returning), sort_by_parameter_order=True)
+    return statement
 
 
 async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id") -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import KnownCustomer, Organisation
-from shared.db import insert
+from shared.db import dialect_of, rows_insert
 from shared.errors import Unprocessable
 
 _TABLE = KnownCustomer.__table__
@@ -25,7 +25,7 @@ async def know(session: AsyncSession, customer_ids: Iterable[str], now: datetime
     """Remember customers (a customer known already stays as it was)."""
     rows = [{"customer_id": customer_id, "known_since": now} for customer_id in sorted(set(customer_ids))]
     if rows:
-        await session.execute(insert(session, _TABLE).values(rows).on_conflict_do_nothing())
+        await session.execute(*rows_insert(dialect_of(session), _TABLE, rows, skip_conflicts=True))
 
 
 async def merged(session: AsyncSession, surviving_id: str, merged_ids: list[str], now: datetime) -> None:

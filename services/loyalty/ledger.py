@@ -13,11 +13,13 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
 from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
 from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
+from shared.db import dialect_of, rows_insert
 from shared.outbox import emit
 
 _LOT = Lot.__table__
@@ -83,12 +85,15 @@ class _Rows:
 
     async def write(self, session: AsyncSession) -> None:
         ids: list[int] = []
+        dialect = dialect_of(session)
         if self.entries:  # table-level (Core) multi-row INSERTs: no ORM bookkeeping per row
-            entries = LedgerEntry.__table__
-            ids = list((await session.execute(
-                insert(entries).returning(entries.c.id, sort_by_parameter_order=True), self.entries)).scalars())
+            # ids are drawn in the rows' order: sorted, they are the rows' ids in order
+            ids = sorted((await session.execute(
+                *rows_insert(dialect, LedgerEntry.__table__, self.entries, returning=("id",)))).scalars())
         if self.lots:
-            await session.execute(insert(_LOT), [{**lot, "entry_id": ids[lot.pop("entry")]} for lot in self.lots])
+            lots = [{name: value for name, value in lot.items() if name != "entry"} | {"entry_id": ids[lot["entry"]]}
+                    for lot in self.lots]
+            await session.execute(*rows_insert(dialect, _LOT, lots))
         for entry in self.entries:
             _note(session, entry["kind"], entry["points"])
         for item in self.events:
@@ -126,16 +131,42 @@ async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], 
             rows.add(step)
     await rows.write(session)
     if plan.bookings:
-        await session.execute(insert(Booking.__table__), plan.bookings)
+        await session.execute(*rows_insert(dialect_of(session), Booking.__table__, plan.bookings))
     if plan.awards:
-        await session.execute(insert(CampaignAward.__table__), plan.awards)
-    for account in plan.accounts.values():
-        member = members[account.customer_id]
-        member.balance, member.debt, member.tier, member.tier_since = (
-            account.balance, account.debt, account.tier, account.tier_since)
-        member.updated_at = plan.steps[-1].now if plan.steps else member.updated_at
+        await session.execute(*rows_insert(dialect_of(session), CampaignAward.__table__, plan.awards))
+    await _write_accounts(session, plan, members)
     _settle_rows(plan, campaigns, offers, referrals)
     return rows.written
+
+
+_MEMBER = Member.__table__
+_ACCOUNT_COLUMNS = ("balance", "debt", "tier", "tier_since", "updated_at")
+_SET_ACCOUNT = update(_MEMBER).where(_MEMBER.c.customer_id == bindparam("key")).values(
+    {name: bindparam(f"new_{name}") for name in _ACCOUNT_COLUMNS})
+
+
+async def _write_accounts(session: AsyncSession, plan: Plan, members: dict[str, Member]) -> None:
+    """The plan's accounts' balances and tiers: members enrolled by the plan are still to be inserted (their
+    attributes are set); the others are updated by one statement run for all of them (one round trip), and their
+    loaded copies take the values as committed, so the ORM flushes nothing more for them."""
+    rows: list[dict[str, Any]] = []
+    written: list[tuple[Member, dict[str, Any]]] = []
+    pending = session.sync_session.new
+    for account in plan.accounts.values():
+        member = members[account.customer_id]
+        values = dict(balance=account.balance, debt=account.debt, tier=account.tier, tier_since=account.tier_since,
+                      updated_at=plan.steps[-1].now if plan.steps else member.updated_at)
+        if member in pending:
+            for name, value in values.items():
+                setattr(member, name, value)
+        else:
+            rows.append({"key": member.customer_id, **{f"new_{name}": value for name, value in values.items()}})
+            written.append((member, values))
+    if rows:
+        await session.execute(_SET_ACCOUNT, rows)
+        for member, values in written:
+            for name, value in values.items():
+                set_committed_value(member, name, value)
 
 
 def _settle_rows(plan: Plan, campaigns: Iterable[Campaign], offers: Iterable[Offer],

@@ -23,7 +23,7 @@ from services.loyalty.models import (
 )
 from services.loyalty.programme import Programme, default_programme
 from services.loyalty.rules import EarnError, Stats
-from shared.db import settings_of
+from shared.db import among, settings_of
 from shared.errors import NotFound
 from shared.events import BookingCompleted
 
@@ -128,7 +128,7 @@ async def stats_of(session: AsyncSession, account_ids: Iterable[str], since: dat
     stats = {account_id: Stats() for account_id in ids}
     for account_id, points, spend, trips in (await session.execute(
         select(Booking.customer_id, func.sum(Booking.qualifying), func.sum(Booking.spend), func.count())
-        .where(Booking.customer_id.in_(ids), Booking.status == "completed", Booking.completed_at >= since)
+        .where(among(session, Booking.customer_id, ids), Booking.status == "completed", Booking.completed_at >= since)
         .group_by(Booking.customer_id)
     )).all():
         stats[account_id] = Stats(int(points or 0), Decimal(spend or 0), int(trips))
@@ -164,7 +164,7 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
     referrals (with the referrers' accounts) and active campaigns; the accounts' qualification figures."""
     found = Earning(tz(session), window_start(prog, items[0][1]) if items else datetime.min)
     ids = {data.booking_id for data, _ in items}
-    known = set((await session.execute(select(Booking.booking_id).where(Booking.booking_id.in_(ids)))).scalars())
+    known = set((await session.execute(select(Booking.booking_id).where(among(session, Booking.booking_id, ids)))).scalars())
     for data, now in items:
         if data.booking_id not in known:  # earned or cancelled already, or twice in this batch
             known.add(data.booking_id)
@@ -173,7 +173,7 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
         return found
     customers = sorted({data.customer_id for data, _ in found.fresh})
     found.members = {m.customer_id: m for m in (await session.execute(
-        select(Member).where(Member.customer_id.in_(customers)).order_by(Member.customer_id).with_for_update()
+        select(Member).where(among(session, Member.customer_id, customers)).order_by(Member.customer_id).with_for_update()
         .execution_options(populate_existing=True))).scalars()}
     for customer_id in customers:
         if customer_id not in found.members:  # not a member (the statement above looked): enrolled by the plan
@@ -204,7 +204,7 @@ async def treated(session: AsyncSession, campaign_ids: Iterable[str],
     if ids and customers:
         for campaign_id, customer_id in (await session.execute(
             select(CampaignGroup.campaign_id, CampaignGroup.customer_id).where(
-                CampaignGroup.campaign_id.in_(ids), CampaignGroup.customer_id.in_(customers),
+                among(session, CampaignGroup.campaign_id, ids), among(session, CampaignGroup.customer_id, customers),
                 CampaignGroup.grp == "treated"))).all():
             found.setdefault(campaign_id, set()).add(customer_id)
     return found
@@ -213,16 +213,16 @@ async def treated(session: AsyncSession, campaign_ids: Iterable[str],
 async def _extras(session: AsyncSession, found: Earning, travellers: list[str]) -> None:
     """Open win-back offers of the travellers; pending referrals of those who never travelled, with referrers."""
     for offer in (await session.execute(
-        select(Offer).where(Offer.customer_id.in_(travellers), Offer.status == "open").order_by(Offer.created_at)
+        select(Offer).where(among(session, Offer.customer_id, travellers), Offer.status == "open").order_by(Offer.created_at)
         .with_for_update())).scalars():
         found.offers.setdefault(offer.customer_id, offer)
     pending = list((await session.execute(
-        select(Referral).where(Referral.referee_id.in_(travellers), Referral.status == "pending")
+        select(Referral).where(among(session, Referral.referee_id, travellers), Referral.status == "pending")
         .order_by(Referral.referee_id).with_for_update())).scalars())
     if not pending:
         return
     found.travelled = set((await session.execute(select(Booking.traveller_id).distinct().where(
-        Booking.traveller_id.in_([r.referee_id for r in pending])))).scalars())
+        among(session, Booking.traveller_id, [r.referee_id for r in pending])))).scalars())
     for referral in pending:
         if referral.referee_id not in found.travelled:
             referrer = await resolve(session, referral.referrer_id, lock=True, known=found.members)
