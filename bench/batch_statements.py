@@ -8,7 +8,8 @@ service in each batch, the rest seen before) go through the service's `EventCons
 database (PostgreSQL, or SQLite). Counted per batch, after two warm-up batches of other sizes (as a live stream
 brings: a statement whose text depends on the batch size is prepared again): SQL statements SQLAlchemy sends
 (an executemany counts once), and on PostgreSQL the round trips asyncpg makes (BEGIN, each prepare of a statement
-text not yet in the connection's cache, each execute, COMMIT). --sql prints the statements of the last batch.
+text not yet in the connection's cache, each execute, COMMIT). --sql prints the statements of the last batch, each with its time
+(from the cursor's execute to its result).
 The pipeline's live batches are small (~25 records at 500 ev/s), so the per-batch count is what limits them.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import random
 import sys
 import tempfile
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -103,8 +105,12 @@ async def main(service: str, backend: str, sizes: list[int], show_sql: bool) -> 
     trips = Trips()
     if backend == "pg":
         trips.install()
+    timings: list[float] = []
     event.listen(runtime.engine.sync_engine, "before_cursor_execute",
-                 lambda conn, cursor, sql, params, context, many: statements.append(sql))
+                 lambda conn, cursor, sql, params, context, many: (statements.append(sql),
+                                                                   timings.append(time.perf_counter())))
+    event.listen(runtime.engine.sync_engine, "after_cursor_execute",
+                 lambda conn, cursor, sql, params, context, many: timings.append(time.perf_counter() - timings.pop()))
     rng, seen, batch = random.Random(1), [], 0
     try:
         await migrate(runtime.engine, runtime.spec.migrations)
@@ -115,14 +121,15 @@ async def main(service: str, backend: str, sizes: list[int], show_sql: bool) -> 
             batch += 1
             records = bookings(size, run, batch, rng, seen)
             statements.clear()
+            timings.clear()
             trips.count, trips.kinds = 0, {}
             await runtime.consumer.process_batch(records)
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(trips.kinds.items()))
             print(f"{service} {backend} batch of {size}: {len(statements)} statements"
                   + (f", {trips.count} round trips ({kinds})" if backend == "pg" else ""))
             if show_sql and size == sizes[-1]:
-                for sql in statements:
-                    print("   ", " ".join(sql.split())[:160])
+                for sql, seconds in zip(statements, timings):
+                    print(f"    {seconds * 1000:6.2f} ms", " ".join(sql.split())[:150])
     finally:
         await runtime.engine.dispose()
         if admin is not None:

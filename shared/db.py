@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Column, Integer, any_, bindparam, event, func, select, text
+from sqlalchemy import BigInteger, Column, Integer, any_, bindparam, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -93,9 +93,9 @@ def rows_insert(dialect: str, table: Any, rows: Sequence[Mapping[str, Any]], *, 
     """(statement, parameters) inserting `rows` (dicts with the same keys) into `table` by one statement whose text
     does not depend on how many rows there are. PostgreSQL: `INSERT … SELECT … FROM unnest(:array, …)`, one array
     per column, so it stays one cached, prepared statement (a multi-row VALUES renders a new text, prepared again,
-    for every row count); SQLite: the rows as executemany parameters. `returning`: columns returned, in the rows'
-    order when it is an autoincrement id (ids are drawn in the order rows are inserted); `skip_conflicts`:
-    `ON CONFLICT DO NOTHING`."""
+    for every row count); SQLite: the rows as executemany parameters (SQLAlchemy sends them as multi-row VALUES).
+    `returning`: columns returned, in no promised order; an autoincrement id is drawn in the rows' order on both
+    databases, so sorted ids are the rows' ids in order. `skip_conflicts`: `ON CONFLICT DO NOTHING`."""
     columns = tuple(rows[0])
     statement = _rows_insert(dialect, table, columns, returning, skip_conflicts)
     if dialect == "postgresql":
@@ -116,8 +116,30 @@ def _rows_insert(dialect: str, table: Any, columns: tuple[str, ...], returning: 
     if skip_conflicts:
         statement = statement.on_conflict_do_nothing()
     if returning:
-        statement = statement.returning(*(table.c[name] for name in returning), sort_by_parameter_order=True)
+        statement = statement.returning(*(table.c[name] for name in returning))
     return statement
+
+
+def rows_update(dialect: str, table: Any, key: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Any, Any]:
+    """(statement, parameters) setting each row's other columns where `key` has its value, by one statement whose
+    text does not depend on how many rows there are. PostgreSQL: `UPDATE … FROM unnest(:array, …)`, one execution
+    for all the rows (an executemany runs the statement once per row, ~0.25 ms each); SQLite: executemany."""
+    columns = tuple(rows[0])
+    statement = _rows_update(dialect, table, key, tuple(name for name in columns if name != key))
+    if dialect == "postgresql":
+        return statement, {f"rows_{name}": [row[name] for row in rows] for name in columns}
+    return statement, [{f"rows_{name}": value for name, value in row.items()} for row in rows]
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_update(dialect: str, table: Any, key: str, columns: tuple[str, ...]) -> Any:
+    if dialect == "postgresql":
+        names = (key, *columns)
+        arrays = [bindparam(f"rows_{name}", type_=ARRAY(table.c[name].type)) for name in names]
+        source = func.unnest(*arrays).table_valued(*names).render_derived(name="rows_in")
+        return update(table).where(table.c[key] == source.c[key]).values({name: source.c[name] for name in columns})
+    return update(table).where(table.c[key] == bindparam(f"rows_{key}")).values(
+        {name: bindparam(f"rows_{name}") for name in columns})
 
 
 async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id") -> None:

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
 from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
 from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
-from shared.db import dialect_of, rows_insert
+from shared.db import dialect_of, rows_insert, rows_update
 from shared.outbox import emit
 
 _LOT = Lot.__table__
@@ -139,12 +139,6 @@ async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], 
     return rows.written
 
 
-_MEMBER = Member.__table__
-_ACCOUNT_COLUMNS = ("balance", "debt", "tier", "tier_since", "updated_at")
-_SET_ACCOUNT = update(_MEMBER).where(_MEMBER.c.customer_id == bindparam("key")).values(
-    {name: bindparam(f"new_{name}") for name in _ACCOUNT_COLUMNS})
-
-
 async def _write_accounts(session: AsyncSession, plan: Plan, members: dict[str, Member]) -> None:
     """The plan's accounts' balances and tiers: members enrolled by the plan are still to be inserted (their
     attributes are set); the others are updated by one statement run for all of them (one round trip), and their
@@ -160,10 +154,10 @@ async def _write_accounts(session: AsyncSession, plan: Plan, members: dict[str, 
             for name, value in values.items():
                 setattr(member, name, value)
         else:
-            rows.append({"key": member.customer_id, **{f"new_{name}": value for name, value in values.items()}})
+            rows.append({"customer_id": member.customer_id, **values})
             written.append((member, values))
     if rows:
-        await session.execute(_SET_ACCOUNT, rows)
+        await session.execute(*rows_update(dialect_of(session), Member.__table__, "customer_id", rows))
         for member, values in written:
             for name, value in values.items():
                 set_committed_value(member, name, value)
