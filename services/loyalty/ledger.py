@@ -118,9 +118,10 @@ async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], 
     bookings and awards, the accounts' balances and tiers, campaigns, offers and referrals; then its events.
     Returns the ids of the entries written, in order."""
     rows = _Rows()
+    enrolled: dict[str, dict[str, Any]] = {}
     for step in plan.steps:
         if isinstance(step, Enrolment):
-            members[step.customer_id] = new_member(session, step.customer_id, step.now, step.next_review_on)
+            enrolled[step.customer_id] = _enrolment(session, step)
         elif isinstance(step, TierChange):
             rows.events.append(TierChanged(customer_id=step.account, old_tier=step.before, new_tier=step.after,
                                            reason=step.reason, changed_at=step.now))
@@ -134,30 +135,43 @@ async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], 
         await session.execute(*rows_insert(dialect_of(session), Booking.__table__, plan.bookings))
     if plan.awards:
         await session.execute(*rows_insert(dialect_of(session), CampaignAward.__table__, plan.awards))
-    await _write_accounts(session, plan, members)
+    await _write_accounts(session, plan, members, enrolled)
     _settle_rows(plan, campaigns, offers, referrals)
     return rows.written
 
 
-async def _write_accounts(session: AsyncSession, plan: Plan, members: dict[str, Member]) -> None:
-    """The plan's accounts' balances and tiers: members enrolled by the plan are still to be inserted (their
-    attributes are set); the others are updated by one statement run for all of them (one round trip), and their
-    loaded copies take the values as committed, so the ORM flushes nothing more for them."""
+def _enrolment(session: AsyncSession, step: Enrolment) -> dict[str, Any]:
+    """A member enrolled by a plan, as the row `_write_accounts` inserts, and member-enrolled (`new_member` as a row:
+    no ORM object per new member on the consumer's path)."""
+    emit(session, MemberEnrolled(customer_id=step.customer_id, member_type="individual", tier="regular",
+                                 enrolled_at=step.now), step.customer_id)
+    return dict(customer_id=step.customer_id, member_type="individual", account_id=None, organisation_id=None,
+                points_to="account", tier="regular", tier_since=step.now, tier_override=None, tier_override_until=None,
+                next_review_on=step.next_review_on, balance=0, debt=0, held=0, segments="[]", status="active",
+                merged_into=None, enrolled_at=step.now, updated_at=step.now)
+
+
+async def _write_accounts(session: AsyncSession, plan: Plan, members: dict[str, Member],
+                          enrolled: dict[str, dict[str, Any]]) -> None:
+    """The plan's accounts' balances and tiers: the members it enrolled inserted, the others updated, each by one
+    statement for all of them; loaded copies of those take the values as committed, so the ORM flushes nothing
+    more for them."""
     rows: list[dict[str, Any]] = []
     written: list[tuple[Member, dict[str, Any]]] = []
-    pending = session.sync_session.new
     for account in plan.accounts.values():
-        member = members[account.customer_id]
+        member = members.get(account.customer_id)
         values = dict(balance=account.balance, debt=account.debt, tier=account.tier, tier_since=account.tier_since,
                       updated_at=plan.steps[-1].now if plan.steps else member.updated_at)
-        if member in pending:
-            for name, value in values.items():
-                setattr(member, name, value)
+        if account.customer_id in enrolled:
+            enrolled[account.customer_id].update(values)
         else:
-            rows.append({"customer_id": member.customer_id, **values})
+            rows.append({"customer_id": account.customer_id, **values})
             written.append((member, values))
+    dialect = dialect_of(session)
+    if enrolled:
+        await session.execute(*rows_insert(dialect, Member.__table__, list(enrolled.values())))
     if rows:
-        await session.execute(*rows_update(dialect_of(session), Member.__table__, "customer_id", rows))
+        await session.execute(*rows_update(dialect, Member.__table__, "customer_id", rows))
         for member, values in written:
             for name, value in values.items():
                 set_committed_value(member, name, value)
