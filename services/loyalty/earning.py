@@ -41,11 +41,10 @@ async def earn(session: AsyncSession, items: list[tuple[BookingCompleted, dateti
     the consumer redoes the batch one event at a time and parks that one. The bookings' customers become
     known to loyalty (profile's ingest validated them), in one statement."""
     await customers.know(session, [data.customer_id for data, _ in items], items[0][1])
-    version, prog = await repository.programme(session)
-    found = await repository.earning(session, prog, items)
+    found = await repository.earning(session, items)
     if not found.fresh:
         return 0
-    plan = rules.plan_earnings(prog, version, found)
+    plan = rules.plan_earnings(found.programme, found.version, found)
     await ledger.record(session, plan, found.members, campaigns=found.campaigns, offers=found.offers.values(),
                         referrals=[referral for referral, _, _ in found.referrals.values()])
     return plan.total

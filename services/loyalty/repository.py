@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, Text, and_, cast, func, literal, or_, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import (
@@ -147,7 +148,9 @@ class Earning:
     """What `rules.plan_earnings` reads: the new bookings and the rows they touch, locked."""
 
     tz: ZoneInfo
-    since: datetime
+    since: datetime  # the qualification window's start
+    version: int = 0  # the programme's (0: the default, never changed)
+    programme: Programme = field(default_factory=default_programme)
     fresh: list[tuple[BookingCompleted, datetime]] = field(default_factory=list)  # new bookings, once each, in order
     members: dict[str, Member] = field(default_factory=dict)  # every member row read, by id
     route: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer id → (traveller id, account id)
@@ -159,10 +162,11 @@ class Earning:
     treated: dict[str, set[str]] = field(default_factory=dict)  # segment campaign → travellers in its treated group
 
 
-async def earning(session: AsyncSession, prog: Programme, items: list[tuple[BookingCompleted, datetime]]) -> Earning:
-    """The batch's new bookings and, locked, their members (following merges and accounts), open offers, pending
-    referrals (with the referrers' accounts) and active campaigns; the accounts' qualification figures."""
-    found = Earning(tz(session), window_start(prog, items[0][1]) if items else datetime.min)
+async def earning(session: AsyncSession, items: list[tuple[BookingCompleted, datetime]]) -> Earning:
+    """The batch's new bookings, the programme and, locked, their members (following merges and accounts), open
+    offers, pending referrals (with the referrers' accounts) and active campaigns; the accounts' qualification
+    figures."""
+    found = Earning(tz(session), datetime.min)
     ids = {data.booking_id for data, _ in items}
     known = set((await session.execute(select(Booking.booking_id).where(among(session, Booking.booking_id, ids)))).scalars())
     for data, now in items:
@@ -185,12 +189,10 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
         account = await account_of(session, traveller, lock=True, known=found.members)
         found.route[customer_id] = (traveller.customer_id, account.customer_id)
     await _extras(session, found, sorted({traveller for traveller, _ in found.route.values()}))
+    found.since = window_start(found.programme, items[0][1])
     accounts = {account for _, account in found.route.values()}
     accounts |= {account.customer_id for _, _, account in found.referrals.values() if account is not None}
     found.stats = await stats_of(session, accounts, found.since)
-    found.campaigns = list((await session.execute(
-        select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
-        .execution_options(populate_existing=True))).scalars())
     found.treated = await treated(session, [c.id for c in found.campaigns if c.segment_id is not None],
                                   [traveller for traveller, _ in found.route.values()])
     return found
@@ -210,17 +212,52 @@ async def treated(session: AsyncSession, campaign_ids: Iterable[str],
     return found
 
 
+def _probe(session: AsyncSession, travellers: list[str]) -> Any:
+    """One statement for what a batch usually finds nothing of, or the same every time: the current programme, and
+    the ids of the travellers' open win-back offers and pending referrals and of the active campaigns, each locked
+    (in this order, the order of the statements it replaces)."""
+    def locked(kind: str, query: Any) -> Any:
+        ids = query.with_for_update().subquery()
+        return select(literal(kind).label("kind"), ids.c.id, literal(None, Text).label("config"))
+
+    current = CURRENT.subquery()
+    return union_all(
+        select(literal("programme").label("kind"), cast(current.c.version, String).label("id"), current.c.config),
+        locked("offer", select(Offer.id).where(among(session, Offer.customer_id, travellers), Offer.status == "open")),
+        locked("referral", select(Referral.id).where(among(session, Referral.referee_id, travellers),
+                                                     Referral.status == "pending")),
+        locked("campaign", select(Campaign.id).where(Campaign.status == "active").order_by(Campaign.id)),
+    )
+
+
 async def _extras(session: AsyncSession, found: Earning, travellers: list[str]) -> None:
-    """Open win-back offers of the travellers; pending referrals of those who never travelled, with referrers."""
-    for offer in (await session.execute(
-        select(Offer).where(among(session, Offer.customer_id, travellers), Offer.status == "open").order_by(Offer.created_at)
-        .with_for_update())).scalars():
-        found.offers.setdefault(offer.customer_id, offer)
+    """The programme; open win-back offers of the travellers; pending referrals of those who never travelled, with
+    referrers; active campaigns. One statement (`_probe`) when there are none of them, one more per kind found."""
+    probed: dict[str, list[str]] = {"offer": [], "referral": [], "campaign": []}
+    found.version, found.programme = 0, parse_programme(None)
+    for kind, key, config in (await session.execute(_probe(session, travellers))).all():
+        if kind == "programme":
+            found.version, found.programme = int(key), parse_programme(config)
+        else:
+            probed[kind].append(key)
+    if probed["offer"]:  # locked by the probe: read as they are
+        for offer in (await session.execute(
+            select(Offer).where(among(session, Offer.id, probed["offer"])).order_by(Offer.created_at)
+            .execution_options(populate_existing=True))).scalars():
+            found.offers.setdefault(offer.customer_id, offer)
+    if probed["campaign"]:
+        found.campaigns = list((await session.execute(
+            select(Campaign).where(among(session, Campaign.id, probed["campaign"])).order_by(Campaign.id)
+            .execution_options(populate_existing=True))).scalars())
+    if probed["referral"]:
+        await _referrals(session, found, probed["referral"])
+
+
+async def _referrals(session: AsyncSession, found: Earning, ids: list[str]) -> None:
+    """Pending referrals (locked) of referees who never travelled before this batch, with referrers and accounts."""
     pending = list((await session.execute(
-        select(Referral).where(among(session, Referral.referee_id, travellers), Referral.status == "pending")
-        .order_by(Referral.referee_id).with_for_update())).scalars())
-    if not pending:
-        return
+        select(Referral).where(among(session, Referral.id, ids)).order_by(Referral.referee_id)
+        .execution_options(populate_existing=True))).scalars())
     found.travelled = set((await session.execute(select(Booking.traveller_id).distinct().where(
         among(session, Booking.traveller_id, [r.referee_id for r in pending])))).scalars())
     for referral in pending:
