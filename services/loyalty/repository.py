@@ -150,7 +150,7 @@ class Earning:
     tz: ZoneInfo
     since: datetime  # the qualification window's start
     version: int = 0  # the programme's (0: the default, never changed)
-    programme: Programme = field(default_factory=default_programme)
+    programme: Programme | None = None  # read with the batch's fresh bookings
     fresh: list[tuple[BookingCompleted, datetime]] = field(default_factory=list)  # new bookings, once each, in order
     members: dict[str, Member] = field(default_factory=dict)  # every member row read, by id
     route: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer id → (traveller id, account id)
