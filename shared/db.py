@@ -98,21 +98,31 @@ def rows_insert(dialect: str, table: Any, rows: Sequence[Mapping[str, Any]], *, 
     databases, so sorted ids are the rows' ids in order. `skip_conflicts`: `ON CONFLICT DO NOTHING`."""
     columns = tuple(rows[0])
     statement = _rows_insert(dialect, table, columns, returning, skip_conflicts)
+    return statement, _arrays(dialect, f"new_{table.name}_", rows)
+
+
+def _arrays(dialect: str, prefix: str, rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The rows as one array per column (PostgreSQL), or as executemany parameters, named prefix + column."""
     if dialect == "postgresql":
-        return statement, {f"rows_{name}": [row[name] for row in rows] for name in columns}
-    return statement, list(rows)
+        return {f"{prefix}{name}": [row[name] for row in rows] for name in rows[0]}
+    return [{f"{prefix}{name}": value for name, value in row.items()} for row in rows]
+
+
+def _unnest(table: Any, prefix: str, names: tuple[str, ...], **kw: Any) -> Any:
+    arrays = [bindparam(f"{prefix}{name}", type_=ARRAY(table.c[name].type)) for name in names]
+    return func.unnest(*arrays).table_valued(*names, **kw).render_derived(name=f"{prefix}rows")
 
 
 @functools.lru_cache(maxsize=256)
 def _rows_insert(dialect: str, table: Any, columns: tuple[str, ...], returning: tuple[str, ...],
                  skip_conflicts: bool) -> Any:
+    prefix = f"new_{table.name}_"
     if dialect == "postgresql":
-        arrays = [bindparam(f"rows_{name}", type_=ARRAY(table.c[name].type)) for name in columns]
-        source = func.unnest(*arrays).table_valued(*columns, with_ordinality="rows_n").render_derived(name="rows_in")
+        source = _unnest(table, prefix, columns, with_ordinality=f"{prefix}n")
         statement = postgresql_insert(table).from_select(
-            list(columns), select(*(source.c[name] for name in columns)).order_by(source.c.rows_n))
+            list(columns), select(*(source.c[name] for name in columns)).order_by(source.c[f"{prefix}n"]))
     else:
-        statement = sqlite_insert(table)
+        statement = sqlite_insert(table).values({name: bindparam(f"{prefix}{name}") for name in columns})
     if skip_conflicts:
         statement = statement.on_conflict_do_nothing()
     if returning:
@@ -126,20 +136,32 @@ def rows_update(dialect: str, table: Any, key: str, rows: Sequence[Mapping[str, 
     for all the rows (an executemany runs the statement once per row, ~0.25 ms each); SQLite: executemany."""
     columns = tuple(rows[0])
     statement = _rows_update(dialect, table, key, tuple(name for name in columns if name != key))
-    if dialect == "postgresql":
-        return statement, {f"rows_{name}": [row[name] for row in rows] for name in columns}
-    return statement, [{f"rows_{name}": value for name, value in row.items()} for row in rows]
+    return statement, _arrays(dialect, f"set_{table.name}_", rows)
 
 
 @functools.lru_cache(maxsize=64)
 def _rows_update(dialect: str, table: Any, key: str, columns: tuple[str, ...]) -> Any:
+    prefix = f"set_{table.name}_"
     if dialect == "postgresql":
-        names = (key, *columns)
-        arrays = [bindparam(f"rows_{name}", type_=ARRAY(table.c[name].type)) for name in names]
-        source = func.unnest(*arrays).table_valued(*names).render_derived(name="rows_in")
+        source = _unnest(table, prefix, (key, *columns))
         return update(table).where(table.c[key] == source.c[key]).values({name: source.c[name] for name in columns})
-    return update(table).where(table.c[key] == bindparam(f"rows_{key}")).values(
-        {name: bindparam(f"rows_{name}") for name in columns})
+    return update(table).where(table.c[key] == bindparam(f"{prefix}{key}")).values(
+        {name: bindparam(f"{prefix}{name}") for name in columns})
+
+
+def together(dialect: str, parts: Sequence[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Writes from `rows_insert` / `rows_update` (without `returning`), to run in their order. PostgreSQL: one
+    statement, one round trip: the last part, with the others as data-modifying CTEs (WITH … AS (INSERT …)). They
+    run on one snapshot and none sees another's rows, so no two parts may write the same rows, nor one table twice
+    the same way. SQLite: the parts as they are."""
+    if dialect != "postgresql" or len(parts) < 2:
+        return list(parts)
+    *before, (statement, params) = parts
+    merged = dict(params)
+    for number, (part, part_params) in enumerate(before):
+        statement = statement.add_cte(part.cte(f"write_{number}"))
+        merged.update(part_params)
+    return [(statement, merged)]
 
 
 async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id") -> None:

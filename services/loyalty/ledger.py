@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
 from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
 from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
-from shared.db import dialect_of, rows_insert, rows_update
+from shared.db import dialect_of, rows_insert, rows_update, together
 from shared.outbox import emit
 
 _LOT = Lot.__table__
@@ -83,7 +83,8 @@ class _Rows:
                                  cause_type=m.cause_type, cause_id=m.cause_id, business_key=m.business_key,
                                  reason=m.reason, actor=m.actor, note=m.note, created_at=m.now))
 
-    async def write(self, session: AsyncSession) -> None:
+    async def write(self, session: AsyncSession, *, lots_later: list[tuple[Any, Any]] | None = None) -> None:
+        """Write the entries and then their lots (`lots_later`: add the lots' INSERT there instead, to run later)."""
         ids: list[int] = []
         dialect = dialect_of(session)
         if self.entries:  # table-level (Core) multi-row INSERTs: no ORM bookkeeping per row
@@ -93,7 +94,10 @@ class _Rows:
         if self.lots:
             lots = [{name: value for name, value in lot.items() if name != "entry"} | {"entry_id": ids[lot["entry"]]}
                     for lot in self.lots]
-            await session.execute(*rows_insert(dialect, _LOT, lots))
+            if lots_later is None:
+                await session.execute(*rows_insert(dialect, _LOT, lots))
+            else:
+                lots_later.append(rows_insert(dialect, _LOT, lots))
         for entry in self.entries:
             _note(session, entry["kind"], entry["points"])
         for item in self.events:
@@ -130,12 +134,21 @@ async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], 
                 await rows.write(session)
                 await session.execute(fifo_statement(), {"c": step.account, "p": step.settles})
             rows.add(step)
-    await rows.write(session)
+    # the last lots, bookings, awards and accounts: rows nobody reads before the commit, written together (on
+    # PostgreSQL in one statement); a debt settlement above needed the lots before it written first
+    writes: list[tuple[Any, Any]] = []
+    await rows.write(session, lots_later=writes)
+    dialect = dialect_of(session)
     if plan.bookings:
-        await session.execute(*rows_insert(dialect_of(session), Booking.__table__, plan.bookings))
+        writes.append(rows_insert(dialect, Booking.__table__, plan.bookings))
     if plan.awards:
-        await session.execute(*rows_insert(dialect_of(session), CampaignAward.__table__, plan.awards))
-    await _write_accounts(session, plan, members, enrolled)
+        writes.append(rows_insert(dialect, CampaignAward.__table__, plan.awards))
+    written = _account_writes(dialect, plan, members, enrolled, writes)
+    for statement, params in together(dialect, writes):
+        await session.execute(statement, params)
+    for member, values in written:  # loaded copies: the values as committed, so the ORM flushes nothing for them
+        for name, value in values.items():
+            set_committed_value(member, name, value)
     _settle_rows(plan, campaigns, offers, referrals)
     return rows.written
 
@@ -151,11 +164,10 @@ def _enrolment(session: AsyncSession, step: Enrolment) -> dict[str, Any]:
                 merged_into=None, enrolled_at=step.now, updated_at=step.now)
 
 
-async def _write_accounts(session: AsyncSession, plan: Plan, members: dict[str, Member],
-                          enrolled: dict[str, dict[str, Any]]) -> None:
-    """The plan's accounts' balances and tiers: the members it enrolled inserted, the others updated, each by one
-    statement for all of them; loaded copies of those take the values as committed, so the ORM flushes nothing
-    more for them."""
+def _account_writes(dialect: str, plan: Plan, members: dict[str, Member], enrolled: dict[str, dict[str, Any]],
+                    writes: list[tuple[Any, Any]]) -> list[tuple[Member, dict[str, Any]]]:
+    """The plan's accounts' balances and tiers, added to `writes`: the members it enrolled inserted, the others
+    updated, each by one statement for all of them. Returns the loaded members updated, with their new values."""
     rows: list[dict[str, Any]] = []
     written: list[tuple[Member, dict[str, Any]]] = []
     for account in plan.accounts.values():
@@ -167,14 +179,11 @@ async def _write_accounts(session: AsyncSession, plan: Plan, members: dict[str, 
         else:
             rows.append({"customer_id": account.customer_id, **values})
             written.append((member, values))
-    dialect = dialect_of(session)
     if enrolled:
-        await session.execute(*rows_insert(dialect, Member.__table__, list(enrolled.values())))
+        writes.append(rows_insert(dialect, Member.__table__, list(enrolled.values())))
     if rows:
-        await session.execute(*rows_update(dialect, Member.__table__, "customer_id", rows))
-        for member, values in written:
-            for name, value in values.items():
-                set_committed_value(member, name, value)
+        writes.append(rows_update(dialect, Member.__table__, "customer_id", rows))
+    return written
 
 
 def _settle_rows(plan: Plan, campaigns: Iterable[Campaign], offers: Iterable[Offer],
