@@ -12,14 +12,14 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
 from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
-from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
 from shared.db import dialect_of, rows_insert, rows_update, together
+from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
 from shared.outbox import emit
 
 _LOT = Lot.__table__
@@ -154,8 +154,8 @@ async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], 
 
 
 def _enrolment(session: AsyncSession, step: Enrolment) -> dict[str, Any]:
-    """A member enrolled by a plan, as the row `_write_accounts` inserts, and member-enrolled (`new_member` as a row:
-    no ORM object per new member on the consumer's path)."""
+    """A member enrolled by a plan, as the row `_account_writes` inserts, and member-enrolled (`new_member` as a
+    row: no ORM object per new member on the consumer's path)."""
     emit(session, MemberEnrolled(customer_id=step.customer_id, member_type="individual", tier="regular",
                                  enrolled_at=step.now), step.customer_id)
     return dict(customer_id=step.customer_id, member_type="individual", account_id=None, organisation_id=None,
