@@ -9,7 +9,8 @@ database (PostgreSQL, or SQLite). Counted per batch, after two warm-up batches o
 brings: a statement whose text depends on the batch size is prepared again): SQL statements SQLAlchemy sends
 (an executemany counts once), and on PostgreSQL the round trips asyncpg makes (BEGIN, each prepare of a statement
 text not yet in the connection's cache, each execute, COMMIT). --sql prints the statements of the last batch, each with its time
-(from the cursor's execute to its result).
+(from the cursor's execute to its result); each kind of round trip shows the time waited for it, and the
+batch its wall time.
 The pipeline's live batches are small (~25 records at 500 ev/s), so the per-batch count is what limits them.
 """
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Trips:
     def __init__(self) -> None:
         self.count = 0
         self.kinds: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}  # waited per kind (BEGIN and COMMIT are "simple")
 
     def note(self, kind: str) -> None:
         self.count += 1
@@ -63,7 +65,11 @@ class Trips:
 
             async def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
                 trips.note(kind)
-                return await original(*args, **kwargs)
+                started = time.perf_counter()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    trips.seconds[kind] = trips.seconds.get(kind, 0.0) + time.perf_counter() - started
 
             setattr(cls, name, counted)
 
@@ -122,11 +128,13 @@ async def main(service: str, backend: str, sizes: list[int], show_sql: bool) -> 
             records = bookings(size, run, batch, rng, seen)
             statements.clear()
             timings.clear()
-            trips.count, trips.kinds = 0, {}
+            trips.count, trips.kinds, trips.seconds = 0, {}, {}
+            started = time.perf_counter()
             await runtime.consumer.process_batch(records)
-            kinds = ", ".join(f"{k} {v}" for k, v in sorted(trips.kinds.items()))
+            wall = time.perf_counter() - started
+            kinds = ", ".join(f"{k} {v}: {trips.seconds[k] * 1000:.1f} ms" for k, v in sorted(trips.kinds.items()))
             print(f"{service} {backend} batch of {size}: {len(statements)} statements"
-                  + (f", {trips.count} round trips ({kinds})" if backend == "pg" else ""))
+                  + (f", {trips.count} round trips ({kinds})" if backend == "pg" else "") + f"; {wall * 1000:.0f} ms")
             if show_sql and size == sizes[-1]:
                 for sql, seconds in zip(statements, timings):
                     print(f"    {seconds * 1000:6.2f} ms", " ".join(sql.split())[:150])
