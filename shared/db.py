@@ -150,10 +150,11 @@ def _rows_update(dialect: str, table: Any, key: str, columns: tuple[str, ...]) -
 
 
 def together(dialect: str, parts: Sequence[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    """Writes from `rows_insert` / `rows_update` (without `returning`), to run in their order. PostgreSQL: one
-    statement, one round trip: the last part, with the others as data-modifying CTEs (WITH … AS (INSERT …)). They
-    run on one snapshot and none sees another's rows, so no two parts may write the same rows, nor one table twice
-    the same way. SQLite: the parts as they are."""
+    """Writes from `rows_insert` / `rows_update` (without `returning`), to run in their order, the last part may also
+    be a query taking a dict of parameters (its result is the last one's). PostgreSQL: one statement, one round
+    trip: the last part, with the others as data-modifying CTEs (WITH … AS (INSERT …)). They run on one snapshot and
+    none sees another's rows, so no two parts may write the same rows, nor one table twice the same way, and the
+    query does not see what they write. SQLite: the parts as they are."""
     if dialect != "postgresql" or len(parts) < 2:
         return list(parts)
     *before, (statement, params) = parts

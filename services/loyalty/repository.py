@@ -24,7 +24,7 @@ from services.loyalty.models import (
 )
 from services.loyalty.programme import Programme, default_programme
 from services.loyalty.rules import EarnError, Stats
-from shared.db import among, settings_of
+from shared.db import among, dialect_of, settings_of, together
 from shared.errors import NotFound
 from shared.events import BookingCompleted
 
@@ -162,13 +162,17 @@ class Earning:
     treated: dict[str, set[str]] = field(default_factory=dict)  # segment campaign → travellers in its treated group
 
 
-async def earning(session: AsyncSession, items: list[tuple[BookingCompleted, datetime]]) -> Earning:
+async def earning(session: AsyncSession, items: list[tuple[BookingCompleted, datetime]], *,
+                  along: list[tuple[Any, Any]] = ()) -> Earning:
     """The batch's new bookings, the programme and, locked, their members (following merges and accounts), open
     offers, pending referrals (with the referrers' accounts) and active campaigns; the accounts' qualification
-    figures."""
+    figures. `along`: writes (`shared.db.together`) to run with the first read, on PostgreSQL in its statement."""
     found = Earning(tz(session), datetime.min)
     ids = {data.booking_id for data, _ in items}
-    known = set((await session.execute(select(Booking.booking_id).where(among(session, Booking.booking_id, ids)))).scalars())
+    first = select(Booking.booking_id).where(among(session, Booking.booking_id, ids))
+    for statement, params in together(dialect_of(session), [*along, (first, {})]):
+        result = await session.execute(statement, params)
+    known = set(result.scalars())
     for data, now in items:
         if data.booking_id not in known:  # earned or cancelled already, or twice in this batch
             known.add(data.booking_id)
