@@ -21,14 +21,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import deadletters, outbox
 from shared.bus import Record
-from shared.db import database_unavailable, utcnow
+from shared.db import database_unavailable, dialect_of, rows_insert, utcnow
 from shared.events import Envelope, Event, EventData, EventError
 from shared.inbox import DeadLetter, InboxRecord
 from shared.logging import correlation_id, error_fields
@@ -175,10 +173,11 @@ class EventConsumer:
             return set()
         now = utcnow()
         rows = {e.id: {"consumer": self.name, "event_id": e.id, "event_type": e.type, "applied_at": now} for e in events}
-        insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
-        inbox = InboxRecord.__table__  # the table, not the entity: a Core INSERT, no ORM bulk bookkeeping per row
-        statement = insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
-        return set((await session.execute(statement, list(rows.values()))).scalars())
+        # the table, not the entity: a Core INSERT, no ORM bulk bookkeeping per row; one statement text whatever
+        # the batch's size (prepared once per connection on PostgreSQL)
+        statement, params = rows_insert(dialect_of(session), InboxRecord.__table__, list(rows.values()),
+                                        returning=("event_id",), skip_conflicts=True)
+        return set((await session.execute(statement, params)).scalars())
 
     async def _run_handlers(self, session: AsyncSession, event: Event[Any]) -> float:
         """Run the event's handlers under its correlation id; returns the seconds they took."""

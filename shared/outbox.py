@@ -19,7 +19,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import Bus, Record
-from shared.db import core_registry, is_sqlite, make_sessionmaker, settings_of, utcnow
+from shared.db import core_registry, is_sqlite, make_sessionmaker, rows_insert, settings_of, utcnow
 from shared.events import Envelope, EventData, new_event
 from shared.lane import Lane
 from shared.logging import error_fields
@@ -140,7 +140,10 @@ def _write_pending(session: Session) -> None:
     if mine:
         session.info[_PENDING] = [(scope, row) for scope, row in pending if not within(scope, current)]
         created_at = utcnow()
-        session.connection().execute(_INSERT, [{**row, "created_at": created_at, "attempts": 0} for row in mine])
+        connection = session.connection()
+        statement, params = rows_insert(connection.dialect.name, outbox_table,
+                                        [{**row, "created_at": created_at, "attempts": 0} for row in mine])
+        connection.execute(statement, params)
 
 
 @event.listens_for(Session, "do_orm_execute")

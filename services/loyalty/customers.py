@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import KnownCustomer, Organisation
-from shared.db import insert
+from shared.db import dialect_of, rows_insert
 from shared.errors import Unprocessable
 
 _TABLE = KnownCustomer.__table__
@@ -23,9 +24,14 @@ _TABLE = KnownCustomer.__table__
 
 async def know(session: AsyncSession, customer_ids: Iterable[str], now: datetime) -> None:
     """Remember customers (a customer known already stays as it was)."""
+    for statement, params in knowing(session, customer_ids, now):
+        await session.execute(statement, params)
+
+
+def knowing(session: AsyncSession, customer_ids: Iterable[str], now: datetime) -> list[tuple[Any, Any]]:
+    """`know` as a write to run later (`shared.db.together`): none when there is no customer."""
     rows = [{"customer_id": customer_id, "known_since": now} for customer_id in sorted(set(customer_ids))]
-    if rows:
-        await session.execute(insert(session, _TABLE).values(rows).on_conflict_do_nothing())
+    return [rows_insert(dialect_of(session), _TABLE, rows, skip_conflicts=True)] if rows else []
 
 
 async def merged(session: AsyncSession, surviving_id: str, merged_ids: list[str], now: datetime) -> None:

@@ -40,12 +40,11 @@ async def earn(session: AsyncSession, items: list[tuple[BookingCompleted, dateti
     A booking that cannot earn (a currency without a rate) raises EarnError and nothing of the batch is written:
     the consumer redoes the batch one event at a time and parks that one. The bookings' customers become
     known to loyalty (profile's ingest validated them), in one statement."""
-    await customers.know(session, [data.customer_id for data, _ in items], items[0][1])
-    version, prog = await repository.programme(session)
-    found = await repository.earning(session, prog, items)
+    knowing = customers.knowing(session, [data.customer_id for data, _ in items], items[0][1])
+    found = await repository.earning(session, items, along=knowing)
     if not found.fresh:
         return 0
-    plan = rules.plan_earnings(prog, version, found)
+    plan = rules.plan_earnings(found.programme, found.version, found)
     await ledger.record(session, plan, found.members, campaigns=found.campaigns, offers=found.offers.values(),
                         referrals=[referral for referral, _, _ in found.referrals.values()])
     return plan.total

@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
 from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
+from shared.db import dialect_of, rows_insert, rows_update, together
 from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
 from shared.outbox import emit
 
@@ -81,14 +83,21 @@ class _Rows:
                                  cause_type=m.cause_type, cause_id=m.cause_id, business_key=m.business_key,
                                  reason=m.reason, actor=m.actor, note=m.note, created_at=m.now))
 
-    async def write(self, session: AsyncSession) -> None:
+    async def write(self, session: AsyncSession, *, lots_later: list[tuple[Any, Any]] | None = None) -> None:
+        """Write the entries and then their lots (`lots_later`: add the lots' INSERT there instead, to run later)."""
         ids: list[int] = []
+        dialect = dialect_of(session)
         if self.entries:  # table-level (Core) multi-row INSERTs: no ORM bookkeeping per row
-            entries = LedgerEntry.__table__
-            ids = list((await session.execute(
-                insert(entries).returning(entries.c.id, sort_by_parameter_order=True), self.entries)).scalars())
+            # ids are drawn in the rows' order: sorted, they are the rows' ids in order
+            ids = sorted((await session.execute(
+                *rows_insert(dialect, LedgerEntry.__table__, self.entries, returning=("id",)))).scalars())
         if self.lots:
-            await session.execute(insert(_LOT), [{**lot, "entry_id": ids[lot.pop("entry")]} for lot in self.lots])
+            lots = [{name: value for name, value in lot.items() if name != "entry"} | {"entry_id": ids[lot["entry"]]}
+                    for lot in self.lots]
+            if lots_later is None:
+                await session.execute(*rows_insert(dialect, _LOT, lots))
+            else:
+                lots_later.append(rows_insert(dialect, _LOT, lots))
         for entry in self.entries:
             _note(session, entry["kind"], entry["points"])
         for item in self.events:
@@ -113,9 +122,10 @@ async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], 
     bookings and awards, the accounts' balances and tiers, campaigns, offers and referrals; then its events.
     Returns the ids of the entries written, in order."""
     rows = _Rows()
+    enrolled: dict[str, dict[str, Any]] = {}
     for step in plan.steps:
         if isinstance(step, Enrolment):
-            members[step.customer_id] = new_member(session, step.customer_id, step.now, step.next_review_on)
+            enrolled[step.customer_id] = _enrolment(session, step)
         elif isinstance(step, TierChange):
             rows.events.append(TierChanged(customer_id=step.account, old_tier=step.before, new_tier=step.after,
                                            reason=step.reason, changed_at=step.now))
@@ -124,18 +134,56 @@ async def record(session: AsyncSession, plan: Plan, members: dict[str, Member], 
                 await rows.write(session)
                 await session.execute(fifo_statement(), {"c": step.account, "p": step.settles})
             rows.add(step)
-    await rows.write(session)
+    # the last lots, bookings, awards and accounts: rows nobody reads before the commit, written together (on
+    # PostgreSQL in one statement); a debt settlement above needed the lots before it written first
+    writes: list[tuple[Any, Any]] = []
+    await rows.write(session, lots_later=writes)
+    dialect = dialect_of(session)
     if plan.bookings:
-        await session.execute(insert(Booking.__table__), plan.bookings)
+        writes.append(rows_insert(dialect, Booking.__table__, plan.bookings))
     if plan.awards:
-        await session.execute(insert(CampaignAward.__table__), plan.awards)
-    for account in plan.accounts.values():
-        member = members[account.customer_id]
-        member.balance, member.debt, member.tier, member.tier_since = (
-            account.balance, account.debt, account.tier, account.tier_since)
-        member.updated_at = plan.steps[-1].now if plan.steps else member.updated_at
+        writes.append(rows_insert(dialect, CampaignAward.__table__, plan.awards))
+    written = _account_writes(dialect, plan, members, enrolled, writes)
+    for statement, params in together(dialect, writes):
+        await session.execute(statement, params)
+    for member, values in written:  # loaded copies: the values as committed, so the ORM flushes nothing for them
+        for name, value in values.items():
+            set_committed_value(member, name, value)
     _settle_rows(plan, campaigns, offers, referrals)
     return rows.written
+
+
+def _enrolment(session: AsyncSession, step: Enrolment) -> dict[str, Any]:
+    """A member enrolled by a plan, as the row `_account_writes` inserts, and member-enrolled (`new_member` as a
+    row: no ORM object per new member on the consumer's path)."""
+    emit(session, MemberEnrolled(customer_id=step.customer_id, member_type="individual", tier="regular",
+                                 enrolled_at=step.now), step.customer_id)
+    return dict(customer_id=step.customer_id, member_type="individual", account_id=None, organisation_id=None,
+                points_to="account", tier="regular", tier_since=step.now, tier_override=None, tier_override_until=None,
+                next_review_on=step.next_review_on, balance=0, debt=0, held=0, segments="[]", status="active",
+                merged_into=None, enrolled_at=step.now, updated_at=step.now)
+
+
+def _account_writes(dialect: str, plan: Plan, members: dict[str, Member], enrolled: dict[str, dict[str, Any]],
+                    writes: list[tuple[Any, Any]]) -> list[tuple[Member, dict[str, Any]]]:
+    """The plan's accounts' balances and tiers, added to `writes`: the members it enrolled inserted, the others
+    updated, each by one statement for all of them. Returns the loaded members updated, with their new values."""
+    rows: list[dict[str, Any]] = []
+    written: list[tuple[Member, dict[str, Any]]] = []
+    for account in plan.accounts.values():
+        member = members.get(account.customer_id)
+        values = dict(balance=account.balance, debt=account.debt, tier=account.tier, tier_since=account.tier_since,
+                      updated_at=plan.steps[-1].now if plan.steps else member.updated_at)
+        if account.customer_id in enrolled:
+            enrolled[account.customer_id].update(values)
+        else:
+            rows.append({"customer_id": account.customer_id, **values})
+            written.append((member, values))
+    if enrolled:
+        writes.append(rows_insert(dialect, Member.__table__, list(enrolled.values())))
+    if rows:
+        writes.append(rows_update(dialect, Member.__table__, "customer_id", rows))
+    return written
 
 
 def _settle_rows(plan: Plan, campaigns: Iterable[Campaign], offers: Iterable[Offer],

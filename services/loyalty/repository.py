@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, Text, and_, cast, func, literal, or_, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import (
@@ -23,7 +24,7 @@ from services.loyalty.models import (
 )
 from services.loyalty.programme import Programme, default_programme
 from services.loyalty.rules import EarnError, Stats
-from shared.db import settings_of
+from shared.db import among, dialect_of, settings_of, together
 from shared.errors import NotFound
 from shared.events import BookingCompleted
 
@@ -128,7 +129,7 @@ async def stats_of(session: AsyncSession, account_ids: Iterable[str], since: dat
     stats = {account_id: Stats() for account_id in ids}
     for account_id, points, spend, trips in (await session.execute(
         select(Booking.customer_id, func.sum(Booking.qualifying), func.sum(Booking.spend), func.count())
-        .where(Booking.customer_id.in_(ids), Booking.status == "completed", Booking.completed_at >= since)
+        .where(among(session, Booking.customer_id, ids), Booking.status == "completed", Booking.completed_at >= since)
         .group_by(Booking.customer_id)
     )).all():
         stats[account_id] = Stats(int(points or 0), Decimal(spend or 0), int(trips))
@@ -147,7 +148,9 @@ class Earning:
     """What `rules.plan_earnings` reads: the new bookings and the rows they touch, locked."""
 
     tz: ZoneInfo
-    since: datetime
+    since: datetime  # the qualification window's start
+    version: int = 0  # the programme's (0: the default, never changed)
+    programme: Programme | None = None  # read with the batch's fresh bookings
     fresh: list[tuple[BookingCompleted, datetime]] = field(default_factory=list)  # new bookings, once each, in order
     members: dict[str, Member] = field(default_factory=dict)  # every member row read, by id
     route: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer id → (traveller id, account id)
@@ -159,12 +162,17 @@ class Earning:
     treated: dict[str, set[str]] = field(default_factory=dict)  # segment campaign → travellers in its treated group
 
 
-async def earning(session: AsyncSession, prog: Programme, items: list[tuple[BookingCompleted, datetime]]) -> Earning:
-    """The batch's new bookings and, locked, their members (following merges and accounts), open offers, pending
-    referrals (with the referrers' accounts) and active campaigns; the accounts' qualification figures."""
-    found = Earning(tz(session), window_start(prog, items[0][1]) if items else datetime.min)
+async def earning(session: AsyncSession, items: list[tuple[BookingCompleted, datetime]], *,
+                  along: list[tuple[Any, Any]] = ()) -> Earning:
+    """The batch's new bookings, the programme and, locked, their members (following merges and accounts), open
+    offers, pending referrals (with the referrers' accounts) and active campaigns; the accounts' qualification
+    figures. `along`: writes (`shared.db.together`) to run with the first read, on PostgreSQL in its statement."""
+    found = Earning(tz(session), datetime.min)
     ids = {data.booking_id for data, _ in items}
-    known = set((await session.execute(select(Booking.booking_id).where(Booking.booking_id.in_(ids)))).scalars())
+    first = select(Booking.booking_id).where(among(session, Booking.booking_id, ids))
+    for statement, params in together(dialect_of(session), [*along, (first, {})]):
+        result = await session.execute(statement, params)
+    known = set(result.scalars())
     for data, now in items:
         if data.booking_id not in known:  # earned or cancelled already, or twice in this batch
             known.add(data.booking_id)
@@ -173,7 +181,7 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
         return found
     customers = sorted({data.customer_id for data, _ in found.fresh})
     found.members = {m.customer_id: m for m in (await session.execute(
-        select(Member).where(Member.customer_id.in_(customers)).order_by(Member.customer_id).with_for_update()
+        select(Member).where(among(session, Member.customer_id, customers)).order_by(Member.customer_id).with_for_update()
         .execution_options(populate_existing=True))).scalars()}
     for customer_id in customers:
         if customer_id not in found.members:  # not a member (the statement above looked): enrolled by the plan
@@ -185,12 +193,10 @@ async def earning(session: AsyncSession, prog: Programme, items: list[tuple[Book
         account = await account_of(session, traveller, lock=True, known=found.members)
         found.route[customer_id] = (traveller.customer_id, account.customer_id)
     await _extras(session, found, sorted({traveller for traveller, _ in found.route.values()}))
+    found.since = window_start(found.programme, items[0][1])
     accounts = {account for _, account in found.route.values()}
     accounts |= {account.customer_id for _, _, account in found.referrals.values() if account is not None}
     found.stats = await stats_of(session, accounts, found.since)
-    found.campaigns = list((await session.execute(
-        select(Campaign).where(Campaign.status == "active").order_by(Campaign.id).with_for_update()
-        .execution_options(populate_existing=True))).scalars())
     found.treated = await treated(session, [c.id for c in found.campaigns if c.segment_id is not None],
                                   [traveller for traveller, _ in found.route.values()])
     return found
@@ -204,25 +210,60 @@ async def treated(session: AsyncSession, campaign_ids: Iterable[str],
     if ids and customers:
         for campaign_id, customer_id in (await session.execute(
             select(CampaignGroup.campaign_id, CampaignGroup.customer_id).where(
-                CampaignGroup.campaign_id.in_(ids), CampaignGroup.customer_id.in_(customers),
+                among(session, CampaignGroup.campaign_id, ids), among(session, CampaignGroup.customer_id, customers),
                 CampaignGroup.grp == "treated"))).all():
             found.setdefault(campaign_id, set()).add(customer_id)
     return found
 
 
+def _probe(session: AsyncSession, travellers: list[str]) -> Any:
+    """One statement for what a batch usually finds nothing of, or the same every time: the current programme, and
+    the ids of the travellers' open win-back offers and pending referrals and of the active campaigns, each locked
+    (in this order, the order of the statements it replaces)."""
+    def locked(kind: str, query: Any) -> Any:
+        ids = query.with_for_update().subquery()
+        return select(literal(kind).label("kind"), ids.c.id, literal(None, Text).label("config"))
+
+    current = CURRENT.subquery()
+    return union_all(
+        select(literal("programme").label("kind"), cast(current.c.version, String).label("id"), current.c.config),
+        locked("offer", select(Offer.id).where(among(session, Offer.customer_id, travellers), Offer.status == "open")),
+        locked("referral", select(Referral.id).where(among(session, Referral.referee_id, travellers),
+                                                     Referral.status == "pending")),
+        locked("campaign", select(Campaign.id).where(Campaign.status == "active").order_by(Campaign.id)),
+    )
+
+
 async def _extras(session: AsyncSession, found: Earning, travellers: list[str]) -> None:
-    """Open win-back offers of the travellers; pending referrals of those who never travelled, with referrers."""
-    for offer in (await session.execute(
-        select(Offer).where(Offer.customer_id.in_(travellers), Offer.status == "open").order_by(Offer.created_at)
-        .with_for_update())).scalars():
-        found.offers.setdefault(offer.customer_id, offer)
+    """The programme; open win-back offers of the travellers; pending referrals of those who never travelled, with
+    referrers; active campaigns. One statement (`_probe`) when there are none of them, one more per kind found."""
+    probed: dict[str, list[str]] = {"offer": [], "referral": [], "campaign": []}
+    found.version, found.programme = 0, parse_programme(None)
+    for kind, key, config in (await session.execute(_probe(session, travellers))).all():
+        if kind == "programme":
+            found.version, found.programme = int(key), parse_programme(config)
+        else:
+            probed[kind].append(key)
+    if probed["offer"]:  # locked by the probe: read as they are
+        for offer in (await session.execute(
+            select(Offer).where(among(session, Offer.id, probed["offer"])).order_by(Offer.created_at)
+            .execution_options(populate_existing=True))).scalars():
+            found.offers.setdefault(offer.customer_id, offer)
+    if probed["campaign"]:
+        found.campaigns = list((await session.execute(
+            select(Campaign).where(among(session, Campaign.id, probed["campaign"])).order_by(Campaign.id)
+            .execution_options(populate_existing=True))).scalars())
+    if probed["referral"]:
+        await _referrals(session, found, probed["referral"])
+
+
+async def _referrals(session: AsyncSession, found: Earning, ids: list[str]) -> None:
+    """Pending referrals (locked) of referees who never travelled before this batch, with referrers and accounts."""
     pending = list((await session.execute(
-        select(Referral).where(Referral.referee_id.in_(travellers), Referral.status == "pending")
-        .order_by(Referral.referee_id).with_for_update())).scalars())
-    if not pending:
-        return
+        select(Referral).where(among(session, Referral.id, ids)).order_by(Referral.referee_id)
+        .execution_options(populate_existing=True))).scalars())
     found.travelled = set((await session.execute(select(Booking.traveller_id).distinct().where(
-        Booking.traveller_id.in_([r.referee_id for r in pending])))).scalars())
+        among(session, Booking.traveller_id, [r.referee_id for r in pending])))).scalars())
     for referral in pending:
         if referral.referee_id not in found.travelled:
             referrer = await resolve(session, referral.referrer_id, lock=True, known=found.members)

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-from services.loyalty.models import Booking, LedgerEntry
+from services.loyalty.models import Booking, LedgerEntry, Lot
 from shared.bus import Record
 from shared.consumer import EventConsumer
 from shared.events import BOOKINGS, new_event
@@ -33,6 +33,28 @@ async def test_a_booking_earns_once_however_often_it_arrives_even_under_new_even
     async with loyalty.runtime.read_sessions() as s:
         entries = list((await s.execute(select(LedgerEntry))).scalars())
     assert [(e.kind, e.points, e.cause_type, e.cause_id) for e in entries] == [("earn", 1999, "booking", "B-once")]
+    await assert_ledger_consistent(loyalty)
+
+
+async def test_each_points_earned_of_a_batch_names_its_own_entry_and_each_lot_its_booking(backend: Backend) -> None:
+    # a batch's entries are written by one statement and their ids matched to the rows afterwards
+    loyalty = await backend.service("loyalty")
+    bookings = [completed(f"c-batch-{n % 7}", f"B-batch-{n}", f"{100 + 37 * n}.00") for n in range(40)]
+    await publish(backend, *bookings)
+    await applied(loyalty, len(bookings))
+
+    async with loyalty.runtime.read_sessions() as s:
+        entries = {e.id: e for e in (await s.execute(select(LedgerEntry))).scalars()}
+        lots = list((await s.execute(select(Lot))).scalars())
+    earned = [e["data"] for e in await emitted(loyalty, "points-earned")]
+    assert sorted(e["cause"] for e in earned) == sorted(b.booking_id for b in bookings)
+    for event in earned:
+        entry = entries[int(event["entry_id"])]
+        assert (entry.cause_id, entry.points, entry.customer_id) == (event["cause"], event["points"], event["customer_id"])
+    assert len(lots) == len(bookings)
+    for lot in lots:
+        entry = entries[lot.entry_id]
+        assert (entry.cause_id, entry.points, entry.customer_id) == (lot.booking_id, lot.points, lot.customer_id)
     await assert_ledger_consistent(loyalty)
 
 
