@@ -20,7 +20,7 @@ from tourcrm.cli import app
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.inbox import DeadLetter
 from shared.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import REPO, free_offset
 
 runner = CliRunner()
 
@@ -76,18 +76,20 @@ def test_keys_new_prints_a_key_once_and_an_entry_holding_only_its_hash() -> None
 
 
 def test_embedded_run_serves_all_four_services_and_keeps_its_development_key(tmp_path: Path) -> None:
-    offset = random.randint(20000, 30000)
+    offset = free_offset()  # below the ephemeral range: a random one up to 38004 met a port in use under load
     env = {**os.environ, "TOURCRM_VAR_DIR": str(tmp_path), "TOURCRM_PORT_OFFSET": str(offset)}
     env.pop("DATABASE_URL", None)
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     for start in (1, 2):
-        proc = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "run", "--no-demo"], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        with (tmp_path / f"stderr-{start}.log").open("w") as errors:  # shown if it stops before it serves
+            proc = subprocess.Popen([sys.executable, "-m", "tourcrm.cli", "run", "--no-demo"], cwd=REPO, env=env,
+                                    stdout=subprocess.PIPE, stderr=errors, text=True)
         try:
             lines = []
             deadline = time.monotonic() + 60
             while "stop with Ctrl-C" not in "".join(lines):
-                assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+                assert time.monotonic() < deadline and proc.poll() is None, (
+                    "".join(lines) + (tmp_path / f"stderr-{start}.log").read_text())
                 lines.append(proc.stdout.readline())
             output = "".join(lines)
             key = (tmp_path / "dev-api-key").read_text()
