@@ -5,7 +5,7 @@ Two implementations with one contract:
   offsets are committed only after the handler returned, i.e. after the effect committed;
 - order per key: records with the same key go to the same partition, read in order;
 - consumer groups: each group reads every record once it commits, independently of other groups.
-`KafkaBus` (shared/kafka.py) runs on Apache Kafka with aiokafka; `MemoryBus` keeps the log in this process.
+`KafkaBus` (shared/kafka.py, its consumer in shared/kafka_consumer.py) runs on Apache Kafka with aiokafka; `MemoryBus` keeps the log in this process.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 from aiokafka.consumer.fetcher import Fetcher
 
-from shared.kafka import MIN_FETCH_WAIT_MS, KafkaBus
+from shared.kafka import KafkaBus
+from shared.kafka_consumer import MIN_FETCH_WAIT_MS
 from shared.metrics import Metrics
 
 
