@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.profile import models  # noqa: F401 - the tables
-from services.profile import commands, leads
+from services.profile import commands, leads, population
 from services.profile.api import ROUTERS
 from services.profile.bookings import write_deferred
 from services.profile.handlers import MEMBER_VIEWS
@@ -30,7 +30,8 @@ SPEC = ServiceSpec(
     # loyalty's staged member events, the batch's deferred bookings in a few statements, the leads they win, then the
     # values of the customers it touched, once each
     after_batch=[MEMBER_VIEWS.apply, write_deferred, leads.settle_touched, recompute_touched],
-    session_hooks={"before_commit": [MEMBER_VIEWS.refuse_unapplied]},
+    session_hooks={"before_commit": [MEMBER_VIEWS.refuse_unapplied], "after_commit": [population.committed],
+                   "after_soft_rollback": [population.rolled_back]},
     jobs=JOBS,
     commands=[commands.app, commands.values],
 )

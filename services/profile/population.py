@@ -5,8 +5,8 @@ Per database (its URL), a snapshot of the stored buyers' (last booking, frequenc
 changes committed through this process since: the old stored values of recomputed (or merged-away) customers
 removed, their new ones added. Counting those below a value, or summing the money above one, is the snapshot's
 count minus the removed plus the added, each kept as a few sorted blocks (the logarithmic method). A transaction's
-own changes wait in its session and reach the shared state only when it commits (`after_commit`); a rollback, of the
-transaction or of the savepoint they were noted in, drops them.
+own changes wait in its session and reach the shared state only when it commits (`committed`, one of profile's
+session hooks); a rollback, of the transaction or of the savepoint they were noted in, drops them (`rolled_back`).
 
 Staleness: changes this process did not make — a second profile replica, the nightly run in another process, a
 hand edit — are seen at the next reload: when the changes since the snapshot exceed `REBUILD_SHARE` of it plus
@@ -29,7 +29,6 @@ from decimal import Decimal
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -214,8 +213,8 @@ async def delete_values(session: AsyncSession, customer_ids: list[str]) -> None:
     await repo.delete_values(session, customer_ids)
 
 
-@event.listens_for(Session, "after_commit")
-def _committed(session: Session) -> None:
+def committed(session: Session) -> None:
+    """after_commit, on profile's sessions (SPEC.session_hooks): the transaction's noted changes reach the state."""
     if session.get_nested_transaction() is not None or not session.info.get(_PENDING):
         return  # a savepoint's release: its changes wait for the transaction's commit
     noted = session.info.pop(_PENDING)
@@ -231,8 +230,8 @@ def _committed(session: Session) -> None:
         del _states[key]  # large changes (a full run) or an old snapshot: reload on next use rather than carry them
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _rolled_back(session: Session, previous_transaction: Any) -> None:
+def rolled_back(session: Session, previous_transaction: Any) -> None:
+    """after_soft_rollback, on profile's sessions: a rolled-back transaction's or savepoint's changes are dropped."""
     noted = session.info.get(_PENDING)
     if noted:
         session.info[_PENDING] = [entry for entry in noted if not within(entry[0], previous_transaction)]
