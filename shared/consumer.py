@@ -26,7 +26,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import deadletters, outbox
 from shared.bus import Record
-from shared.db import database_unavailable, dialect_of, plan_for_arguments, rows_insert, utcnow
+from shared.db import database_unavailable, dialect_of, plan_for_arguments, utcnow
+from shared.rows import rows_insert
 from shared.events import Envelope, Event, EventData, EventError
 from shared.inbox import DeadLetter, InboxRecord
 from shared.logging import correlation_id, error_fields
