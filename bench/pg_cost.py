@@ -23,16 +23,13 @@ Statistics reach the shared counters when a backend has been idle a moment (up t
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import asyncpg
-from served import PG, database_url
+from served import PG, database_url, processes
 
-TICK = os.sysconf("SC_CLK_TCK")
 STATS_SETTLE_SECONDS = 11.0  # PostgreSQL 15 backends flush their statistics within 10 s of going idle
 TOP = 12
 
@@ -50,20 +47,6 @@ WHERE s.idx_scan = 0 ORDER BY s.relname, s.indexrelname
 """
 
 
-def _children(parent: int) -> dict[int, float]:
-    """pid -> CPU seconds of each child process of `parent` (Linux /proc)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # ended meanwhile
-            if int(fields[1]) == parent:
-                found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICK
-    return found
-
-
 class Watch:
     """One run's PostgreSQL cost (see the module's doc)."""
 
@@ -74,15 +57,15 @@ class Watch:
         self.first: dict[int, float] = {}  # server process -> CPU when first seen (0 for one started during the run)
         self.last: dict[int, tuple[str | None, float]] = {}  # server process -> (its database, CPU when last seen)
         # the server's main process: the parent of this connection's backend
-        self.postmaster = int(Path(f"/proc/{admin.get_server_pid()}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        self.postmaster = processes()[admin.get_server_pid()][0]
         self.statements_before: dict[tuple[str, int], tuple[int, float, int, str]] | None = None
         self.statements_why = ""
         self.sampling: asyncio.Task | None = None
 
     async def sample(self, *, initial: bool = False) -> None:
         database = dict(await self.admin.fetch("SELECT pid, datname FROM pg_stat_activity"))
-        for pid, cpu in _children(self.postmaster).items():
-            if pid not in self.exclude:
+        for pid, (parent, cpu) in processes().items():
+            if parent == self.postmaster and pid not in self.exclude:
                 self.first.setdefault(pid, cpu if initial else 0.0)
                 self.last[pid] = (database.get(pid) or self.last.get(pid, (None, 0.0))[0], cpu)
 
