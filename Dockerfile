@@ -6,13 +6,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 # The Chinese font the complaints PDF report embeds (services/complaints/report_pdf.py)
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei && rm -rf /var/lib/apt/lists/*
-# `pip install .`: the runtime dependencies of pyproject.toml (not the dev extras) and the packages
-# shared, services and tourcrm with their migrations
-COPY pyproject.toml README.md ./
+# `pip install .` at the versions the suite passed with (constraints.txt): the runtime dependencies of
+# pyproject.toml (not the dev extras) and the packages shared, services and tourcrm with their migrations
+COPY pyproject.toml README.md constraints.txt ./
 COPY shared ./shared
 COPY services ./services
 COPY tourcrm ./tourcrm
-RUN pip install . && rm -rf /app/build && groupadd --system --gid 10001 tourcrm \
+RUN pip install --constraint constraints.txt . && rm -rf /app/build && groupadd --system --gid 10001 tourcrm \
     && useradd --system --uid 10001 --gid 10001 --no-create-home tourcrm
 USER 10001:10001
 # var: scratch only in production (the metrics files of several worker processes)

@@ -32,7 +32,7 @@ from shared.bus import Bus, Consumer, MemoryBus
 from shared.edge import PROBLEM_RESPONSES, GuardRequests, document_the_guard
 from shared.consumer import BatchHook, EventConsumer, Subscriptions
 from shared.kafka import KafkaBus
-from shared.lane import close_read_pool, read_pool
+from shared.read_pool import close_read_pool, read_connection
 from shared.db import SessionHooks, exclusive, make_engine, make_sessionmaker, migrate, ping, session_class, utcnow
 from shared.logging import correlation_id, error_fields, service_name
 from shared.metrics import Metrics, exposition
@@ -287,9 +287,9 @@ def _mount_bench_floor(app: FastAPI, target: str) -> None:
     @app.get("/bench/floor/{ident}", include_in_schema=False)
     async def floor(ident: str, request: Request) -> Response:
         engine = request.app.state.runtime.engine
-        if engine.dialect.name == "postgresql":  # a connection of the pool the hot reads use (shared.lane)
-            async with (await read_pool(engine)).acquire() as driver:
-                row = await driver.fetchrow(f'SELECT * FROM "{table}" WHERE "{column}" = $1', ident)
+        if engine.dialect.name == "postgresql":  # a connection of the pool the hot reads use, taken as they take it
+            async with read_connection(engine) as held:
+                row = await held.driver.fetchrow(f'SELECT * FROM "{table}" WHERE "{column}" = $1', ident)
         else:
             async with engine.connect() as connection:
                 driver = (await connection.get_raw_connection()).driver_connection

@@ -22,10 +22,8 @@ through the codecs SQLAlchemy's dialect installs on each connection).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timezone
@@ -40,6 +38,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.functions import FunctionElement
 
 from shared.db import database_unavailable
+from shared.read_pool import read_connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
@@ -195,86 +194,14 @@ class Reads:
 @asynccontextmanager
 async def reads(engine: AsyncEngine) -> AsyncIterator[Reads]:
     """A pooled connection for prebuilt reads (`Reads`). PostgreSQL: a connection of the reads' own asyncpg pool
-    (`read_pool`), outside any transaction. SQLite: aiosqlite's connection of the engine's pool, outside any
-    transaction (the reads take no lock: WAL)."""
+    (`shared.read_pool`), outside any transaction, given to readers in their order of arrival. SQLite: aiosqlite's
+    connection of the engine's pool, outside any transaction (the reads take no lock: WAL)."""
     if engine.dialect.name != "postgresql":
         async with engine.connect() as connection:
             yield Reads(engine.dialect, (await connection.get_raw_connection()).driver_connection)
         return
-    pool = await read_pool(engine)
-    driver = await pool.acquire()
-
-    async def renew() -> Any:
-        nonlocal driver
-        await pool.expire_connections()  # the others were lost with it: each is replaced at its next acquire
-        await pool.release(driver)
-        driver = await pool.acquire()
-        return driver
-
-    try:
-        yield Reads(engine.dialect, driver, renew)
-    finally:
-        await pool.release(driver)
-
-
-# --- the reads' own pool of asyncpg connections (PostgreSQL) ----------------------------------------------------
-
-READ_POOL_SIZE = 10
-_READ_POOLS: weakref.WeakKeyDictionary[Any, asyncio.Future] = weakref.WeakKeyDictionary()
-
-
-async def read_pool(engine: AsyncEngine) -> Any:
-    """The asyncpg pool of `engine`'s hot reads, opened at first use and closed by `close_read_pool`. Checking a
-    connection out of it costs a fraction of SQLAlchemy's async checkout (no greenlet hops, no pool events) and
-    giving it back runs no reset query: the reads change no session state. Up to READ_POOL_SIZE connections, besides
-    the engine's."""
-    opening = _READ_POOLS.get(engine.sync_engine)
-    if opening is None:
-        opening = _READ_POOLS[engine.sync_engine] = asyncio.ensure_future(_open_read_pool(engine))
-    try:
-        return await asyncio.shield(opening)
-    except Exception:
-        if _READ_POOLS.get(engine.sync_engine) is opening:
-            del _READ_POOLS[engine.sync_engine]  # the next read tries again
-        raise
-
-
-async def _open_read_pool(engine: AsyncEngine) -> Any:
-    import asyncpg
-
-    _args, options = engine.dialect.create_connect_args(engine.url)
-    options = {k: v for k, v in options.items() if k in ("host", "port", "user", "password", "database", "ssl")}
-    loads = getattr(engine.dialect, "_json_deserializer", None) or json.loads
-
-    async def json_codecs(connection: Any) -> None:  # as SQLAlchemy's dialect decodes json / jsonb on its connections
-        await connection.set_type_codec("json", encoder=str.encode, decoder=lambda b: loads(b.decode()),
-                                        schema="pg_catalog", format="binary")
-        await connection.set_type_codec("jsonb", encoder=lambda s: b"\x01" + s.encode(),
-                                        decoder=lambda b: loads(b[1:].decode()), schema="pg_catalog", format="binary")
-
-    async def no_reset(_connection: Any) -> None:  # nothing to undo: autocommit reads, no SET, LISTEN or locks
-        return None
-
-    # Each read is prepared once per connection; PostgreSQL then plans it again for each execution (a custom plan)
-    # whenever it guesses that pays, which for the 360 view's statement costs ~1.3 ms a time against ~0.2 ms of
-    # execution. The hot reads look rows up by key: one generic plan suits every parameter value.
-    return await asyncpg.create_pool(min_size=0, max_size=READ_POOL_SIZE, init=json_codecs, reset=no_reset,
-                                     server_settings={"plan_cache_mode": "force_generic_plan"}, **options)
-
-
-async def close_read_pool(engine: AsyncEngine) -> None:
-    """Close `engine`'s read pool, if it has one (with the engine: `Runtime.stop`)."""
-    opening = _READ_POOLS.pop(engine.sync_engine, None)
-    if opening is None:
-        return
-    try:
-        pool = await opening
-    except Exception:  # noqa: BLE001 - it never opened
-        return
-    try:
-        await asyncio.wait_for(pool.close(), timeout=5)
-    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - a read still running, or the database gone
-        pool.terminate()
+    async with read_connection(engine) as held:
+        yield Reads(engine.dialect, held.driver, held.renew)
 
 
 # --- nested rows: a child list as one JSON column of the parent's statement ---------------------------------------

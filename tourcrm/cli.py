@@ -18,6 +18,7 @@ from shared import logging as tlogging
 from shared.auth import hash_key, new_key
 from shared.settings import Settings
 from tourcrm import SERVICES, all_scopes, settings_for, spec, specs
+from tourcrm.serving import CoalescingHttp
 
 app = typer.Typer(help="tourcrm: CRM backend for travel agencies, tour operators and hotels.", no_args_is_help=True)
 dlq = typer.Typer(help="Dead letters: records a consumer parked after bounded retries.", no_args_is_help=True)
@@ -77,7 +78,7 @@ def serve(service: ServiceArg) -> None:
     tlogging.configure(settings.log_level)
     if settings.workers == 1:
         uvicorn.run(worker_app(service), host=settings.host, port=settings.http_port, log_config=None,
-                    proxy_headers=True)
+                    proxy_headers=True, http=CoalescingHttp)
         return
     os.environ["TOURCRM_SERVICE"] = service  # read by worker_app in each worker process
     # /metrics of any worker then sums all of them (prometheus_client's multiprocess mode); fresh each start
@@ -86,7 +87,7 @@ def serve(service: ServiceArg) -> None:
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     uvicorn.run("tourcrm.cli:worker_app", factory=True, workers=settings.workers, host=settings.host,
-                port=settings.http_port, log_config=None, proxy_headers=True)
+                port=settings.http_port, log_config=None, proxy_headers=True, http=CoalescingHttp)
 
 
 def worker_app(service: str | None = None):  # noqa: ANN201 - a FastAPI app

@@ -12,6 +12,7 @@ from shared.auth import dev_key
 from shared.bus import MemoryBus
 from shared.settings import Settings
 from tourcrm import SERVICES, settings_for
+from tourcrm.serving import CoalescingHttp
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ async def run_embedded(settings: Settings, *, demo: bool = True, demo_customers:
         module = __import__(f"services.{name}.app", fromlist=["create_app"])
         app = module.create_app(service_settings, bus=bus)
         config = uvicorn.Config(app, host=settings.host, port=service_settings.http_port, log_config=None,
-                                lifespan="on")
+                                lifespan="on", http=CoalescingHttp)
         servers.append(uvicorn.Server(config))
 
     def stop_all(*_: object) -> None:

@@ -87,7 +87,9 @@ def not_installed(modules: dict[str, str]) -> dict[str, tuple[str, list[str], st
 
 
 def test_the_image_installs_what_the_services_import() -> None:
-    assert re.search(r"^RUN pip install \. ", DOCKERFILE, re.M), "the image installs the project with `pip install .`"
+    assert re.search(r"^RUN pip install --constraint constraints\.txt \. ", DOCKERFILE, re.M), \
+        "the image installs the project with `pip install .` at the versions the suite passed with"
+    assert "COPY pyproject.toml README.md constraints.txt ./" in DOCKERFILE
     for package in PACKAGES:
         assert f"COPY {package} ./{package}" in DOCKERFILE
     assert set(PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]) == {f"{p}*" for p in PACKAGES}
