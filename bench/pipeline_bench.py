@@ -3,6 +3,7 @@
     .venv/bin/python bench/pipeline_bench.py [--events 100000] [--customers 5000] [--pyspy profile]
     .venv/bin/python bench/pipeline_bench.py --steady 500 [--seconds 60]     # lag at a steady rate
     .venv/bin/python bench/pipeline_bench.py --embedded [--events 20000]    # embedded mode: SQLite + MemoryBus
+    .venv/bin/python bench/pipeline_bench.py --pg-cost [...]                # and where PostgreSQL's time went
 
 Profile, loyalty, feedback and complaints each run as their own process (`tourcrm serve <name>`,
 bench/served.py) on their own PostgreSQL database, all on one topic prefix (one pipeline: what a service
@@ -52,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import pg_cost  # noqa: E402
 from served import KAFKA, Served, _serve, cpu_seconds, database_url, scratch_databases, steady_rate  # noqa: E402
 from shared.bus import MemoryBus, Record  # noqa: E402
 from shared.db import utcnow  # noqa: E402
@@ -407,9 +409,15 @@ async def main(args: argparse.Namespace) -> None:
         served = {s: await stack.enter_async_context(_serve(s, db, prefix=prefix)) for s, db in zip(SERVICES, names)
                   if s in running}
         dbs = {s: await asyncpg.connect(database_url(svc.database)) for s, svc in served.items()}
+        cost = await stack.enter_async_context(pg_cost.watch(
+            {s: svc.database for s, svc in served.items()}, exclude=[c.get_server_pid() for c in dbs.values()])
+        ) if args.pg_cost else None
         try:
             if args.steady:
-                return await lag_run(args, prefix, served)
+                await lag_run(args, prefix, served)
+                if cost:
+                    print(await cost.report(int(args.steady * args.seconds)))
+                return
             rates = await throughput(args, prefix, dbs, records, {s: svc.pid for s, svc in served.items()})
             for name, (rate, ms) in rates.items():
                 print(f"{name:<11} {rate:9,.0f} ev/s   {rate / floor_rate:.3f} of floor   {ms:5.2f} ms CPU per booking")
@@ -419,6 +427,8 @@ async def main(args: argparse.Namespace) -> None:
                   f"(targets ≥ 2,000 ev/s and ≥ 0.5)")
             print("\n".join(await check(on_postgres(dbs), len(records))))
             print(f"uptime: {os.popen('uptime').read().strip()}")
+            if cost:
+                print(await cost.report(len(records)))
         finally:
             for conn in dbs.values():
                 await conn.close()
@@ -435,6 +445,9 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=1800, help="give up waiting for the services after this")
     parser.add_argument("--embedded", action="store_true",
                         help="embedded mode: the four services in this process on SQLite over an in-process bus")
+    parser.add_argument("--pg-cost", action="store_true",
+                        help="where PostgreSQL's time goes: CPU per booking by database, the top statements, full "
+                             "scans, unread indexes (bench/pg_cost.py)")
     parser.add_argument("--pyspy", choices=SERVICES, help="record py-spy of this service into /tmp/pipeline-<name>.txt")
     args = parser.parse_args()
     if args.steady:

@@ -49,8 +49,8 @@ class Served:
         return cpu_seconds(self.pid)
 
 
-def cpu_seconds(root: int) -> float:
-    """CPU seconds of process `root` and its descendants, read from /proc (Linux)."""
+def processes() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds so far) of every process, read from /proc (Linux)."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -60,6 +60,12 @@ def cpu_seconds(root: int) -> float:
             except OSError:
                 continue  # ended meanwhile
             stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return stats
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU seconds of process `root` and its descendants, read from /proc (Linux)."""
+    stats = processes()
     tree, grew = {root}, True
     while grew:
         grew = False

@@ -209,6 +209,11 @@ BEGIN
   EXCEPTION WHEN duplicate_object OR unique_violation THEN
     ALTER ROLE $APP_ROLE WITH LOGIN CREATEDB PASSWORD '$APP_PASSWORD';
   END;
+  -- bench/pg_cost.py: every session's statistics, and the statement statistics once the library is loaded
+  GRANT pg_read_all_stats TO $APP_ROLE;
+  IF current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%' THEN
+    CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+  END IF;
 END
 \$do\$;"
 
@@ -303,6 +308,10 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 password_encryption = 'scram-sha-256'
+# Where the database time goes, per statement (bench/pg_cost.py reads it when loaded): a preloaded library is
+# loaded when the server starts, so a running server takes this at its next start only.
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = top
 EOF
     if is_root; then
         install -o "$PG_OS_USER" -g "$(id -gn "$PG_OS_USER")" -m 0600 "$tmp" "$DATA/tourcrm.conf"

@@ -26,7 +26,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import deadletters, outbox
 from shared.bus import Record
-from shared.db import database_unavailable, dialect_of, rows_insert, utcnow
+from shared.db import database_unavailable, dialect_of, plan_for_arguments, utcnow
+from shared.rows import rows_insert
 from shared.events import Envelope, Event, EventData, EventError
 from shared.inbox import DeadLetter, InboxRecord
 from shared.logging import correlation_id, error_fields
@@ -121,6 +122,7 @@ class EventConsumer:
     async def _apply_batch(self, session: AsyncSession, items: list[_Item]) -> _Outcome:
         """Fast path: every item in the session's transaction; raises if anything fails."""
         outcome = _Outcome()
+        await plan_for_arguments(session)  # the batch's statements planned for its own values (shared.db)
         fresh = await self._claim(session, [item.event for item in items if item.event is not None])
         for item in items:
             if item.event is None:
@@ -197,6 +199,7 @@ class EventConsumer:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.sessions() as session, session.begin():
+                    await plan_for_arguments(session)
                     if not await self._claim(session, [event]):
                         return _DUPLICATE
                     # handlers and hooks in a savepoint, as before: handlers may tell this path by it (loyalty

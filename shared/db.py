@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Column, Integer, any_, bindparam, event, func, select, text, update
+from sqlalchemy import BigInteger, Column, Integer, any_, bindparam, event, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -88,101 +88,18 @@ def among(session: AsyncSession, column, values: Sequence[Any]):  # noqa: ANN001
     return column.in_(values)
 
 
-def rows_insert(dialect: str, table: Any, rows: Sequence[Mapping[str, Any]], *, returning: tuple[str, ...] = (),
-                skip_conflicts: bool = False) -> tuple[Any, Any]:
-    """(statement, parameters) inserting `rows` (dicts with the same keys) into `table` by one statement whose text
-    does not depend on how many rows there are. PostgreSQL: `INSERT … SELECT … FROM unnest(:array, …)`, one array
-    per column, so it stays one cached, prepared statement (a multi-row VALUES renders a new text, prepared again,
-    for every row count); SQLite: the rows as executemany parameters (SQLAlchemy sends them as multi-row VALUES).
-    `returning`: columns returned, in no promised order; an autoincrement id is drawn in the rows' order on both
-    databases, so sorted ids are the rows' ids in order. `skip_conflicts`: `ON CONFLICT DO NOTHING`."""
-    columns = tuple(rows[0])
-    statement = _rows_insert(dialect, table, columns, returning, skip_conflicts)
-    return statement, _arrays(dialect, f"new_{table.name}_", rows)
+async def plan_for_arguments(session_or_connection: Any) -> None:  # noqa: ANN401 - AsyncSession or AsyncConnection
+    """PostgreSQL: plan every statement of the current transaction for its own arguments (`SET LOCAL
+    plan_cache_mode = force_custom_plan`); SQLite: nothing. asyncpg prepares every statement, and after five
+    executions PostgreSQL may switch a prepared statement to a generic plan, costed once, without the arguments:
+    a consumer that starts on nearly empty tables keeps full scans made then for the rest of its life (a lookup by
+    booking id at 65 ms per call on a full table). Call it once at the start of a transaction that applies a batch."""
+    dialect = getattr(session_or_connection, "dialect", None) or session_or_connection.bind.dialect
+    if dialect.name == "postgresql":
+        await session_or_connection.execute(_CUSTOM_PLANS)
 
 
-def _arrays(dialect: str, prefix: str, rows: Sequence[Mapping[str, Any]]) -> Any:
-    """The rows as one array per column (PostgreSQL), or as executemany parameters, named prefix + column."""
-    if dialect == "postgresql":
-        return {f"{prefix}{name}": [row[name] for row in rows] for name in rows[0]}
-    return [{f"{prefix}{name}": value for name, value in row.items()} for row in rows]
-
-
-def _unnest(table: Any, prefix: str, names: tuple[str, ...], **kw: Any) -> Any:
-    arrays = [bindparam(f"{prefix}{name}", type_=ARRAY(table.c[name].type)) for name in names]
-    return func.unnest(*arrays).table_valued(*names, **kw).render_derived(name=f"{prefix}rows")
-
-
-@functools.lru_cache(maxsize=256)
-def _rows_insert(dialect: str, table: Any, columns: tuple[str, ...], returning: tuple[str, ...],
-                 skip_conflicts: bool) -> Any:
-    prefix = f"new_{table.name}_"
-    if dialect == "postgresql":
-        source = _unnest(table, prefix, columns, with_ordinality=f"{prefix}n")
-        statement = postgresql_insert(table).from_select(
-            list(columns), select(*(source.c[name] for name in columns)).order_by(source.c[f"{prefix}n"]))
-    else:
-        statement = sqlite_insert(table).values({name: bindparam(f"{prefix}{name}") for name in columns})
-    if skip_conflicts:
-        statement = statement.on_conflict_do_nothing()
-    if returning:
-        statement = statement.returning(*(table.c[name] for name in returning))
-    return statement
-
-
-def rows_update(dialect: str, table: Any, key: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Any, Any]:
-    """(statement, parameters) setting each row's other columns where `key` has its value, by one statement whose
-    text does not depend on how many rows there are. PostgreSQL: `UPDATE … FROM unnest(:array, …)`, one execution
-    for all the rows (an executemany runs the statement once per row, ~0.25 ms each); SQLite: executemany."""
-    columns = tuple(rows[0])
-    statement = _rows_update(dialect, table, key, tuple(name for name in columns if name != key))
-    return statement, _arrays(dialect, f"set_{table.name}_", rows)
-
-
-@functools.lru_cache(maxsize=64)
-def _rows_update(dialect: str, table: Any, key: str, columns: tuple[str, ...]) -> Any:
-    prefix = f"set_{table.name}_"
-    if dialect == "postgresql":
-        source = _unnest(table, prefix, (key, *columns))
-        return update(table).where(table.c[key] == source.c[key]).values({name: source.c[name] for name in columns})
-    return update(table).where(table.c[key] == bindparam(f"{prefix}{key}")).values(
-        {name: bindparam(f"{prefix}{name}") for name in columns})
-
-
-def together(dialect: str, parts: Sequence[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    """Writes from `rows_insert` / `rows_update` (without `returning`), to run in their order, the last part may also
-    be a query taking a dict of parameters (its result is the last one's). PostgreSQL: one statement, one round
-    trip: the last part, with the others as data-modifying CTEs (WITH … AS (INSERT …)). They run on one snapshot and
-    none sees another's rows, so no two parts may write the same rows, nor one table twice the same way, and the
-    query does not see what they write. SQLite: the parts as they are."""
-    if dialect != "postgresql" or len(parts) < 2:
-        return list(parts)
-    *before, (statement, params) = parts
-    merged = dict(params)
-    for number, (part, part_params) in enumerate(before):
-        statement = statement.add_cte(part.cte(f"write_{number}"))
-        merged.update(part_params)
-    return [(statement, merged)]
-
-
-async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id") -> None:
-    """Rows of `model`, new or changed, by one `INSERT … ON CONFLICT (key) DO UPDATE` of the columns they carry (no
-    ORM object per row). Copies of them already loaded in the session are flushed first (if changed) and expired
-    after, so nothing reads or flushes a stale copy."""
-    if not rows:
-        return
-    written = {row[key] for row in rows}
-    sync = session.sync_session
-    loaded = [o for o in sync.identity_map.values() if isinstance(o, model) and getattr(o, key) in written]
-    if any(o in sync.dirty for o in loaded):
-        await session.flush(loaded)
-    table = model.__table__  # type: ignore[attr-defined]
-    statement = insert(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c[key]], set_={name: statement.excluded[name] for name in rows[0] if name != key})
-    await session.execute(statement, rows)
-    for obj in loaded:
-        sync.expire(obj)
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:

@@ -19,7 +19,8 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import Bus, Record
-from shared.db import core_registry, is_sqlite, make_sessionmaker, rows_insert, settings_of, utcnow
+from shared.db import core_registry, is_sqlite, make_sessionmaker, settings_of, utcnow
+from shared.rows import rows_insert
 from shared.events import Envelope, EventData, new_event
 from shared.lane import Lane
 from shared.logging import error_fields

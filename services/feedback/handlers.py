@@ -12,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.feedback import invitations
 from services.feedback import repository as repo
 from services.feedback.models import SurveyCustomer
-from shared.db import upsert_rows, utcnow
+from shared.db import utcnow
+from shared.rows import upsert_rows
 from shared.staging import Staged
 from shared.events import (
     BookingCancelled, BookingCompleted, ComplaintClosed, ComplaintFiled, ComplaintReopened, ComplaintResolved,

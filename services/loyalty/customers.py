@@ -16,7 +16,8 @@ from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import KnownCustomer, Organisation
-from shared.db import dialect_of, rows_insert
+from shared.db import dialect_of
+from shared.rows import rows_insert
 from shared.errors import Unprocessable
 
 _TABLE = KnownCustomer.__table__
@@ -29,7 +30,7 @@ async def know(session: AsyncSession, customer_ids: Iterable[str], now: datetime
 
 
 def knowing(session: AsyncSession, customer_ids: Iterable[str], now: datetime) -> list[tuple[Any, Any]]:
-    """`know` as a write to run later (`shared.db.together`): none when there is no customer."""
+    """`know` as a write to run later (`shared.rows.together`): none when there is no customer."""
     rows = [{"customer_id": customer_id, "known_since": now} for customer_id in sorted(set(customer_ids))]
     return [rows_insert(dialect_of(session), _TABLE, rows, skip_conflicts=True)] if rows else []
 

@@ -18,7 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty.models import Booking, Campaign, CampaignAward, LedgerEntry, Lot, Member, Offer, Referral
 from services.loyalty.rules import Enrolment, Movement, Plan, TierChange
-from shared.db import dialect_of, rows_insert, rows_update, together
+from shared.db import dialect_of
+from shared.rows import rows_insert, rows_update, together
 from shared.events import EventData, MemberEnrolled, PointsEarned, PointsExpired, PointsReversed, TierChanged
 from shared.outbox import emit
 

@@ -24,7 +24,8 @@ from services.loyalty.models import (
 )
 from services.loyalty.programme import Programme, default_programme
 from services.loyalty.rules import EarnError, Stats
-from shared.db import among, dialect_of, settings_of, together
+from shared.db import among, dialect_of, settings_of
+from shared.rows import together
 from shared.errors import NotFound
 from shared.events import BookingCompleted
 
@@ -166,7 +167,7 @@ async def earning(session: AsyncSession, items: list[tuple[BookingCompleted, dat
                   along: list[tuple[Any, Any]] = ()) -> Earning:
     """The batch's new bookings, the programme and, locked, their members (following merges and accounts), open
     offers, pending referrals (with the referrers' accounts) and active campaigns; the accounts' qualification
-    figures. `along`: writes (`shared.db.together`) to run with the first read, on PostgreSQL in its statement."""
+    figures. `along`: writes (`shared.rows.together`) to run with the first read, on PostgreSQL in its statement."""
     found = Earning(tz(session), datetime.min)
     ids = {data.booking_id for data, _ in items}
     first = select(Booking.booking_id).where(among(session, Booking.booking_id, ids))

@@ -23,7 +23,8 @@ from services.profile.data_rights import record_erasure_confirmation
 from services.profile.models import ComplaintView, FeedbackView, MembershipView
 from services.profile.scoring import touch
 from shared import events as ev
-from shared.db import aware, upsert_rows, utcnow
+from shared.db import aware, utcnow
+from shared.rows import upsert_rows
 from shared.events import Event
 from shared.staging import Staged
 

@@ -16,7 +16,8 @@ from services.profile.models import (
     ErasureRequest, ExternalId, FeedbackView, MembershipView, Product, Segment, ValueDirty,
 )
 from services.profile.schemas import CHANNELS
-from shared.db import among, insert, upsert_rows, utcnow
+from shared.db import among, dialect_of, utcnow
+from shared.rows import rows_insert, upsert_rows
 from shared.errors import NotFound
 
 M = TypeVar("M")
@@ -217,7 +218,7 @@ async def value_rows(session: AsyncSession, customer_ids: Iterable[str]) -> dict
 
 
 async def write_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Customers' value rows, new or changed, by one upsert (`shared.db.upsert_rows`)."""
+    """Customers' value rows, new or changed, by one upsert (`shared.rows.upsert_rows`)."""
     await upsert_rows(session, CustomerValue, rows)
 
 
@@ -230,11 +231,10 @@ async def mark_dirty(session: AsyncSession, customer_ids: Iterable[str]) -> None
     ids = sorted(set(customer_ids))
     if not ids:
         return
-    table = ValueDirty.__table__
-    statement = insert(session, table)
-    statement = statement.on_conflict_do_update(index_elements=[table.c.customer_id],
-                                                set_={"marked_at": statement.excluded.marked_at})
-    await session.execute(statement, [{"customer_id": cid, "marked_at": utcnow()} for cid in ids])
+    now = utcnow()
+    await session.execute(*rows_insert(dialect_of(session), ValueDirty.__table__,
+                                       [{"customer_id": cid, "marked_at": now} for cid in ids],
+                                       on_conflict=("customer_id",), update_columns=("marked_at",)))
 
 
 async def stored_buyers(session: AsyncSession) -> list[tuple[str, datetime, int, Any]]:
