@@ -34,8 +34,37 @@ _PARTS: dict[str, tuple[Any, dict[str, Any]]] = {  # kind -> (customer id column
     "value": (CustomerValue.customer_id, {f"v_{c.name}": c for c in _VALUE}),
     "customer": (Customer.id, {}),
 }
-_SLOTS = {slot: column.type for _, slots in _PARTS.values() for slot, column in slots.items()}
-_SLOTS["config"] = ProfileConfig.value.type  # type: ignore[attr-defined]
+_PARTS["config"] = (None, {"config": ProfileConfig.value})  # type: ignore[attr-defined]
+
+
+def _same(one: Any, other: Any) -> bool:
+    """Types whose values come back alike (strings of any length are strings)."""
+    return repr(one) == repr(other) or type(one) is type(other) is String
+
+
+def _layout() -> tuple[list[Any], dict[str, dict[str, int]]]:
+    """The slots (one type each) and, per part, its columns' slot numbers: parts share the slots of a type, so a
+    row is as wide as the widest part (each slot is processed on every row)."""
+    slots: list[Any] = []
+    where: dict[str, dict[str, int]] = {}
+    for kind, (_, columns) in _PARTS.items():
+        taken: dict[str, int] = {}
+        where[kind] = taken
+        for name, column in columns.items():
+            free = [n for n, t in enumerate(slots) if _same(t, column.type) and n not in taken.values()]
+            if not free:
+                slots.append(column.type)
+            taken[name] = free[0] if free else len(slots) - 1
+    return slots, where
+
+
+_SLOTS, _WHERE = _layout()
+_V = [(c.name, _WHERE["value"][f"v_{c.name}"] + 2) for c in _VALUE]  # (column, its position in a row)
+_T = [_WHERE["trip"][name] + 2 for name in ("trip_at", "trip_amount", "trip_currency")]
+_C = [_WHERE["complaint"][name] + 2 for name in ("c_status", "c_sla_met", "c_satisfied")]
+_F = [_WHERE["feedback"][name] + 2 for name in ("f_nps", "f_csat", "f_detractor", "f_at", "f_id")]
+_M = [_WHERE["member"][name] + 2 for name in ("m_expiring_points", "m_expiring_on")]
+_CONFIG = _WHERE["config"]["config"] + 2
 
 
 @dataclass
@@ -49,48 +78,42 @@ class ValueInputs:
     config: dict[str, Any] | None = None  # the stored value configuration (None: none stored, or not asked)
 
 
-def _slot(column: Any, kind_of: Any) -> Any:
-    """A part's column, or a NULL of the slot's type (PostgreSQL types a UNION's columns two parts at a time: an
-    untyped NULL in the first two would be text)."""
-    return cast(null(), kind_of) if column is None else type_coerce(column, kind_of)
-
-
-def _part(kind: str, customer_id: Any, slots: dict[str, Any], where: list[Any]) -> Any:
-    return select(type_coerce(literal(kind), String).label("kind"), customer_id.label("customer_id"),
-                  *(_slot(slots.get(slot), kind_of).label(slot) for slot, kind_of in _SLOTS.items())
-                  ).where(*where)
+def _part(session: AsyncSession, kind: str, ids: list[str]) -> Any:
+    """One part's rows: its kind, the customer id, its columns in their slots, NULLs of the slots' types in the others
+    (PostgreSQL types a UNION's columns two parts at a time: an untyped NULL in the first two would be text)."""
+    customer_id, columns = _PARTS[kind]
+    at = {n: columns[name] for name, n in _WHERE[kind].items()}
+    where = [among(session, customer_id, ids)] if customer_id is not None else [ProfileConfig.key == KEY]
+    if kind == "trip":
+        where.append(Booking.status == "completed")
+    return select(type_coerce(literal(kind), String), (customer_id if customer_id is not None else cast(null(), String)),
+                  *(type_coerce(at[n], t) if n in at else cast(null(), t) for n, t in enumerate(_SLOTS))).where(*where)
 
 
 def _statement(session: AsyncSession, ids: list[str], config: bool) -> Any:
-    parts = [_part(kind, cid, slots, [among(session, cid, ids)] + ([Booking.status == "completed"] if kind == "trip" else []))
-             for kind, (cid, slots) in _PARTS.items()]
-    if config:
-        parts.append(_part("config", cast(null(), String), {"config": ProfileConfig.value},  # type: ignore[attr-defined]
-                           [ProfileConfig.key == KEY]))
-    return union_all(*parts)
+    return union_all(*(_part(session, kind, ids) for kind in _PARTS if config or kind != "config"))
 
 
 async def read(session: AsyncSession, customer_ids: list[str], *, config: bool) -> ValueInputs:
     """The inputs of these customers (and the stored configuration when `config`), one statement per 500 ids."""
     found = ValueInputs()
     for number, chunk in enumerate(chunks(sorted(set(customer_ids)))):
-        for r in (await session.execute(_statement(session, chunk, config and number == 0))).all():
-            kind, cid = r.kind, r.customer_id
+        for r in (await session.execute(_statement(session, chunk, config and number == 0))).tuples():
+            kind, cid = r[0], r[1]
             if kind == "trip":
-                found.trips[cid].append((r.trip_at, r.trip_amount, r.trip_currency))
+                found.trips[cid].append(tuple(r[n] for n in _T))  # type: ignore[arg-type]
             elif kind == "complaint":
-                found.complaints[cid].append(SimpleNamespace(status=r.c_status, sla_met=r.c_sla_met, satisfied=r.c_satisfied))
+                found.complaints[cid].append(SimpleNamespace(**dict(zip(("status", "sla_met", "satisfied"), (r[n] for n in _C)))))
             elif kind == "feedback":
-                found.feedback[cid].append(SimpleNamespace(nps=r.f_nps, csat=r.f_csat, detractor=r.f_detractor,
-                                                           at=r.f_at, id=r.f_id))
+                found.feedback[cid].append(SimpleNamespace(**dict(zip(("nps", "csat", "detractor", "at", "id"), (r[n] for n in _F)))))
             elif kind == "member":
-                found.members[cid] = SimpleNamespace(expiring_points=r.m_expiring_points, expiring_on=r.m_expiring_on)
+                found.members[cid] = SimpleNamespace(expiring_points=r[_M[0]], expiring_on=r[_M[1]])
             elif kind == "value":
-                found.rows[cid] = {"customer_id": cid, **{c.name: getattr(r, f"v_{c.name}") for c in _VALUE}}
+                found.rows[cid] = {"customer_id": cid, **{name: r[n] for name, n in _V}}
             elif kind == "customer":
                 found.existing.add(cid)
             else:
-                found.config = r.config
+                found.config = r[_CONFIG]
     for views in found.feedback.values():  # as FeedbackView is read elsewhere: by submission, then response id
         views.sort(key=lambda f: (f.at, f.id))
     return found
