@@ -38,8 +38,8 @@ async def recompute_touched(session: AsyncSession) -> None:
     touched = session.info.pop(TOUCHED, None)
     if not touched:
         return
-    rows = await recompute_customers(session, touched, now=utcnow(), existing_only=True)
-    await repo.mark_dirty(session, rows)  # their change moves others' ranks: the nightly run re-ranks
+    # their change moves others' ranks: the nightly run re-ranks them (mark_dirty)
+    await recompute_customers(session, touched, now=utcnow(), existing_only=True, mark_dirty=True)
 
 
 class Population:
@@ -95,11 +95,12 @@ async def full_population(session: AsyncSession, fresh: dict[str, analytics.Fact
 
 async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str], *, now: datetime | None = None,
                               tz: ZoneInfo | None = None, config: ValueConfig | None = None,
-                              existing_only: bool = False) -> dict[str, SimpleNamespace]:
+                              existing_only: bool = False, mark_dirty: bool = False) -> dict[str, SimpleNamespace]:
     """These customers' value and churn, each scored against the population: the stored values of everyone
     else plus these customers' fresh facts. Set-based: the inputs read by one query per 500 customers
     (`value_inputs.read`, with the configuration when not given), the rows written back by one upsert (no ORM
-    objects: they cost more than the scoring). `existing_only`: the ids without a file are left out."""
+    objects: they cost more than the scoring). `existing_only`: the ids without a file are left out; `mark_dirty`: the
+    customers are marked for the nightly run (`repo.mark_dirty`) by the same statement."""
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
@@ -125,7 +126,7 @@ async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str]
         row.review_on = value_review.review_on(row.frequency, row.recency_days, row.rhythm_days, signals, today,
                                                config.churn_threshold)
         row.computed_at = now
-    await repo.write_values(session, [vars(row) for row in rows.values()])
+    await repo.write_values(session, [vars(row) for row in rows.values()], dirty=mark_dirty)
     return rows
 
 
@@ -141,8 +142,7 @@ def _fresh(customer_id: str) -> dict[str, Any]:
 async def recompute_customer(session: AsyncSession, customer_id: str, *, now: datetime | None = None,
                              tz: ZoneInfo | None = None, config: ValueConfig | None = None) -> SimpleNamespace:
     """One customer's value and churn, scored against the stored rest of the population."""
-    rows = await recompute_customers(session, [customer_id], now=now, tz=tz, config=config)
-    await repo.mark_dirty(session, [customer_id])
+    rows = await recompute_customers(session, [customer_id], now=now, tz=tz, config=config, mark_dirty=True)
     return rows[customer_id]
 
 
