@@ -26,6 +26,7 @@ from shared.db import settings_of, utcnow
 log = logging.getLogger(__name__)
 
 TOUCHED = "profile.touched"  # session.info: customer ids whose value the batch must recompute
+OPEN_LEADS = "profile.open_leads"  # session.info: of those, the ones with an open lead (for leads.settle_touched)
 
 
 def touch(session: AsyncSession, *customer_ids: str) -> None:
@@ -34,12 +35,15 @@ def touch(session: AsyncSession, *customer_ids: str) -> None:
 
 
 async def recompute_touched(session: AsyncSession) -> None:
-    """The consumer's after_batch hook: recompute, once each, the customers the batch's handlers touched."""
+    """The consumer's after_batch hook: recompute, once each, the customers the batch's handlers touched (a stub whose
+    event was rolled back has no file to value), and note which of them have an open lead (`OPEN_LEADS`)."""
     touched = session.info.pop(TOUCHED, None)
     if not touched:
         return
+    inputs = await value_inputs.read(session, touched, config=True)
+    session.info[OPEN_LEADS] = inputs.open_leads
     # their change moves others' ranks: the nightly run re-ranks them (mark_dirty)
-    await recompute_customers(session, touched, now=utcnow(), existing_only=True, mark_dirty=True)
+    await recompute_customers(session, inputs.existing & touched, now=utcnow(), inputs=inputs, mark_dirty=True)
 
 
 class Population:
@@ -95,22 +99,21 @@ async def full_population(session: AsyncSession, fresh: dict[str, analytics.Fact
 
 async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str], *, now: datetime | None = None,
                               tz: ZoneInfo | None = None, config: ValueConfig | None = None,
-                              existing_only: bool = False, mark_dirty: bool = False) -> dict[str, SimpleNamespace]:
+                              inputs: value_inputs.ValueInputs | None = None,
+                              mark_dirty: bool = False) -> dict[str, SimpleNamespace]:
     """These customers' value and churn, each scored against the population: the stored values of everyone
     else plus these customers' fresh facts. Set-based: the inputs read by one query per 500 customers
     (`value_inputs.read`, with the configuration when not given), the rows written back by one upsert (no ORM
-    objects: they cost more than the scoring). `existing_only`: the ids without a file are left out; `mark_dirty`: the
-    customers are marked for the nightly run (`repo.mark_dirty`) by the same statement."""
+    objects: they cost more than the scoring). `inputs`: read already (with the configuration, when not given);
+    `mark_dirty`: the customers are marked for the nightly run (`repo.mark_dirty`) by the same statement."""
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
     now = now or utcnow()
     tz = tz or settings_of(session).tz
-    inputs = await value_inputs.read(session, ids, config=config is None)
+    inputs = inputs or await value_inputs.read(session, ids, config=config is None)
     if config is None:
         config = ValueConfig.model_validate(inputs.config) if inputs.config is not None else ValueConfig()
-    if existing_only:  # a stub whose event was rolled back has no file to value
-        ids = [cid for cid in ids if cid in inputs.existing]
     exchange = exchange_of(session, config)
     facts = {cid: analytics.facts(inputs.trips.get(cid, []), exchange) for cid in ids}
     stored = {cid: inputs.rows[cid] for cid in ids if cid in inputs.rows}

@@ -1,8 +1,8 @@
 """What scoring a set of customers reads, by one statement per 500 customers instead of one per table: their
-completed trips, complaint and feedback views, membership view, stored value row, whether each has a file, and
-the value configuration. The parts are a UNION ALL of one shape: a `kind` column, the customer id, and a slot per
-column any part reads (NULL in the others), each slot typed as its column, so both databases hand back the values
-a query of that table alone would (plain values, no ORM objects)."""
+completed trips, complaint and feedback views, membership view, stored value row, whether each has a file and an
+open lead, and the value configuration. The parts are a UNION ALL of one shape: a `kind` column, the customer id,
+and slots for the columns the parts read (NULL where a part has none), each slot typed as its columns, so both
+databases hand back the values a query of that table alone would (plain values, no ORM objects)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from sqlalchemy import String, cast, literal, null, select, type_coerce, union_a
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile.config import KEY
-from services.profile.models import Booking, ComplaintView, Customer, CustomerValue, FeedbackView, MembershipView, ProfileConfig
+from services.profile.models import (
+    Booking, ComplaintView, Customer, CustomerValue, FeedbackView, Lead, MembershipView, ProfileConfig,
+)
 from services.profile.repository import chunks
 from shared.db import among
 
@@ -33,7 +35,9 @@ _PARTS: dict[str, tuple[Any, dict[str, Any]]] = {  # kind -> (customer id column
                                             "m_expiring_on": MembershipView.expiring_on}),
     "value": (CustomerValue.customer_id, {f"v_{c.name}": c for c in _VALUE}),
     "customer": (Customer.id, {}),
+    "lead": (Lead.customer_id, {}),
 }
+_ONLY = {"trip": Booking.status == "completed", "lead": Lead.status == "open"}  # the rows of a part that count
 _PARTS["config"] = (None, {"config": ProfileConfig.value})  # type: ignore[attr-defined]
 
 
@@ -75,6 +79,7 @@ class ValueInputs:
     members: dict[str, SimpleNamespace] = field(default_factory=dict)  # expiring_points, expiring_on
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # the stored value row's columns
     existing: set[str] = field(default_factory=set)  # ids with a file
+    open_leads: set[str] = field(default_factory=set)  # ids with an open lead
     config: dict[str, Any] | None = None  # the stored value configuration (None: none stored, or not asked)
 
 
@@ -84,8 +89,8 @@ def _part(session: AsyncSession, kind: str, ids: list[str]) -> Any:
     customer_id, columns = _PARTS[kind]
     at = {n: columns[name] for name, n in _WHERE[kind].items()}
     where = [among(session, customer_id, ids)] if customer_id is not None else [ProfileConfig.key == KEY]
-    if kind == "trip":
-        where.append(Booking.status == "completed")
+    if kind in _ONLY:
+        where.append(_ONLY[kind])
     return select(type_coerce(literal(kind), String), (customer_id if customer_id is not None else cast(null(), String)),
                   *(type_coerce(at[n], t) if n in at else cast(null(), t) for n, t in enumerate(_SLOTS))).where(*where)
 
@@ -112,6 +117,8 @@ async def read(session: AsyncSession, customer_ids: list[str], *, config: bool) 
                 found.rows[cid] = {"customer_id": cid, **{name: r[n] for name, n in _V}}
             elif kind == "customer":
                 found.existing.add(cid)
+            elif kind == "lead":
+                found.open_leads.add(cid)
             else:
                 found.config = r[_CONFIG]
     for views in found.feedback.values():  # as FeedbackView is read elsewhere: by submission, then response id
