@@ -236,8 +236,9 @@ async def mark_dirty(session: AsyncSession, customer_ids: Iterable[str]) -> None
 
 def _dirty(session: AsyncSession, ids: list[str]) -> tuple[Any, Any]:
     now = utcnow()
-    return rows_insert(dialect_of(session), ValueDirty.__table__, [{"customer_id": cid, "marked_at": now} for cid in sorted(set(ids))],
-                       on_conflict=("customer_id",), update_columns=("marked_at",))
+    rows = [{"customer_id": cid, "marked_at": now} for cid in sorted(set(ids))]
+    return rows_insert(dialect_of(session), ValueDirty.__table__, rows, on_conflict=("customer_id",),
+                       update_columns=("marked_at",))
 
 
 async def stored_buyers(session: AsyncSession) -> list[tuple[str, datetime, int, Any]]:

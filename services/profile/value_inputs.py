@@ -65,8 +65,8 @@ def _layout() -> tuple[list[Any], dict[str, dict[str, int]]]:
 _SLOTS, _WHERE = _layout()
 _V = [(c.name, _WHERE["value"][f"v_{c.name}"] + 2) for c in _VALUE]  # (column, its position in a row)
 _T = [_WHERE["trip"][name] + 2 for name in ("trip_at", "trip_amount", "trip_currency")]
-_C = [_WHERE["complaint"][name] + 2 for name in ("c_status", "c_sla_met", "c_satisfied")]
-_F = [_WHERE["feedback"][name] + 2 for name in ("f_nps", "f_csat", "f_detractor", "f_at", "f_id")]
+_C = [(name, _WHERE["complaint"][f"c_{name}"] + 2) for name in ("status", "sla_met", "satisfied")]
+_F = [(name, _WHERE["feedback"][f"f_{name}"] + 2) for name in ("nps", "csat", "detractor", "at", "id")]
 _M = [_WHERE["member"][name] + 2 for name in ("m_expiring_points", "m_expiring_on")]
 _CONFIG = _WHERE["config"]["config"] + 2
 
@@ -74,7 +74,7 @@ _CONFIG = _WHERE["config"]["config"] + 2
 @dataclass
 class ValueInputs:
     trips: dict[str, list[tuple[datetime, Any, str]]] = field(default_factory=lambda: defaultdict(list))
-    complaints: dict[str, list[SimpleNamespace]] = field(default_factory=lambda: defaultdict(list))  # status, sla_met, satisfied
+    complaints: dict[str, list[SimpleNamespace]] = field(default_factory=lambda: defaultdict(list))  # status, sla_met, …
     feedback: dict[str, list[SimpleNamespace]] = field(default_factory=lambda: defaultdict(list))  # oldest first
     members: dict[str, SimpleNamespace] = field(default_factory=dict)  # expiring_points, expiring_on
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # the stored value row's columns
@@ -108,9 +108,9 @@ async def read(session: AsyncSession, customer_ids: list[str], *, config: bool) 
             if kind == "trip":
                 found.trips[cid].append(tuple(r[n] for n in _T))  # type: ignore[arg-type]
             elif kind == "complaint":
-                found.complaints[cid].append(SimpleNamespace(**dict(zip(("status", "sla_met", "satisfied"), (r[n] for n in _C)))))
+                found.complaints[cid].append(SimpleNamespace(**{name: r[n] for name, n in _C}))
             elif kind == "feedback":
-                found.feedback[cid].append(SimpleNamespace(**dict(zip(("nps", "csat", "detractor", "at", "id"), (r[n] for n in _F)))))
+                found.feedback[cid].append(SimpleNamespace(**{name: r[n] for name, n in _F}))
             elif kind == "member":
                 found.members[cid] = SimpleNamespace(expiring_points=r[_M[0]], expiring_on=r[_M[1]])
             elif kind == "value":
