@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,7 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.after_batch = list(after_batch)
+        self._children: dict[tuple[str, str], Any] = {}  # (metric, type) -> its labelled child, looked up once
 
     async def process_batch(self, records: list[Record]) -> None:
         """Apply a batch; raises (to have the bus deliver it again) only when the database cannot be written."""
@@ -162,12 +164,20 @@ class EventConsumer:
     def _count(self, outcome: _Outcome) -> None:
         """Metrics of what committed."""
         for event_type, elapsed in outcome.applied:
-            self.metrics.handler_duration.labels(consumer=self.name, type=event_type).observe(elapsed)
-            self.metrics.events_consumed.labels(consumer=self.name, type=event_type).inc()
-        for event_type in outcome.duplicates:
-            self.metrics.events_duplicate.labels(consumer=self.name, type=event_type).inc()
-        for label in outcome.parked:
-            self.metrics.events_dead_lettered.labels(consumer=self.name, type=label).inc()
+            self._child("handler_duration", event_type).observe(elapsed)
+        for event_type, n in Counter(event_type for event_type, _ in outcome.applied).items():
+            self._child("events_consumed", event_type).inc(n)
+        for event_type, n in Counter(outcome.duplicates).items():
+            self._child("events_duplicate", event_type).inc(n)
+        for label, n in Counter(outcome.parked).items():
+            self._child("events_dead_lettered", label).inc(n)
+
+    def _child(self, metric: str, event_type: str) -> Any:
+        """The metric's child for this consumer and type (prometheus' `labels()` costs more than the count)."""
+        if (child := self._children.get((metric, event_type))) is None:
+            child = self._children[metric, event_type] = getattr(self.metrics, metric).labels(
+                consumer=self.name, type=event_type)
+        return child
 
     async def _claim(self, session: AsyncSession, events: list[Event[Any]]) -> set[str]:
         """Mark the events in the inbox in one statement; returns the ids that were not there yet."""

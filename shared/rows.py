@@ -137,10 +137,12 @@ def together(dialect: str, parts: Sequence[tuple[Any, Any]]) -> list[tuple[Any, 
     return [(statement, merged)]
 
 
-async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id") -> None:
+async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id", *,
+                      also: Sequence[tuple[Any, Any]] = ()) -> None:
     """Rows of `model`, new or changed, by one upsert (`rows_insert` with `update_columns`: of two rows with the same
     key the later is written), no ORM object per row. Copies of them already loaded in the session are flushed
-    first (if changed) and expired after, so nothing reads or flushes a stale copy."""
+    first (if changed) and expired after, so nothing reads or flushes a stale copy. `also`: writes of other tables
+    (`rows_insert` / `rows_update` parts) sent with it, before it (`together`: one statement on PostgreSQL)."""
     if not rows:
         return
     written = {row[key] for row in rows}
@@ -149,7 +151,9 @@ async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, A
     if any(o in sync.dirty for o in loaded):
         await session.flush(loaded)
     table = model.__table__  # type: ignore[attr-defined]
-    await session.execute(*rows_insert(dialect_of(session), table, rows, on_conflict=(key,),
-                                       update_columns=tuple(name for name in rows[0] if name != key)))
+    upsert = rows_insert(dialect_of(session), table, rows, on_conflict=(key,),
+                         update_columns=tuple(name for name in rows[0] if name != key))
+    for statement, params in together(dialect_of(session), [*also, upsert]):
+        await session.execute(statement, params)
     for obj in loaded:
         sync.expire(obj)

@@ -29,7 +29,7 @@ SPEC = ServiceSpec(
     subscriptions=SUBSCRIPTIONS,
     # loyalty's staged member events, the batch's deferred bookings in a few statements, the leads they win, then the
     # values of the customers it touched, once each
-    after_batch=[MEMBER_VIEWS.apply, write_deferred, leads.settle_touched, recompute_touched],
+    after_batch=[MEMBER_VIEWS.apply, write_deferred, recompute_touched, leads.settle_touched],
     session_hooks={"before_commit": [MEMBER_VIEWS.refuse_unapplied], "after_commit": [population.committed],
                    "after_soft_rollback": [population.rolled_back]},
     jobs=JOBS,

@@ -13,7 +13,7 @@ from services.profile.contact_models import ContactRecord, Lead
 from services.profile.contact_public import LeadPublic, lead_public
 from services.profile.contact_schemas import LeadIn
 from services.profile.repository import get_row
-from services.profile.scoring import TOUCHED
+from services.profile.scoring import OPEN_LEADS
 from shared.db import new_id, utcnow
 from shared.errors import Conflict
 from shared.pages import Page, decode_cursor, page_of
@@ -50,12 +50,13 @@ async def leads_page(session: AsyncSession, cursor: str | None, limit: int, *, s
 
 
 async def settle_touched(session: AsyncSession) -> None:
-    """after_batch hook (after the batch's bookings are written, before values are recomputed): each open lead of a
-    customer the batch touched is won by that customer's first completed booking at or after the lead."""
-    touched = session.info.get(TOUCHED)
-    if not touched:
+    """after_batch hook (after the batch's bookings are written and `scoring.recompute_touched`, which notes the
+    customers it touched that have an open lead): each open lead of those customers is won by that customer's first
+    completed booking at or after the lead."""
+    customers = session.info.pop(OPEN_LEADS, None)
+    if not customers:
         return
-    open_leads = await crepo.open_leads_of(session, touched)
+    open_leads = await crepo.open_leads_of(session, customers)
     if not open_leads:
         return
     bookings = await crepo.completed_bookings_since(session, {lead.customer_id for lead in open_leads},

@@ -217,9 +217,11 @@ async def value_rows(session: AsyncSession, customer_ids: Iterable[str]) -> dict
     return await columns_of(session, CustomerValue, customer_ids)
 
 
-async def write_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Customers' value rows, new or changed, by one upsert (`shared.rows.upsert_rows`)."""
-    await upsert_rows(session, CustomerValue, rows)
+async def write_values(session: AsyncSession, rows: list[dict[str, Any]], *, dirty: bool = False) -> None:
+    """Customers' value rows, new or changed, by one upsert (`shared.rows.upsert_rows`); `dirty`: and the customers
+    marked dirty (`mark_dirty`) in the same statement."""
+    also = [_dirty(session, [row["customer_id"] for row in rows])] if dirty and rows else []
+    await upsert_rows(session, CustomerValue, rows, also=also)
 
 
 async def delete_values(session: AsyncSession, customer_ids: list[str]) -> None:
@@ -228,13 +230,15 @@ async def delete_values(session: AsyncSession, customer_ids: list[str]) -> None:
 
 async def mark_dirty(session: AsyncSession, customer_ids: Iterable[str]) -> None:
     """Note, in the caller's transaction, customers whose value inputs changed: the next nightly run recomputes them."""
-    ids = sorted(set(customer_ids))
-    if not ids:
-        return
+    if ids := sorted(set(customer_ids)):
+        await session.execute(*_dirty(session, ids))
+
+
+def _dirty(session: AsyncSession, ids: list[str]) -> tuple[Any, Any]:
     now = utcnow()
-    await session.execute(*rows_insert(dialect_of(session), ValueDirty.__table__,
-                                       [{"customer_id": cid, "marked_at": now} for cid in ids],
-                                       on_conflict=("customer_id",), update_columns=("marked_at",)))
+    rows = [{"customer_id": cid, "marked_at": now} for cid in sorted(set(ids))]
+    return rows_insert(dialect_of(session), ValueDirty.__table__, rows, on_conflict=("customer_id",),
+                       update_columns=("marked_at",))
 
 
 async def stored_buyers(session: AsyncSession) -> list[tuple[str, datetime, int, Any]]:

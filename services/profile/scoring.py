@@ -8,7 +8,6 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 from datetime import datetime
@@ -17,9 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.profile import analytics, population, repository as repo, value_review, winback
-from services.profile.config import exchange_of, get_config
-from services.profile.models import ComplaintView, FeedbackView, MembershipView
+from services.profile import analytics, population, repository as repo, value_inputs, value_review, winback
+from services.profile.config import exchange_of
 from services.profile.schemas import ValueConfig
 from shared import events as ev
 from shared import outbox
@@ -28,6 +26,7 @@ from shared.db import settings_of, utcnow
 log = logging.getLogger(__name__)
 
 TOUCHED = "profile.touched"  # session.info: customer ids whose value the batch must recompute
+OPEN_LEADS = "profile.open_leads"  # session.info: of those, the ones with an open lead (for leads.settle_touched)
 
 
 def touch(session: AsyncSession, *customer_ids: str) -> None:
@@ -36,13 +35,15 @@ def touch(session: AsyncSession, *customer_ids: str) -> None:
 
 
 async def recompute_touched(session: AsyncSession) -> None:
-    """The consumer's after_batch hook: recompute, once each, the customers the batch's handlers touched."""
+    """The consumer's after_batch hook: recompute, once each, the customers the batch's handlers touched (a stub whose
+    event was rolled back has no file to value), and note which of them have an open lead (`OPEN_LEADS`)."""
     touched = session.info.pop(TOUCHED, None)
     if not touched:
         return
-    existing = await repo.existing_ids(session, touched)  # a stub whose event was rolled back has no file to value
-    await recompute_customers(session, existing, now=utcnow())
-    await repo.mark_dirty(session, existing)  # their change moves others' ranks: the nightly run re-ranks
+    inputs = await value_inputs.read(session, touched, config=True)
+    session.info[OPEN_LEADS] = inputs.open_leads
+    # their change moves others' ranks: the nightly run re-ranks them (mark_dirty)
+    await recompute_customers(session, inputs.existing & touched, now=utcnow(), inputs=inputs, mark_dirty=True)
 
 
 class Population:
@@ -61,29 +62,6 @@ class Population:
         return (analytics.quintile(f.last, self.lasts), analytics.quintile(f.frequency, self.freqs),
                 analytics.quintile(f.monetary, self.moneys),
                 analytics.value_class(f.monetary, greater, self.total, thresholds))
-
-
-@dataclass
-class _Inputs:
-    """What scoring these customers reads: their fresh facts, what other services told us, their stored rows."""
-
-    facts: dict[str, analytics.Facts]
-    complaints: dict[str, list[ComplaintView]]
-    feedback: dict[str, list[FeedbackView]]
-    members: dict[str, SimpleNamespace]  # customer id -> its membership view's columns
-    rows: dict[str, dict[str, Any]]  # customer id -> its stored value row's columns
-
-
-async def _inputs(session: AsyncSession, ids: list[str], config: ValueConfig) -> _Inputs:
-    exchange = exchange_of(session, config)
-    trips = await repo.trips_of(session, ids)
-    return _Inputs(
-        facts={cid: analytics.facts(trips.get(cid, []), exchange) for cid in ids},
-        complaints=await repo.rows_of(session, ComplaintView, ids, ComplaintView.filed_at),
-        feedback=await repo.rows_of(session, FeedbackView, ids, FeedbackView.submitted_at, FeedbackView.response_id),
-        members={cid: SimpleNamespace(**row) for cid, row in (await repo.columns_of(session, MembershipView, ids)).items()},
-        rows=await repo.value_rows(session, ids),
-    )
 
 
 async def _population(session: AsyncSession, fresh: dict[str, analytics.Facts],
@@ -120,30 +98,38 @@ async def full_population(session: AsyncSession, fresh: dict[str, analytics.Fact
 
 
 async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str], *, now: datetime | None = None,
-                              tz: ZoneInfo | None = None, config: ValueConfig | None = None) -> dict[str, SimpleNamespace]:
+                              tz: ZoneInfo | None = None, config: ValueConfig | None = None,
+                              inputs: value_inputs.ValueInputs | None = None,
+                              mark_dirty: bool = False) -> dict[str, SimpleNamespace]:
     """These customers' value and churn, each scored against the population: the stored values of everyone
-    else plus these customers' fresh facts. Set-based: a handful of queries per 500 customers, the rows read as
-    columns and written back by one upsert (no ORM objects: they cost more than the scoring)."""
+    else plus these customers' fresh facts. Set-based: the inputs read by one query per 500 customers
+    (`value_inputs.read`, with the configuration when not given), the rows written back by one upsert (no ORM
+    objects: they cost more than the scoring). `inputs`: read already (with the configuration, when not given);
+    `mark_dirty`: the customers are marked for the nightly run (`repo.mark_dirty`) by the same statement."""
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
     now = now or utcnow()
     tz = tz or settings_of(session).tz
-    config = config or await get_config(session)
-    inputs = await _inputs(session, ids, config)
-    scored_against = await _population(session, inputs.facts, inputs.rows)
+    inputs = inputs or await value_inputs.read(session, ids, config=config is None)
+    if config is None:
+        config = ValueConfig.model_validate(inputs.config) if inputs.config is not None else ValueConfig()
+    exchange = exchange_of(session, config)
+    facts = {cid: analytics.facts(inputs.trips.get(cid, []), exchange) for cid in ids}
+    stored = {cid: inputs.rows[cid] for cid in ids if cid in inputs.rows}
+    scored_against = await _population(session, facts, stored)
     rows: dict[str, SimpleNamespace] = {}
+    today = now.astimezone(tz).date()
     for cid in ids:
-        row = rows[cid] = SimpleNamespace(**(inputs.rows.get(cid) or _fresh(cid)))
-        _score(row, inputs.facts[cid], scored_against, config, now, tz)
+        row = rows[cid] = SimpleNamespace(**(stored.get(cid) or _fresh(cid)))
+        _score(row, facts[cid], scored_against, config, now, tz)
         signals = _signals(inputs.complaints.get(cid, []), inputs.feedback.get(cid, []), inputs.members.get(cid))
-        today = now.astimezone(tz).date()
         score, reasons = analytics.churn(row.frequency, row.recency_days, row.rhythm_days, signals, today)
         await _apply_churn(session, row, score, reasons, config.churn_threshold, now)
         row.review_on = value_review.review_on(row.frequency, row.recency_days, row.rhythm_days, signals, today,
                                                config.churn_threshold)
         row.computed_at = now
-    await repo.write_values(session, [vars(row) for row in rows.values()])
+    await repo.write_values(session, [vars(row) for row in rows.values()], dirty=mark_dirty)
     return rows
 
 
@@ -159,8 +145,7 @@ def _fresh(customer_id: str) -> dict[str, Any]:
 async def recompute_customer(session: AsyncSession, customer_id: str, *, now: datetime | None = None,
                              tz: ZoneInfo | None = None, config: ValueConfig | None = None) -> SimpleNamespace:
     """One customer's value and churn, scored against the stored rest of the population."""
-    rows = await recompute_customers(session, [customer_id], now=now, tz=tz, config=config)
-    await repo.mark_dirty(session, [customer_id])
+    rows = await recompute_customers(session, [customer_id], now=now, tz=tz, config=config, mark_dirty=True)
     return rows[customer_id]
 
 
@@ -190,7 +175,7 @@ def _score(row: SimpleNamespace, f: analytics.Facts, against: Population | popul
     row.quadrant = analytics.quadrant(row.value_class, row.loyalty_status)
 
 
-def _signals(complaints: list[ComplaintView], feedback: list[FeedbackView],
+def _signals(complaints: list[SimpleNamespace], feedback: list[SimpleNamespace],
              member: SimpleNamespace | None) -> analytics.Signals:
     nps = [f.nps for f in feedback if f.nps is not None]
     detractor_flags = [f for f in feedback if f.detractor]
