@@ -137,6 +137,11 @@ def together(dialect: str, parts: Sequence[tuple[Any, Any]]) -> list[tuple[Any, 
     return [(statement, merged)]
 
 
+async def insert_rows(session: AsyncSession, table: Any, rows: Sequence[Mapping[str, Any]], **options: Any) -> None:
+    """Run `rows_insert(…, **options)` for the session's database (without `returning`: its result is dropped)."""
+    await session.execute(*rows_insert(dialect_of(session), table, rows, **options))
+
+
 async def upsert_rows(session: AsyncSession, model: type, rows: list[dict[str, Any]], key: str = "customer_id", *,
                       also: Sequence[tuple[Any, Any]] = ()) -> None:
     """Rows of `model`, new or changed, by one upsert (`rows_insert` with `update_columns`: of two rows with the same

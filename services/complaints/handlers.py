@@ -15,8 +15,8 @@ from services.complaints import repository as R
 from services.complaints.models import BookingFact, ConsentFact
 from services.complaints.records import note
 from services.complaints.schemas import TransitionIn
-from shared.db import aware, dialect_of, insert, settings_of, utcnow
-from shared.rows import rows_insert
+from shared.db import aware, insert, settings_of, utcnow
+from shared.rows import upsert_rows
 from shared.events import BookingCancelled, BookingCompleted, ConsentChanged, DetractorDetected, Event, FeedbackSubmitted
 from shared.staging import Staged
 
@@ -33,10 +33,9 @@ async def on_booking_completed(event: Event[BookingCompleted], session: AsyncSes
 
 
 async def _write_bookings(session: AsyncSession, staged: list[dict[str, object]]) -> None:
-    """The staged booking facts by one upsert (`shared.rows.rows_insert`); of two copies of a booking in the batch
+    """The staged booking facts by one upsert (`shared.rows.upsert_rows`); of two copies of a booking in the batch
     the later wins, as one upsert after the other would have it."""
-    await session.execute(*rows_insert(dialect_of(session), BookingFact.__table__, staged, on_conflict=("booking_id",),
-                                       update_columns=tuple(name for name in staged[0] if name != "booking_id")))
+    await upsert_rows(session, BookingFact, staged, key="booking_id")
 
 
 # booking-completed: staged by its handler, written by SPEC.after_batch in one statement per batch

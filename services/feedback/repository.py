@@ -13,8 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.feedback.models import (
     Config, FeedbackSetting, Invitation, OpenComplaint, Response, Review, SurveyCustomer,
 )
-from shared.db import among, dialect_of, insert
-from shared.rows import rows_insert
+from shared.db import among, insert
+from shared.rows import insert_rows
 
 SENT = ("sent", "answered", "expired")  # invitations that reached the customer
 
@@ -36,8 +36,8 @@ async def customers(session: AsyncSession, customer_ids: set[str]) -> dict[str, 
     """These customers' (language, tier), their survey rows made where missing: one statement each (the same text
     whatever their number, `shared.rows`; keep them to a batch's 500: SQLite's bind limit)."""
     ids = sorted(customer_ids)
-    await session.execute(*rows_insert(dialect_of(session), SurveyCustomer.__table__, [{"customer_id": cid} for cid in ids],
-                                       skip_conflicts=True, on_conflict=("customer_id",)))
+    await insert_rows(session, SurveyCustomer.__table__, [{"customer_id": cid} for cid in ids], skip_conflicts=True,
+                      on_conflict=("customer_id",))
     found = await session.execute(select(SurveyCustomer.customer_id, SurveyCustomer.language, SurveyCustomer.tier)
                                   .where(among(session, SurveyCustomer.customer_id, ids)))
     return {cid: (language, tier) for cid, language, tier in found}
@@ -66,8 +66,7 @@ async def add_invitation(session: AsyncSession, invitation: Invitation) -> bool:
 
 async def add_invitations(session: AsyncSession, rows: list[dict[str, object]]) -> None:
     """Insert these invitations (every column given) in one statement, skipping business keys already taken."""
-    await session.execute(*rows_insert(dialect_of(session), Invitation.__table__, rows, skip_conflicts=True,
-                                       on_conflict=("business_key",)))
+    await insert_rows(session, Invitation.__table__, rows, skip_conflicts=True, on_conflict=("business_key",))
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 500) -> Sequence[Invitation]:

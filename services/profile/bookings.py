@@ -24,8 +24,8 @@ from services.profile.schemas import BatchAccepted
 from services.profile.scoring import touch
 from shared import events as ev
 from shared import outbox
-from shared.db import aware, dialect_of, utcnow
-from shared.rows import rows_insert
+from shared.db import aware, utcnow
+from shared.rows import insert_rows
 from shared.errors import Unprocessable
 
 INGEST_SOURCE = "tourcrm/profile-ingest"
@@ -115,15 +115,15 @@ async def ensure_customers(session: AsyncSession, customer_ids: set[str]) -> dic
 
 
 async def add_stubs(session: AsyncSession, customer_ids: Iterable[str]) -> None:
-    """Stub files (origin booking) for customer ids new to us, by one Core INSERT (`shared.rows.rows_insert`): no ORM
+    """Stub files (origin booking) for customer ids new to us, by one Core INSERT (`shared.rows.insert_rows`): no ORM
     object per new customer (a SQLModel row costs more to build and flush than the statement); an id filed meanwhile
     is left as it is."""
     if not (ids := sorted(set(customer_ids))):
         return
     now = utcnow()
-    await session.execute(*rows_insert(dialect_of(session), Customer.__table__, [
+    await insert_rows(session, Customer.__table__, [
         {"id": cid, "status": "active", "origin": "booking", "kind": "individual", "preferences": {}, "tags": [],
-         "version": 1, "created_at": now, "updated_at": now} for cid in ids], skip_conflicts=True))
+         "version": 1, "created_at": now, "updated_at": now} for cid in ids], skip_conflicts=True)
 
 
 def _catalog(session: AsyncSession, row: Product | None, product: ev.Product, now: datetime) -> Product:
@@ -227,7 +227,7 @@ async def _insert_bookings(session: AsyncSession, fresh: list[dict[str, Any]]) -
     await add_stubs(session, {survivor for survivor, exists in survivors.values() if not exists})
     for b in fresh:
         b["customer_id"] = survivors[b["customer_id"]][0]
-    await session.execute(*rows_insert(dialect_of(session), Booking.__table__, fresh))
+    await insert_rows(session, Booking.__table__, fresh)
     touch(session, *{b["customer_id"] for b in fresh})
 
 

@@ -16,7 +16,12 @@ KEY = "value"
 async def get_config(session: AsyncSession) -> ValueConfig:
     """The stored configuration, or the defaults."""
     row = await session.get(ProfileConfig, KEY)
-    return ValueConfig.model_validate(row.value) if row else ValueConfig()
+    return config_of(row.value if row else None)
+
+
+def config_of(stored: dict | None) -> ValueConfig:
+    """The configuration from its stored value (None: nothing stored, the defaults)."""
+    return ValueConfig.model_validate(stored) if stored is not None else ValueConfig()
 
 
 async def set_config(session: AsyncSession, config: ValueConfig) -> ValueConfig:

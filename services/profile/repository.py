@@ -90,14 +90,6 @@ async def survivor_of(session: AsyncSession, customer_id: str) -> tuple[str, boo
 # --- the customer file ---------------------------------------------------------------------------------
 
 
-async def existing_ids(session: AsyncSession, customer_ids: Iterable[str]) -> list[str]:
-    """Those of these ids that have a file."""
-    found: list[str] = []
-    for chunk in chunks(sorted(set(customer_ids))):
-        found += (await session.execute(select(Customer.id).where(among(session, Customer.id, chunk)))).scalars()
-    return found
-
-
 async def customers_by_id(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, Customer]:
     found: dict[str, Customer] = {}
     for chunk in chunks(sorted(set(customer_ids))):
@@ -230,11 +222,11 @@ async def delete_values(session: AsyncSession, customer_ids: list[str]) -> None:
 
 async def mark_dirty(session: AsyncSession, customer_ids: Iterable[str]) -> None:
     """Note, in the caller's transaction, customers whose value inputs changed: the next nightly run recomputes them."""
-    if ids := sorted(set(customer_ids)):
+    if ids := set(customer_ids):
         await session.execute(*_dirty(session, ids))
 
 
-def _dirty(session: AsyncSession, ids: list[str]) -> tuple[Any, Any]:
+def _dirty(session: AsyncSession, ids: Iterable[str]) -> tuple[Any, Any]:
     now = utcnow()
     rows = [{"customer_id": cid, "marked_at": now} for cid in sorted(set(ids))]
     return rows_insert(dialect_of(session), ValueDirty.__table__, rows, on_conflict=("customer_id",),

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.profile import analytics, population, repository as repo, value_inputs, value_review, winback
-from services.profile.config import exchange_of
+from services.profile.config import config_of, exchange_of
 from services.profile.schemas import ValueConfig
 from shared import events as ev
 from shared import outbox
@@ -113,7 +113,7 @@ async def recompute_customers(session: AsyncSession, customer_ids: Iterable[str]
     tz = tz or settings_of(session).tz
     inputs = inputs or await value_inputs.read(session, ids, config=config is None)
     if config is None:
-        config = ValueConfig.model_validate(inputs.config) if inputs.config is not None else ValueConfig()
+        config = config_of(inputs.config)
     exchange = exchange_of(session, config)
     facts = {cid: analytics.facts(inputs.trips.get(cid, []), exchange) for cid in ids}
     stored = {cid: inputs.rows[cid] for cid in ids if cid in inputs.rows}
