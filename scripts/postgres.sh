@@ -211,6 +211,10 @@ BEGIN
   END;
   -- bench/pg_cost.py: every session's statistics, and the statement statistics once the library is loaded
   GRANT pg_read_all_stats TO $APP_ROLE;
+  -- tourcrm stack down --purge (DROP DATABASE … WITH (FORCE)): PostgreSQL 15 refuses to end an autovacuum worker
+  -- busy in the database for a role without pg_signal_backend (must be a member of the role whose process is
+  -- being terminated), so a purge failed whenever autovacuum happened to be working there
+  GRANT pg_signal_backend TO $APP_ROLE;
   IF current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%' THEN
     CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
   END IF;
