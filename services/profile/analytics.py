@@ -53,31 +53,35 @@ class Facts:
     unconverted: dict[str, Decimal] = field(default_factory=dict)
 
 
-def facts(bookings: list[tuple[datetime, Decimal, str]], exchange: Exchange) -> Facts:
-    """From (completed_at, amount, currency) of the customer's live bookings."""
-    if not bookings:
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """A customer's completed bookings in one currency, reduced: how many, their total, the first and the last."""
+
+    currency: str
+    count: int
+    amount: Decimal
+    first: datetime
+    last: datetime
+
+
+def facts(spends: list[Spend], exchange: Exchange) -> Facts:
+    """From the customer's live bookings, reduced per currency (`Spend`): a currency's total is converted at its
+    rate (rounded once, to the cent), so the work is one row per currency however long the history."""
+    if not spends:
         return Facts()
-    ordered = sorted(bookings, key=lambda b: b[0])
-    rhythm = None
-    if len(ordered) >= 2:
-        rhythm = (ordered[-1][0] - ordered[0][0]).total_seconds() / 86400 / (len(ordered) - 1)
-    priced: list[Decimal] = []
+    frequency = sum(s.count for s in spends)
+    first, last = min(s.first for s in spends), max(s.last for s in spends)
+    rhythm = (last - first).total_seconds() / 86400 / (frequency - 1) if frequency >= 2 else None
+    monetary, priced = Decimal("0"), 0
     unconverted: dict[str, Decimal] = {}
-    for _, amount, currency in ordered:
-        converted = exchange.convert(amount, currency)
+    for spend in spends:
+        converted = exchange.convert(spend.amount, spend.currency)
         if converted is None:
-            unconverted[currency] = (unconverted.get(currency, Decimal("0")) + Decimal(amount)).quantize(CENT)
+            unconverted[spend.currency] = Decimal(spend.amount).quantize(CENT)
         else:
-            priced.append(converted)
-    return Facts(
-        frequency=len(ordered),
-        monetary=sum(priced, Decimal("0")).quantize(CENT),
-        first=ordered[0][0],
-        last=ordered[-1][0],
-        rhythm_days=round(rhythm, 2) if rhythm is not None else None,
-        priced=len(priced),
-        unconverted=unconverted,
-    )
+            monetary, priced = monetary + converted, priced + spend.count
+    return Facts(frequency=frequency, monetary=monetary.quantize(CENT), first=first, last=last,
+                 rhythm_days=round(rhythm, 2) if rhythm is not None else None, priced=priced, unconverted=unconverted)
 
 
 def business_days_between(earlier: datetime, later: datetime, tz) -> int:  # noqa: ANN001

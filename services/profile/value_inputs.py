@@ -1,6 +1,6 @@
 """What scoring a set of customers reads, by one statement per 500 customers instead of one per table: their
-completed trips, complaint and feedback views, membership view, stored value row, whether each has a file and an
-open lead, and the value configuration. The parts are a UNION ALL of one shape: a `kind` column, the customer id,
+completed trips (reduced per currency), complaint and feedback views, membership view, stored value row, whether
+each has a file and an open lead, and the value configuration. The parts are a UNION ALL of one shape: a `kind` column, the customer id,
 and slots for the columns the parts read (NULL where a part has none), each slot typed as its columns, so both
 databases hand back the values a query of that table alone would (plain values, no ORM objects)."""
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, cast, literal, null, select, type_coerce, union_all
+from sqlalchemy import String, cast, func, literal, null, select, type_coerce, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.profile.analytics import Spend
 from services.profile.config import KEY
 from services.profile.models import (
     Booking, ComplaintView, Customer, CustomerValue, FeedbackView, Lead, MembershipView, ProfileConfig,
@@ -24,8 +24,9 @@ from shared.db import among
 
 _VALUE = [c for c in CustomerValue.__table__.columns if c.name != "customer_id"]  # type: ignore[attr-defined]
 _PARTS: dict[str, tuple[Any, dict[str, Any]]] = {  # kind -> (customer id column, slot -> column)
-    "trip": (Booking.customer_id, {"trip_at": Booking.completed_at, "trip_amount": Booking.amount,
-                                   "trip_currency": Booking.currency}),
+    "trip": (Booking.customer_id, {"trip_currency": Booking.currency, "trip_count": func.count(),
+                                   "trip_amount": func.sum(Booking.amount), "trip_first": func.min(Booking.completed_at),
+                                   "trip_last": func.max(Booking.completed_at)}),
     "complaint": (ComplaintView.customer_id, {"c_status": ComplaintView.status, "c_sla_met": ComplaintView.sla_met,
                                               "c_satisfied": ComplaintView.satisfied}),
     "feedback": (FeedbackView.customer_id, {"f_nps": FeedbackView.nps, "f_csat": FeedbackView.csat,
@@ -38,6 +39,7 @@ _PARTS: dict[str, tuple[Any, dict[str, Any]]] = {  # kind -> (customer id column
     "lead": (Lead.customer_id, {}),
 }
 _ONLY = {"trip": Booking.status == "completed", "lead": Lead.status == "open"}  # the rows of a part that count
+_GROUP = {"trip": (Booking.customer_id, Booking.currency)}  # a part read reduced: trips per customer and currency
 _PARTS["config"] = (None, {"config": ProfileConfig.value})  # type: ignore[attr-defined]
 
 
@@ -64,7 +66,7 @@ def _layout() -> tuple[list[Any], dict[str, dict[str, int]]]:
 
 _SLOTS, _WHERE = _layout()
 _V = [(c.name, _WHERE["value"][f"v_{c.name}"] + 2) for c in _VALUE]  # (column, its position in a row)
-_T = [_WHERE["trip"][name] + 2 for name in ("trip_at", "trip_amount", "trip_currency")]
+_T = [_WHERE["trip"][f"trip_{name}"] + 2 for name in ("currency", "count", "amount", "first", "last")]
 _C = [(name, _WHERE["complaint"][f"c_{name}"] + 2) for name in ("status", "sla_met", "satisfied")]
 _F = [(name, _WHERE["feedback"][f"f_{name}"] + 2) for name in ("nps", "csat", "detractor", "at", "id")]
 _M = [_WHERE["member"][name] + 2 for name in ("m_expiring_points", "m_expiring_on")]
@@ -73,7 +75,7 @@ _CONFIG = _WHERE["config"]["config"] + 2
 
 @dataclass
 class ValueInputs:
-    trips: dict[str, list[tuple[datetime, Any, str]]] = field(default_factory=lambda: defaultdict(list))
+    trips: dict[str, list[Spend]] = field(default_factory=lambda: defaultdict(list))  # completed, per currency
     complaints: dict[str, list[SimpleNamespace]] = field(default_factory=lambda: defaultdict(list))  # status, sla_met, …
     feedback: dict[str, list[SimpleNamespace]] = field(default_factory=lambda: defaultdict(list))  # oldest first
     members: dict[str, SimpleNamespace] = field(default_factory=dict)  # expiring_points, expiring_on
@@ -92,7 +94,8 @@ def _part(session: AsyncSession, kind: str, ids: list[str]) -> Any:
     if kind in _ONLY:
         where.append(_ONLY[kind])
     return select(type_coerce(literal(kind), String), (customer_id if customer_id is not None else cast(null(), String)),
-                  *(type_coerce(at[n], t) if n in at else cast(null(), t) for n, t in enumerate(_SLOTS))).where(*where)
+                  *(type_coerce(at[n], t) if n in at else cast(null(), t) for n, t in enumerate(_SLOTS))
+                  ).where(*where).group_by(*_GROUP.get(kind, ()))
 
 
 def _statement(session: AsyncSession, ids: list[str], config: bool) -> Any:
@@ -106,7 +109,7 @@ async def read(session: AsyncSession, customer_ids: list[str], *, config: bool) 
         for r in (await session.execute(_statement(session, chunk, config and number == 0))).tuples():
             kind, cid = r[0], r[1]
             if kind == "trip":
-                found.trips[cid].append(tuple(r[n] for n in _T))  # type: ignore[arg-type]
+                found.trips[cid].append(Spend(*(r[n] for n in _T)))
             elif kind == "complaint":
                 found.complaints[cid].append(SimpleNamespace(**{name: r[n] for name, n in _C}))
             elif kind == "feedback":

@@ -1,12 +1,15 @@
 """The values a customer's scoring reads by one statement (`value_inputs.read`) are the values the per-table reads give:
-trips, complaint and feedback views (feedback in submission order), the membership view, the stored value row
-(money as Decimal, times in UTC, JSON columns decoded), which ids have a file, and the stored configuration."""
+trips (reduced per currency: count, total, first and last), complaint and feedback views (feedback in submission
+order), the membership view, the stored value row (money as Decimal, times in UTC, JSON columns decoded), which ids
+have a file, and the stored configuration."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from decimal import Decimal
 
 from services.profile import repository as repo, scoring, value_inputs
+from services.profile.analytics import Spend
 from services.profile.config import get_config
 from services.profile.models import ComplaintView, FeedbackView, MembershipView
 from shared.db import transaction
@@ -20,12 +23,22 @@ def at(day: str) -> datetime:
     return datetime.fromisoformat(day + "T04:00:00+00:00")
 
 
+def reduced(trips: list[tuple[datetime, Decimal, str]]) -> list[Spend]:
+    """(completed_at, amount, currency) per booking, reduced per currency as `value_inputs` reads them."""
+    spends = []
+    for currency in sorted({t[2] for t in trips}):
+        ones = [t for t in trips if t[2] == currency]
+        spends.append(Spend(currency, len(ones), sum(t[1] for t in ones), min(t[0] for t in ones), max(t[0] for t in ones)))
+    return spends
+
+
 async def test_one_statement_reads_what_the_tables_hold(backend: Backend) -> None:
     profile = await backend.service("profile")
     a, b = [(await create(profile, name=name))["id"] for name in ("甲", "乙")]
     for n, day in enumerate(("2024-03-01", "2025-05-02")):
         await post_booking(profile, booking(f"VI-{n}", a, completed_at=at(day)))
-    await wait_bookings(profile, 2)
+    await post_booking(profile, booking("VI-2", a, amount="99.50", completed_at=at("2024-06-01")) | {"currency": "USD"})
+    await wait_bookings(profile, 3)
     cfg = (await profile.client.get("/v1/config")).json()
     assert (await profile.client.put("/v1/config", json=cfg | {"churn_threshold": 0.45})).status_code == 200
     await publish(backend,
@@ -49,8 +62,11 @@ async def test_one_statement_reads_what_the_tables_hold(backend: Backend) -> Non
         assert found.existing == {a, b}  # "VI-nobody" has no file
         assert found.rows == await repo.value_rows(session, ids)
         assert found.rows[a]["monetary"] > 0 and found.rows[a]["last_booking_at"].utcoffset() is not None
-        assert {cid: sorted(trips) for cid, trips in found.trips.items()} == {
-            cid: sorted(trips) for cid, trips in (await repo.trips_of(session, ids)).items()}
+        trips = await repo.trips_of(session, ids)  # per booking: (completed_at, amount, currency)
+        assert {cid: sorted(spends, key=lambda s: s.currency) for cid, spends in found.trips.items()} == {
+            cid: reduced(ts) for cid, ts in trips.items()} == {a: [
+                Spend("CNY", 2, Decimal("2000.00"), at("2024-03-01"), at("2025-05-02")),
+                Spend("USD", 1, Decimal("99.50"), at("2024-06-01"), at("2024-06-01"))]}
         complaints = (await repo.rows_of(session, ComplaintView, ids, ComplaintView.filed_at))[a]
         assert [vars(c) for c in found.complaints[a]] == [
             {"status": c.status, "sla_met": c.sla_met, "satisfied": c.satisfied} for c in complaints]
