@@ -5,7 +5,8 @@
 Needs `wrk` (Debian package `wrk`; installed on first use when missing) and the PostgreSQL and
 Kafka of `make services`. Loyalty runs as `tourcrm serve loyalty` (uvicorn, `--workers` processes,
 PostgreSQL, Kafka), so the load generator does not share its event loop. In the same run:
-- floors: `GET /health/live` (no database) at the same concurrency, and raw asyncpg
+- floors: `GET /health/live` (no database) at the same concurrency, with the server's CPU per request (the
+  framework's share: middleware, routing, a response), and raw asyncpg
   `SELECT … FOR UPDATE; UPDATE` transactions on one hot row by as many clients;
 - redemptions: each connection posts a points-as-cash hold (unique Idempotency-Key), then its
   capture; a redemption is a captured hold. Rate = captures / seconds.
@@ -89,7 +90,9 @@ async def main() -> None:
             assert adjust.status_code == 201, adjust.text
 
         c, d = str(args.connections), f"{args.seconds}s"
+        started, cpu = time.perf_counter(), svc.cpu_seconds()
         floor = requests_per_second(wrk(["-t1", "-c", c, "-d", d, f"{url}/health/live"]))
+        floor_cpu = (svc.cpu_seconds() - cpu) / (floor * (time.perf_counter() - started))
         await member("hot", 10_000_000)
         if os.environ.get("BENCH_PROFILE"):  # py-spy the server during the run: BENCH_PROFILE=/tmp/x.txt
             subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(svc.pid),
@@ -105,11 +108,12 @@ async def main() -> None:
         limit = dict(re.findall(r"(\w+)=(\d+)", out.split("RESULT", 1)[1]))
         await asyncio.sleep(0.5)
         final = (await client.get("/v1/members/limit")).json()
-    print(f"floor GET /health/live, {c} connections:   {floor:8.0f} req/s")
+    print(f"floor GET /health/live, {c} connections:   {floor:8.0f} req/s   (server CPU {floor_cpu * 1e6:.0f} µs each)")
     print(f"redemptions (hold + capture) on one member: {rate:8.0f} /s   ({result})")
     print(f"redemptions / (floor / 2 requests):          {rate / (floor / 2):8.2f}")
     print(f"server CPU per redemption (hold + capture):  {cpu / int(result['captures']) * 1000:8.2f} ms")
     print(f"floor hot row (asyncpg FOR UPDATE + UPDATE): {row_floor:8.0f} tx/s   (2 locked tx per redemption)")
+    print(f"redemptions / hot-row floor (2 tx each):     {2 * rate / row_floor:8.2f}   (target >= 0.6)")
     print(f"overdraft check (balance for 100): captured={limit['captures']} refused={limit['refused']} "
           f"other={limit['other']} final balance={final['points_balance']}")
 

@@ -41,6 +41,9 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections (Python's default: 700)
+# FastAPI's own OpenTelemetry asks the global tracer, meter and logger providers on every request whether one is
+# configured; the services observe themselves (ObserveRequests: Prometheus, JSON logs with the correlation id)
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 
 Job = Callable[["Runtime"], Awaitable[None]]
 
@@ -227,7 +230,8 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
+                  telemetry=NO_TELEMETRY)
     errors.install(app)
 
     app.add_middleware(GuardRequests, max_body_bytes=settings.max_body_bytes)

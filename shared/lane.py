@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timezone
@@ -130,7 +131,19 @@ async def lane(engine: AsyncEngine) -> AsyncIterator[Lane]:
             tx = _SQLAlchemyLane(connection)
             yield tx
     for callback in tx.on_commit:
-        callback(str(engine.url))
+        callback(url_of(engine))
+
+
+_URLS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def url_of(engine: AsyncEngine) -> str:
+    """`str(engine.url)`, the key of an engine's relays and counters, rendered once per engine (SQLAlchemy renders
+    the URL again on every `str`)."""
+    found = _URLS.get(engine.sync_engine)
+    if found is None:
+        found = _URLS[engine.sync_engine] = str(engine.url)
+    return found
 
 
 def next_id(column: Any, dialect: str) -> Any:

@@ -78,7 +78,7 @@ def serve(service: ServiceArg) -> None:
     tlogging.configure(settings.log_level)
     if settings.workers == 1:
         uvicorn.run(worker_app(service), host=settings.host, port=settings.http_port, log_config=None,
-                    proxy_headers=True, http=CoalescingHttp)
+                    proxy_headers=True, http=CoalescingHttp, access_log=False)
         return
     os.environ["TOURCRM_SERVICE"] = service  # read by worker_app in each worker process
     # /metrics of any worker then sums all of them (prometheus_client's multiprocess mode); fresh each start
@@ -87,7 +87,8 @@ def serve(service: ServiceArg) -> None:
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     uvicorn.run("tourcrm.cli:worker_app", factory=True, workers=settings.workers, host=settings.host,
-                port=settings.http_port, log_config=None, proxy_headers=True, http=CoalescingHttp)
+                port=settings.http_port, log_config=None, proxy_headers=True, http=CoalescingHttp,
+                access_log=False)  # no access log (tlogging.quiet_libraries); uvicorn then skips formatting its lines
 
 
 def worker_app(service: str | None = None):  # noqa: ANN201 - a FastAPI app

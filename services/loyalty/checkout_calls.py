@@ -13,7 +13,6 @@ again), so a changed programme applies from the next hold on, as when it was rea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from types import SimpleNamespace
@@ -28,7 +27,7 @@ from services.loyalty.redemptions import SOURCE, NotFast, cash_hold_row
 from shared import idempotency, outbox
 from shared.errors import Problem
 from shared.events import PointsRedeemed, new_event
-from shared.lane import call
+from shared.lane import call, url_of
 
 _HOLD = text("SELECT outcome, stored_hash AS request_hash, stored_status AS status_code, stored_answer AS response "
              "FROM loyalty_cash_hold(:customer_id, :points, :config, :id, :booking_id, :cash_value, :currency, "
@@ -39,17 +38,18 @@ _PROGRAMMES: dict[str, str | None] = {}  # database URL → the text of its curr
 
 
 async def cash_hold(engine: AsyncEngine, customer_id: str, now: datetime, *, points: int, booking_id: str | None,
-                    client: str, key: str, digest: str, view: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """A points-as-cash hold on a member who is their own account; its answer (`view` of the hold), stored with
-    the key. Raises idempotency.Replayed (the key's first answer) or NotFast (nothing written: the general path)."""
-    url = str(engine.url)
+                    client: str, key: str, digest: str, view: Callable[[Any], str]) -> str:
+    """A points-as-cash hold on a member who is their own account; its answer (`view` of the hold: JSON text),
+    stored with the key. Raises idempotency.Replayed (the key's first answer) or NotFast (nothing written: the
+    general path)."""
+    url = url_of(engine)
     for _ in range(5):
         config = _PROGRAMMES.get(url, _UNKNOWN)
         hold = cash_hold_row(repository.parse_programme(config or None), customer_id, now, points=points,
                              booking_id=booking_id)
         answer = view(hold)
         found = await call(engine, _HOLD, {**vars(hold), "config": config, "client": client, "key": key,
-                                           "digest": digest, "answer": json.dumps(answer, default=str)})
+                                           "digest": digest, "answer": answer})
         outcome = found[0]["outcome"] if found else "replay"  # no row: the key's holder went away; ask again
         if outcome == "held":
             return answer
@@ -75,7 +75,7 @@ async def capture(engine: AsyncEngine, redemption_id: str, now: datetime) -> Sim
         return None
     if not found:
         return None
-    url = str(engine.url)
+    url = url_of(engine)
     redemption = SimpleNamespace(**found[0])
     points_counter.on_commit("redeem", -redemption.points)(url)
     outbox.wake_relays(url)

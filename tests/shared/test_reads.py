@@ -1,7 +1,7 @@
 """The hot-read lane (shared.lane.reads): a child list read as a JSON column of its parent's statement comes back
 as the plain query gives it (same order, same Python types) on both databases, and a read after PostgreSQL dropped
-the pool's connections (a restart) still answers, and readers waiting for a connection get one in the order they
-came."""
+the pool's connections (a restart) still answers, readers waiting for a connection get one in the order they
+came, and a reader cancelled mid-statement leaves no busy connection to the next."""
 
 from __future__ import annotations
 
@@ -120,6 +120,31 @@ async def test_readers_waiting_for_a_connection_are_served_in_the_order_they_cam
             await asyncio.sleep(0)
         await asyncio.gather(first, waiting, *later)
         assert served == ["first", "waiting", *(f"later {n}" for n in range(40))]
+    finally:
+        await close_read_pool(engine)
+        await engine.dispose()
+
+
+async def test_a_reader_cancelled_mid_statement_does_not_hand_its_connection_to_the_next(kafka_only: Backend,
+                                                                                          monkeypatch) -> None:
+    # The read pool keeps its connections itself: one given back by a reader that was cancelled while its statement
+    # ran (a client gone, a timeout) is closed, not handed to the next reader with the statement still on it.
+    monkeypatch.setattr(read_pool, "READ_POOL_SIZE", 1)
+    engine = make_engine(await kafka_only.database("cancelled"))
+    slow = select(literal_column("pg_sleep(5)").label("slept"))
+    try:
+        async def sleeper() -> None:
+            async with reads(engine) as db:
+                await db.row(slow)
+
+        task = asyncio.create_task(sleeper())
+        await asyncio.sleep(0.3)  # its statement is running on the one connection
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        async with reads(engine) as db:  # kept, its connection would refuse: another operation is in progress
+            assert (await db.row(ONE)).one == 1
+        async with reads(engine) as db:  # and the fresh connection is kept for the next
+            assert (await db.row(ONE)).one == 1
     finally:
         await close_read_pool(engine)
         await engine.dispose()

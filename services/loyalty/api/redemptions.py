@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.loyalty import bonuses, checkout_calls, redemptions, repository
@@ -19,6 +19,7 @@ from shared.auth import Client, Scope
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.lane import lane
+from shared.responses import JSONText
 
 router = APIRouter(prefix="/v1", tags=["loyalty"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -28,20 +29,25 @@ def public(redemption: Any) -> dict[str, Any]:  # a Redemption, or a plain row o
     return RedemptionPublic.model_validate(redemption).model_dump(mode="json")
 
 
+def public_json(redemption: Any) -> str:
+    """`public` as its JSON text, encoded once: what the answer sends and the Idempotency-Key stores."""
+    return RedemptionPublic.model_validate(redemption).model_dump_json()
+
+
 @router.post("/members/{customer_id}/redemptions", status_code=201, response_model=RedemptionPublic)
 async def redeem(customer_id: Id, body: RedemptionCreate, request: Request,
                  client: Scope("loyalty:redeem", customers=True),
-                 runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                 runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Reserve points (a hold) for a reward or as cash at checkout; capture or release it later."""
     key, digest = idempotency.key_and_digest(request, idempotency_key, body)
     if body.points is not None:  # points-as-cash at checkout: the fast lane, the general path if it does not apply
         answer: dict[str, Any] = {}
         try:
             if runtime.engine.dialect.name == "postgresql":  # one call of a server-side function
-                answer["view"] = await checkout_calls.cash_hold(
+                text = await checkout_calls.cash_hold(
                     runtime.engine, customer_id, utcnow(), points=body.points, booking_id=body.booking_id,
-                    client=client.name, key=key, digest=digest, view=public)
-                return idempotency.answer(201, answer["view"], key)
+                    client=client.name, key=key, digest=digest, view=public_json)
+                return idempotency.answer_text(201, text, key)
             async with lane(runtime.engine) as tx:
                 async def claim(hold: Any) -> None:  # the key is stored with its answer, before the member's lock
                     answer["view"] = public(hold)
@@ -92,7 +98,7 @@ async def _customer_may_settle(runtime: Any, client: Client, redemption_id: str)
 
 
 @router.post("/redemptions/{redemption_id}/capture", response_model=RedemptionPublic)
-async def capture(redemption_id: str, client: Scope("loyalty:redeem", customers=True), runtime: RuntimeDep) -> JSONResponse:
+async def capture(redemption_id: str, client: Scope("loyalty:redeem", customers=True), runtime: RuntimeDep) -> Response:
     await _customer_may_settle(runtime, client, redemption_id)
     captured = None
     if runtime.engine.dialect.name == "postgresql":  # one call of a server-side function, if it applies
@@ -100,7 +106,7 @@ async def capture(redemption_id: str, client: Scope("loyalty:redeem", customers=
     if captured is None:
         async with lane(runtime.engine) as tx:
             captured = await redemptions.capture(tx, redemption_id, utcnow())
-    return JSONResponse(public(captured))
+    return JSONText(public_json(captured))
 
 
 @router.post("/redemptions/{redemption_id}/release", response_model=RedemptionPublic)
