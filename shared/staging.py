@@ -35,11 +35,15 @@ class Staged:
         if items:
             await self._apply(session, items)
 
-    def in_order(self, subscriptions: Subscriptions) -> Subscriptions:
-        """These subscriptions with every handler applying the queue first."""
+    def in_order(self, subscriptions: Subscriptions,
+                 acts: Callable[[Event[Any]], bool] | None = None) -> Subscriptions:
+        """These subscriptions with every handler applying the queue first. `acts`: whether the handlers do anything
+        with this event (None: always); an event they ignore leaves the queue as it is, so a stream of such events
+        between staged ones does not write the queue once per event."""
         def wrapped(handler: Handler) -> Handler:
             async def handle(event: Event[Any], session: AsyncSession) -> None:
-                await self.apply(session)
+                if acts is None or acts(event):
+                    await self.apply(session)
                 await handler(event, session)
 
             handle.__name__ = handler.__name__

@@ -72,9 +72,14 @@ async def on_tier(event: Event[MemberEnrolled] | Event[TierChanged], session: As
     TIERS.stage(session, (event.data.customer_id, getattr(event.data, "new_tier", None) or event.data.tier))
 
 
+def is_referral(event: Event[PointsEarned]) -> bool:
+    """The only points-earned events this service acts on (the others need no staged queue applied first)."""
+    return event.data.kind == "referral"
+
+
 async def on_points_earned(event: Event[PointsEarned], session: AsyncSession) -> None:
     """Referral points mark the referrer, and the customer they referred (word of mouth among promoters)."""
-    if event.data.kind == "referral":
+    if is_referral(event):
         person = await repo.customer(session, event.data.customer_id, create=True)
         person.referrer = True
         if event.data.referee_id:

@@ -74,7 +74,7 @@ class Invitation(SQLModel, table=True):
     template_id: str = Field(max_length=100)
     template_version: int
     customer_id: str = Field(index=True, max_length=100)
-    booking_id: str | None = Field(default=None, index=True, max_length=100)
+    booking_id: str | None = Field(default=None, max_length=100)  # not indexed: found by business_key
     complaint_id: str | None = Field(default=None, max_length=100)
     product_id: str | None = Field(default=None, max_length=100)
     product_name: str | None = Field(default=None, max_length=300)

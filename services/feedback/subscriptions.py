@@ -21,7 +21,6 @@ _IN_ORDER: Subscriptions = {
     ConsentChanged: [h.on_consent_changed],
     CustomerRegistered: [h.on_customer_profile],
     CustomerUpdated: [h.on_customer_profile],
-    PointsEarned: [h.on_points_earned],
     **PRIVACY.subscriptions(),  # customer-erased, customers-merged
 }
 # Two staged queues, each applied before any event of another kind: at most one holds events at a time, so events
@@ -32,4 +31,9 @@ SUBSCRIPTIONS: Subscriptions = {
     # staged; SPEC.after_batch writes the tiers by one upsert
     **invitations.POST_TRIPS.in_order({MemberEnrolled: [h.on_tier], TierChanged: [h.on_tier]}),
     **h.TIERS.in_order(invitations.POST_TRIPS.in_order(_IN_ORDER)),  # each applies both queues first
+    # points-earned: both queues applied first only for referral points (the rest change nothing here): loyalty's
+    # points-earned between its tier events wrote the tier queue once per tier event (15,000 upserts a 100,000-booking
+    # run, BENCHMARKS.md "PostgreSQL per booking / 2026-12-03 (afternoon)")
+    **h.TIERS.in_order(invitations.POST_TRIPS.in_order({PointsEarned: [h.on_points_earned]}, h.is_referral),
+                       h.is_referral),
 }

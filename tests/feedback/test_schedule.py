@@ -156,6 +156,41 @@ async def test_a_members_tier_events_of_one_batch_take_effect_in_their_order(bac
     assert [i.customer_id for i in await invitations(feedback, kind="member")] == ["m-up"]
 
 
+async def test_members_tiers_between_points_earned_written_together(backend: Backend) -> None:
+    """Loyalty's stream puts points-earned between the tier events: the tiers are still the last of each member, a
+    referral among them still marks both customers, and the tiers are written by one upsert a batch, not one per tier
+    event (each points-earned applied the staged tiers first: 15,000 upserts in a 100,000-booking run)."""
+    from sqlalchemy import event as sa_event
+    from sqlalchemy import select
+    from services.feedback.models import SurveyCustomer
+    from shared.events import PointsEarned, TierChanged
+
+    feedback = await backend.service("feedback")
+    writes: list[str] = []
+
+    def count(_conn, _cursor, statement: str, *_args) -> None:  # noqa: ANN001
+        if statement.startswith("INSERT INTO survey_customer") and " tier" in statement.split(")", 1)[0]:
+            writes.append(statement)
+
+    tiers = [TierChanged(customer_id=f"t-{n}", old_tier="regular", new_tier="silver" if n % 2 else "gold",
+                         reason="review", changed_at=NOW) for n in range(10)]
+    earned = [PointsEarned(customer_id=f"t-{n}", points=10, balance=10 * n, entry_id=str(n), kind="earn")
+              for n in range(10)]
+    referral = PointsEarned(customer_id="t-0", points=100, balance=100, entry_id="r", cause="ref-1", kind="referral",
+                            referee_id="t-9")
+    events = [e for pair in zip(tiers, earned) for e in pair]
+    sa_event.listen(feedback.runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await send(backend, feedback, *events[:10], referral, *events[10:])
+    finally:
+        sa_event.remove(feedback.runtime.engine.sync_engine, "before_cursor_execute", count)
+    async with feedback.runtime.read_sessions() as s:
+        rows = {r.customer_id: r for r in (await s.execute(select(SurveyCustomer))).scalars()}
+    assert {cid: r.tier for cid, r in rows.items()} == {f"t-{n}": "silver" if n % 2 else "gold" for n in range(10)}
+    assert rows["t-0"].referrer and rows["t-9"].referred
+    assert 1 <= len(writes) <= 4  # one per batch around the referral (was one per tier event: 10)
+
+
 async def test_nothing_goes_out_in_the_quiet_hours(backend: Backend) -> None:
     feedback = await backend.service("feedback")
     await send(backend, feedback, completed("c-11", "b-11"), completed("c-12", "b-12", travel_end=NOW.date()))
