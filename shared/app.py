@@ -233,7 +233,6 @@ def build_app(spec: ServiceSpec, settings: Settings, *, bus: Bus | None = None, 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
                   telemetry=NO_TELEMETRY)
     errors.install(app)
-
     app.add_middleware(GuardRequests, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(ObserveRequests, service=spec.name)  # outermost: sees every answer, its own 500s too
 
