@@ -1,8 +1,9 @@
 """What scoring a set of customers reads, by one statement per 500 customers instead of one per table: their
 completed trips (reduced per currency), complaint and feedback views, membership view, stored value row, whether
-each has a file and an open lead, and the value configuration. The parts are a UNION ALL of one shape: a `kind` column, the customer id,
-and slots for the columns the parts read (NULL where a part has none), each slot typed as its columns, so both
-databases hand back the values a query of that table alone would (plain values, no ORM objects)."""
+each has a file and an open lead, and the value configuration. The parts are a UNION ALL of one shape: a `kind`
+column, the customer id, and slots for the columns the parts read (NULL where a part has none), each slot typed as
+its columns, so both databases hand back the values a query of that table alone would (plain values, no ORM
+objects)."""
 
 from __future__ import annotations
 

@@ -110,11 +110,11 @@ async def capture(redemption_id: str, client: Scope("loyalty:redeem", customers=
 
 
 @router.post("/redemptions/{redemption_id}/release", response_model=RedemptionPublic)
-async def release(redemption_id: str, client: Scope("loyalty:redeem", customers=True), runtime: RuntimeDep) -> JSONResponse:
+async def release(redemption_id: str, client: Scope("loyalty:redeem", customers=True), runtime: RuntimeDep) -> Response:
     await _customer_may_settle(runtime, client, redemption_id)
     async with lane(runtime.engine) as tx:
         released = await redemptions.release(tx, redemption_id, utcnow())
-    return JSONResponse(public(released))
+    return JSONText(public_json(released))
 
 
 @router.post("/members/{customer_id}/adjustments", status_code=201, response_model=AdjustmentPublic)
